@@ -1,0 +1,56 @@
+import {
+  createTopicSchema,
+  publishBatchSchema,
+  readQuerySchema,
+  topicNameSchema,
+  updateTopicSchema,
+} from '@questlog/protocol'
+import { z } from 'zod'
+import { publishRequest } from '../publish/publish-request'
+import { envelopeJson } from '../read/envelope-json'
+import { readPage } from '../read/reader'
+import { toTopicInfo } from '../topics/topic-service'
+import { procedure, router } from './trpc'
+
+const byName = z.object({ name: topicNameSchema })
+
+/** The admin API under /trpc, used by the console. Its type is the console's contract. */
+export const adminRouter = router({
+  topics: router({
+    list: procedure.query(async ({ ctx }) => (await ctx.s.topics.list()).map(toTopicInfo)),
+    get: procedure.input(byName).query(({ ctx, input }) => ctx.s.topics.describe(input.name)),
+    create: procedure.input(createTopicSchema).mutation(async ({ ctx, input }) => {
+      const topic = await ctx.s.topics.create(input)
+      return ctx.s.topics.describe(topic.name)
+    }),
+    update: procedure
+      .input(z.object({ name: topicNameSchema, patch: updateTopicSchema }))
+      .mutation(async ({ ctx, input }) => {
+        await ctx.s.topics.update(input.name, input.patch)
+        return ctx.s.topics.describe(input.name)
+      }),
+    delete: procedure.input(byName).mutation(async ({ ctx, input }) => {
+      await ctx.s.topics.delete(input.name)
+      return { deleted: input.name }
+    }),
+  }),
+  events: router({
+    read: procedure
+      .input(z.object({ topic: topicNameSchema, query: readQuerySchema }))
+      .query(async ({ ctx, input }) => {
+        const topic = await ctx.s.topics.get(input.topic)
+        const page = await readPage(ctx.s.sql, topic, input.query)
+        return {
+          events: page.events.map((e) => JSON.parse(envelopeJson(topic.name, e)) as Record<string, unknown>),
+          next: page.next,
+          cursor: page.cursor,
+        }
+      }),
+    publish: procedure
+      .input(z.object({ topic: topicNameSchema, events: publishBatchSchema.shape.events }))
+      .mutation(({ ctx, input }) => publishRequest(ctx.s, input.topic, { events: input.events }, '/console')),
+  }),
+  health: procedure.query(({ ctx }) => ctx.s.health.report()),
+})
+
+export type AdminRouter = typeof adminRouter

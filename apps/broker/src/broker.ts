@@ -1,0 +1,156 @@
+import { randomUUID } from 'node:crypto'
+import path from 'node:path'
+import pino, { type Logger } from 'pino'
+import { type BrokerConfig, type BrokerConfigInput, brokerConfigSchema } from './config'
+import { EVENTS_CHANNEL, Fanout } from './fanout/fanout'
+import { createHttpServer } from './http/server'
+import { HealthMonitor } from './observability/health'
+import { createMetrics } from './observability/metrics'
+import { Publisher } from './publish/publisher'
+import { RetentionWorker } from './retention/retention'
+import type { Services } from './services'
+import { createDrizzle, createSql } from './storage/db'
+import { type EmbeddedDatabase, startEmbeddedPostgres } from './storage/embedded'
+import { migrate } from './storage/migrate'
+import { SegmentRegistry } from './storage/segments'
+import { TopicService } from './topics/topic-service'
+
+export const VERSION = '0.1.0'
+
+export interface Broker {
+  /** Base URL, e.g. http://127.0.0.1:4600 */
+  url: string
+  port: number
+  services: Services
+  stop(): Promise<void>
+}
+
+export interface BrokerOptions {
+  logger?: Logger
+}
+
+/** Starts a broker: database (embedded if no URL), migrations, HTTP server, background work. */
+export async function createBroker(
+  input: BrokerConfigInput = {},
+  options: BrokerOptions = {},
+): Promise<Broker> {
+  const config: BrokerConfig = brokerConfigSchema.parse(input)
+  const log = options.logger ?? pino({ level: config.logLevel })
+  const brokerId = randomUUID()
+
+  let embedded: EmbeddedDatabase | undefined
+  let databaseUrl = config.databaseUrl
+  if (!databaseUrl) {
+    log.info({ dataDir: config.dataDir }, 'no DATABASE_URL: starting the embedded PostgreSQL')
+    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, log: (l) => log.debug(l) })
+    databaseUrl = embedded.url
+  }
+
+  const sql = createSql(databaseUrl, config.poolSize)
+  try {
+    const applied = await migrate(sql)
+    if (applied.length > 0) log.info({ applied }, 'migrations applied')
+  } catch (e) {
+    await sql.end()
+    await embedded?.stop()
+    throw e
+  }
+  const db = createDrizzle(sql)
+  const metrics = createMetrics()
+  const segments = new SegmentRegistry(sql)
+
+  // wired below: the topic service tells the fanout and the publisher about changes
+  const late: { fanout?: Fanout; publisher?: Publisher } = {}
+  const topics = new TopicService(sql, db, segments, {
+    onChanged: (name) => {
+      void late.fanout?.topicChanged(name).catch(() => {})
+      void topics.find(name).then((t) => t && late.publisher?.refreshTopic(t))
+    },
+    onDeleted: (topic) => {
+      late.publisher?.dropTopic(topic.id)
+      late.fanout?.closeTopic(topic.id)
+    },
+  })
+  const fanout = new Fanout(sql, brokerId, (name) => topics.invalidate(name))
+  const publisher = new Publisher({
+    sql,
+    topics,
+    segments,
+    metrics,
+    maxBatchEvents: config.maxBatchEvents,
+    softQueueEvents: config.softQueueEvents,
+    hardQueueEvents: config.hardQueueEvents,
+    notifyChannel: EVENTS_CHANNEL,
+    notifyPayload: (t, p, next) => fanout.eventsPayload(t, p, next),
+    onCommitted: (t, p, first, events) => fanout.committed(t, p, first, events),
+  })
+  late.fanout = fanout
+  late.publisher = publisher
+  await fanout.start()
+
+  const health = new HealthMonitor({
+    sql,
+    metrics,
+    brokerId,
+    version: VERSION,
+    diskPath: embedded ? path.resolve(config.dataDir) : process.cwd(),
+    queueDepth: () => publisher.maxQueueDepth(),
+    openStreams: () => fanout.listenerCount(),
+  })
+  await health.start()
+  const retention = new RetentionWorker(sql, topics, segments, metrics, log)
+  retention.start(config.retentionIntervalMs)
+
+  const services: Services = {
+    brokerId,
+    config,
+    log,
+    sql,
+    db,
+    segments,
+    topics,
+    publisher,
+    fanout,
+    metrics,
+    health,
+    retention,
+  }
+  const app = await createHttpServer(services)
+  await app.listen({ port: config.port, host: config.host })
+  const address = app.server.address()
+  const port = typeof address === 'object' && address ? address.port : config.port
+  log.info(
+    { port, brokerId, embedded: Boolean(embedded) },
+    `questlog broker listening on http://${config.host}:${port}`,
+  )
+
+  let stopping: Promise<void> | undefined
+  return {
+    url: `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`,
+    port,
+    services,
+    stop() {
+      stopping ??= (async () => {
+        health.stop()
+        // each step is bounded: a broker whose database is gone must still stop
+        await withTimeout(retention.stop(), 5000)
+        await withTimeout(app.close(), 5000)
+        await withTimeout(fanout.stop(), 2000)
+        await withTimeout(sql.end({ timeout: 2 }), 3000)
+        await withTimeout(embedded?.stop() ?? Promise.resolve(), 10_000)
+      })()
+      return stopping
+    },
+  }
+}
+
+async function withTimeout(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([
+    p.catch(() => {}),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms)
+    }),
+  ])
+  clearTimeout(timer)
+}

@@ -1,0 +1,21 @@
+import { NotReadyError } from '@questlog/protocol'
+import type { FastifyInstance } from 'fastify'
+import type { Services } from '../services'
+
+export function healthRoutes(app: FastifyInstance, s: Services): void {
+  app.get('/health', async (_req, reply) => {
+    const report = s.health.report()
+    return reply.status(report.status === 'down' ? 503 : 200).send(report)
+  })
+
+  app.get('/health/live', async () => ({ status: 'ok' }))
+
+  app.get('/health/ready', async () => {
+    if (!s.health.ready) throw new NotReadyError('the database is not reachable')
+    return { status: 'ready' }
+  })
+
+  app.get('/metrics', async (_req, reply) => {
+    return reply.type(s.metrics.registry.contentType).send(await s.metrics.registry.metrics())
+  })
+}

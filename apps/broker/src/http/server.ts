@@ -1,0 +1,56 @@
+import cors from '@fastify/cors'
+import { NotFoundError } from '@questlog/protocol'
+import { fastifyTRPCPlugin } from '@trpc/server/adapters/fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
+import { adminRouter } from '../admin/router'
+import type { Services } from '../services'
+import { cloudEventsRoute } from './cloudevents-route'
+import { toQuestlogError } from './errors'
+import { eventsRoutes } from './events-routes'
+import { healthRoutes } from './health-routes'
+import { streamRoute } from './stream-route'
+import { topicsRoutes } from './topics-routes'
+
+export async function createHttpServer(s: Services): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: s.log as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: s.config.maxBodyBytes,
+    routerOptions: { maxParamLength: 500 },
+  })
+  await app.register(cors, { origin: true, exposedHeaders: ['Retry-After'] })
+
+  // CloudEvents and arbitrary binary-mode payloads arrive as raw bytes; routes decode them.
+  app.addContentTypeParser(
+    ['application/cloudevents+json', 'application/cloudevents-batch+json'],
+    { parseAs: 'buffer' },
+    (_req, body, done) => done(null, body),
+  )
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
+
+  app.setErrorHandler((err, req, reply) => {
+    const { error, unexpected } = toQuestlogError(err)
+    if (unexpected) req.log.error({ err, url: req.url }, 'request failed')
+    s.metrics.rejected.inc({ reason: error.code })
+    if (error.code === 'backpressure' || error.code === 'rate_limited') {
+      const ms = Number(error.details?.retryAfterMs ?? 1000)
+      void reply.header('retry-after', String(Math.max(1, Math.ceil(ms / 1000))))
+    }
+    return reply.status(error.status).send(error.toJSON())
+  })
+  app.setNotFoundHandler((req, reply) => {
+    const error = new NotFoundError(`no route for ${req.method} ${req.url.split('?')[0]}`)
+    return reply.status(404).send(error.toJSON())
+  })
+
+  topicsRoutes(app, s)
+  eventsRoutes(app, s)
+  streamRoute(app, s)
+  cloudEventsRoute(app, s)
+  healthRoutes(app, s)
+  await app.register(fastifyTRPCPlugin, {
+    prefix: '/trpc',
+    trpcOptions: { router: adminRouter, createContext: () => ({ s }) },
+  })
+  return app
+}

@@ -1,0 +1,80 @@
+import { once } from 'node:events'
+import { streamQuerySchema, ValidationError } from '@questlog/protocol'
+import type { FastifyInstance } from 'fastify'
+import { decodeCursor } from '../read/cursor'
+import { envelopeJson } from '../read/envelope-json'
+import { resolvePositions } from '../read/reader'
+import { TopicTail } from '../read/topic-tail'
+import type { Services } from '../services'
+import { parse } from './parse'
+import { type TopicParams, topicName } from './topics-routes'
+
+const HEARTBEAT_MS = 15_000
+
+/** Server-Sent Events: every `id:` is a cursor over all partitions read, so a reconnect resumes exactly. */
+export function streamRoute(app: FastifyInstance, s: Services): void {
+  app.get<{ Params: TopicParams }>('/v1/topics/:topic/stream', async (req, reply) => {
+    const name = topicName(req.params)
+    const q = parse(streamQuerySchema, req.query)
+    const topic = await s.topics.get(name)
+    const header = req.headers['last-event-id']
+    const resume = (Array.isArray(header) ? header[0] : header) || q.lastEventId
+    let positions: Map<number, number>
+    if (resume) {
+      positions = decodeCursor(resume, topic.id, header ? 'Last-Event-ID' : 'lastEventId').positions
+      for (const p of positions.keys()) {
+        if (p >= topic.partitions)
+          throw new ValidationError([{ path: 'Last-Event-ID', message: 'unknown partition' }])
+      }
+    } else {
+      positions = await resolvePositions(s.sql, topic, { partition: q.partition, from: q.from }, 'latest')
+    }
+
+    reply.hijack()
+    const res = reply.raw
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+      ...corsHeaders(req.headers.origin),
+    })
+    res.write('retry: 1000\n\n')
+    s.metrics.streams.inc()
+    const tail = new TopicTail({
+      sql: s.sql,
+      fanout: s.fanout,
+      topicId: topic.id,
+      positions,
+      key: q.key,
+      type: q.type,
+      sink: {
+        send: (e, cursor) => {
+          s.metrics.eventsOut.inc({ topic: name })
+          return res.write(`id: ${cursor}\ndata: ${envelopeJson(name, e)}\n\n`)
+        },
+        drained: async () => {
+          await once(res, 'drain')
+        },
+      },
+      onClose: () => {
+        clearInterval(heartbeat)
+        s.metrics.streams.dec()
+        res.end()
+      },
+    })
+    const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS)
+    heartbeat.unref()
+    res.on('close', () => tail.stop())
+    try {
+      await tail.start()
+    } catch (e) {
+      req.log.error({ err: e }, 'stream failed to start')
+      tail.stop()
+    }
+  })
+}
+
+function corsHeaders(origin: string | undefined): Record<string, string> {
+  return origin ? { 'access-control-allow-origin': origin, vary: 'Origin' } : {}
+}

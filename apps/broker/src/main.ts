@@ -1,0 +1,27 @@
+import { createBroker } from './broker'
+import { configFromEnv } from './config'
+
+let config: ReturnType<typeof configFromEnv>
+try {
+  config = configFromEnv()
+} catch (e) {
+  console.error((e as Error).message)
+  process.exit(2)
+}
+
+const broker = await createBroker(config)
+let stopping = false
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) return
+    stopping = true
+    setTimeout(() => process.exit(1), 20_000).unref()
+    broker.stop().then(
+      () => process.exit(0),
+      (e) => {
+        console.error(e)
+        process.exit(1)
+      },
+    )
+  })
+}

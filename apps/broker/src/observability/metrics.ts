@@ -1,0 +1,73 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+
+/** The broker's Prometheus metrics, in a registry of its own (several brokers may share a process in tests). */
+export function createMetrics() {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry, prefix: 'questlog_process_' })
+  const eventsIn = new Counter({
+    name: 'questlog_events_in_total',
+    help: 'Events stored, by topic',
+    labelNames: ['topic'],
+    registers: [registry],
+  })
+  const bytesIn = new Counter({
+    name: 'questlog_bytes_in_total',
+    help: 'Payload bytes stored, by topic',
+    labelNames: ['topic'],
+    registers: [registry],
+  })
+  const eventsOut = new Counter({
+    name: 'questlog_events_out_total',
+    help: 'Events sent to readers and streams, by topic',
+    labelNames: ['topic'],
+    registers: [registry],
+  })
+  const publishLatency = new Histogram({
+    name: 'questlog_publish_latency_seconds',
+    help: 'Time from a publish request being accepted to its COMMIT',
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  })
+  const batchSize = new Histogram({
+    name: 'questlog_commit_batch_events',
+    help: 'Events written per group-commit transaction',
+    buckets: [1, 2, 5, 10, 50, 100, 500, 1000, 2000, 5000, 10000],
+    registers: [registry],
+  })
+  const dbLatency = new Gauge({
+    name: 'questlog_db_latency_seconds',
+    help: 'Round trip of the last database probe',
+    registers: [registry],
+  })
+  const rejected = new Counter({
+    name: 'questlog_rejected_requests_total',
+    help: 'Requests refused, by reason (error code)',
+    labelNames: ['reason'],
+    registers: [registry],
+  })
+  const streams = new Gauge({
+    name: 'questlog_open_streams',
+    help: 'Open SSE streams',
+    registers: [registry],
+  })
+  const segmentsDropped = new Counter({
+    name: 'questlog_segments_dropped_total',
+    help: 'Log segments dropped by retention',
+    labelNames: ['reason'],
+    registers: [registry],
+  })
+  return {
+    registry,
+    eventsIn,
+    bytesIn,
+    eventsOut,
+    publishLatency,
+    batchSize,
+    dbLatency,
+    rejected,
+    streams,
+    segmentsDropped,
+  }
+}
+
+export type Metrics = ReturnType<typeof createMetrics>

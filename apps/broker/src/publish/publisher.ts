@@ -1,0 +1,156 @@
+import {
+  BackpressureError,
+  type BackpressureHint,
+  partitionForKey,
+  type Receipt,
+  TopicNotFoundError,
+} from '@questlog/protocol'
+import type { Metrics } from '../observability/metrics'
+import type { Sql } from '../storage/db'
+import type { StoredEvent } from '../storage/event-store'
+import type { SegmentRegistry } from '../storage/segments'
+import type { Topic, TopicService } from '../topics/topic-service'
+import { PartitionWriter } from './partition-writer'
+import type { PreparedEvent } from './prepare'
+
+export interface PublisherOptions {
+  sql: Sql
+  topics: TopicService
+  segments: SegmentRegistry
+  metrics: Metrics
+  maxBatchEvents: number
+  softQueueEvents: number
+  hardQueueEvents: number
+  notifyChannel: string
+  notifyPayload: (topicId: number, partition: number, next: number) => string
+  onCommitted: (topicId: number, partition: number, first: number, events: StoredEvent[]) => void
+}
+
+export interface PublishResult {
+  receipts: Receipt[]
+  backpressure?: BackpressureHint
+}
+
+/** Routes events to their partitions' writers and gathers the receipts in request order. */
+export class Publisher {
+  private readonly writers = new Map<string, PartitionWriter>()
+  private readonly sticky = new Map<number, number>()
+  private readonly topicById = new Map<number, Topic>()
+
+  constructor(private readonly o: PublisherOptions) {}
+
+  /** Publishes events already checked by `prepareEvent`; resolves after COMMIT. */
+  async publish(topic: Topic, events: PreparedEvent[]): Promise<PublishResult> {
+    this.topicById.set(topic.id, topic)
+    const started = performance.now()
+    // keyless events of one request share one partition, so they commit together (sticky partitioning)
+    let spread: number | undefined
+    const byPartition = new Map<number, number[]>()
+    events.forEach((e, i) => {
+      let p = e.partition
+      if (p === undefined && e.key !== null) p = partitionForKey(e.key, topic.partitions)
+      if (p === undefined) {
+        if (spread === undefined) {
+          spread = ((this.sticky.get(topic.id) ?? -1) + 1) % topic.partitions
+          this.sticky.set(topic.id, spread)
+        }
+        p = spread
+      }
+      const list = byPartition.get(p)
+      if (list) list.push(i)
+      else byPartition.set(p, [i])
+    })
+
+    let deepest = 0
+    for (const [p] of byPartition) deepest = Math.max(deepest, this.writer(topic, p).queued)
+    if (deepest >= this.o.hardQueueEvents) {
+      this.o.metrics.rejected.inc({ reason: 'backpressure' })
+      throw new BackpressureError(
+        `topic '${topic.name}' is writing ${deepest} queued events; retry shortly`,
+        this.retryAfterMs(deepest),
+        { topic: topic.name },
+      )
+    }
+
+    const promises: Promise<Receipt>[] = new Array(events.length)
+    for (const [p, indexes] of byPartition) {
+      const results = this.writer(topic, p).append(indexes.map((i) => events[i]!))
+      indexes.forEach((i, j) => {
+        promises[i] = results[j]!.then((r) => ({ ...r, offset: String(r.offset) }))
+      })
+    }
+    const receipts = await Promise.all(promises).catch((e) => {
+      throw this.translate(e, topic)
+    })
+    const bytes = events.reduce((sum, e) => sum + e.data.length, 0)
+    this.o.metrics.eventsIn.inc({ topic: topic.name }, events.length)
+    this.o.metrics.bytesIn.inc({ topic: topic.name }, bytes)
+    this.o.metrics.publishLatency.observe((performance.now() - started) / 1000)
+    const result: PublishResult = { receipts }
+    if (deepest >= this.o.softQueueEvents) {
+      result.backpressure = {
+        retryAfterMs: this.retryAfterMs(deepest),
+        reason: `partition write queue holds ${deepest} events`,
+      }
+    }
+    return result
+  }
+
+  /** Queue depth of the deepest partition writer, for health and metrics. */
+  maxQueueDepth(): number {
+    let max = 0
+    for (const w of this.writers.values()) max = Math.max(max, w.queued)
+    return max
+  }
+
+  dropTopic(topicId: number): void {
+    for (const [key, w] of this.writers) {
+      if (key.startsWith(`${topicId}:`)) {
+        w.failAll(new Error('topic deleted'))
+        this.writers.delete(key)
+      }
+    }
+    this.topicById.delete(topicId)
+  }
+
+  refreshTopic(topic: Topic): void {
+    this.topicById.set(topic.id, topic)
+  }
+
+  private retryAfterMs(depth: number): number {
+    return Math.min(5000, Math.max(50, Math.round(depth / 50)))
+  }
+
+  private writer(topic: Topic, partition: number): PartitionWriter {
+    const key = `${topic.id}:${partition}`
+    let w = this.writers.get(key)
+    if (!w) {
+      const id = topic.id
+      w = new PartitionWriter(() => this.topicById.get(id) ?? topic, partition, {
+        sql: this.o.sql,
+        segments: this.o.segments,
+        maxBatchEvents: this.o.maxBatchEvents,
+        notifyChannel: this.o.notifyChannel,
+        notifyPayload: this.o.notifyPayload,
+        onCommitted: this.o.onCommitted,
+        onBatch: (n) => this.o.metrics.batchSize.observe(n),
+      })
+      this.writers.set(key, w)
+    }
+    return w
+  }
+
+  private translate(e: unknown, topic: Topic): unknown {
+    const code = (e as { code?: string }).code
+    // the topic's tables vanished under the writer: it was deleted meanwhile
+    if (
+      code === '23503' ||
+      code === '42P01' ||
+      code === '23514' ||
+      (e as Error).message === 'topic deleted'
+    ) {
+      return new TopicNotFoundError(topic.name)
+    }
+    return e
+  }
+}

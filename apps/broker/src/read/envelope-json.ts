@@ -1,0 +1,20 @@
+import { isJsonContentType } from '@questlog/protocol'
+import type { StoredEvent } from '../storage/event-store'
+
+const str = (s: string | null) => (s === null ? 'null' : JSON.stringify(s))
+
+/**
+ * The envelope of a stored event as JSON text. JSON payloads are spliced in as
+ * stored (they were serialized on the way in), so reads never parse payloads.
+ */
+export function envelopeJson(topic: string, e: StoredEvent): string {
+  const payload = isJsonContentType(e.contentType)
+    ? `"data":${e.data.length === 0 ? 'null' : e.data.toString('utf8')}`
+    : `"dataBase64":"${e.data.toString('base64')}"`
+  return (
+    `{"id":${str(e.id)},"topic":${str(topic)},"partition":${e.partition},"offset":"${e.offset}",` +
+    `"type":${str(e.type)},"source":${str(e.source)},"time":"${e.time.toISOString()}",` +
+    `"key":${str(e.key)},"dedupeKey":${str(e.dedupeKey)},"contentType":${str(e.contentType)},` +
+    `"headers":${e.headersJson ?? '{}'},${payload}}`
+  )
+}

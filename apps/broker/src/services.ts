@@ -1,0 +1,26 @@
+import type { Logger } from 'pino'
+import type { BrokerConfig } from './config'
+import type { Fanout } from './fanout/fanout'
+import type { HealthMonitor } from './observability/health'
+import type { Metrics } from './observability/metrics'
+import type { Publisher } from './publish/publisher'
+import type { RetentionWorker } from './retention/retention'
+import type { Db, Sql } from './storage/db'
+import type { SegmentRegistry } from './storage/segments'
+import type { TopicService } from './topics/topic-service'
+
+/** Everything a request handler may use; built once per broker in broker.ts. */
+export interface Services {
+  brokerId: string
+  config: BrokerConfig
+  log: Logger
+  sql: Sql
+  db: Db
+  segments: SegmentRegistry
+  topics: TopicService
+  publisher: Publisher
+  fanout: Fanout
+  metrics: Metrics
+  health: HealthMonitor
+  retention: RetentionWorker
+}

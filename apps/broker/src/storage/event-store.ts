@@ -1,0 +1,210 @@
+import type { Sql } from './db'
+
+/** An event as the log stores it; `headersJson` and `data` are kept as raw bytes/text. */
+export interface StoredEvent {
+  partition: number
+  offset: number
+  time: Date
+  id: string
+  type: string
+  source: string
+  key: string | null
+  dedupeKey: string | null
+  contentType: string
+  headersJson: string | null
+  data: Buffer
+}
+
+export type NewEvent = Omit<StoredEvent, 'offset' | 'time' | 'partition'>
+
+/** Thrown inside a write transaction when some dedupe keys were already taken; the transaction rolls back. */
+export class DedupeConflict extends Error {
+  constructor(readonly keys: Set<string>) {
+    super('dedupe keys already present')
+  }
+}
+
+export interface WriteBatch {
+  topicId: number
+  partition: number
+  time: Date
+  events: NewEvent[]
+  /** Dedupe keys recorded before this instant have expired and may be reused. */
+  dedupeCutoff: Date
+  notifyChannel: string
+  notifyPayload: (nextOffset: number) => string
+}
+
+const hex = (b: Buffer) => `\\x${b.toString('hex')}`
+
+/**
+ * Writes one group-commit batch in one transaction and returns its first offset.
+ * The UPDATE of the partition row comes first: its row lock serializes writers
+ * of a partition, so offsets commit in order with no gaps (DESIGN invariant #1).
+ */
+export async function writeBatch(sql: Sql, batch: WriteBatch): Promise<number> {
+  const n = batch.events.length
+  const { topicId, partition } = batch
+  return sql.begin(async (tx) => {
+    const [row] = await tx`
+      UPDATE ql_partitions SET next_offset = next_offset + ${n}
+      WHERE topic_id = ${topicId} AND partition = ${partition}
+      RETURNING next_offset - ${n} AS base`
+    if (!row)
+      throw Object.assign(new Error(`partition ${partition} of topic ${topicId} does not exist`), {
+        code: '42P01',
+      })
+    const base = Number(row.base)
+
+    const keyed: number[] = []
+    batch.events.forEach((e, i) => {
+      if (e.dedupeKey !== null) keyed.push(i)
+    })
+    if (keyed.length > 0) {
+      // sorted so two writers claiming overlapping keys take their locks in the same order
+      keyed.sort((a, b) => (batch.events[a]!.dedupeKey! < batch.events[b]!.dedupeKey! ? -1 : 1))
+      const claimed = await tx`
+        INSERT INTO ql_dedupe (topic_id, dedupe_key, event_id, partition, "offset", created_at)
+        SELECT ${topicId}, u.k, u.i, ${partition}, ${base}::bigint + u.o, ${batch.time.toISOString()}::timestamptz
+        FROM unnest(${keyed.map((i) => batch.events[i]!.dedupeKey!)}::text[],
+                    ${keyed.map((i) => batch.events[i]!.id)}::text[],
+                    ${keyed}::int[]) WITH ORDINALITY AS u(k, i, o, ord)
+        ORDER BY u.ord
+        ON CONFLICT (topic_id, dedupe_key) DO UPDATE
+          SET event_id = excluded.event_id, partition = excluded.partition,
+              "offset" = excluded."offset", created_at = excluded.created_at
+          WHERE ql_dedupe.created_at < ${batch.dedupeCutoff.toISOString()}::timestamptz
+        RETURNING dedupe_key`
+      if (claimed.length < keyed.length) {
+        const won = new Set(claimed.map((r) => r.dedupe_key as string))
+        throw new DedupeConflict(
+          new Set(keyed.map((i) => batch.events[i]!.dedupeKey!).filter((k) => !won.has(k))),
+        )
+      }
+    }
+
+    const ev = batch.events
+    await tx`
+      INSERT INTO ql_events (topic_id, partition, "offset", time, id, type, source, key, dedupe_key, content_type, headers, data)
+      SELECT ${topicId}, ${partition}, ${base}::bigint + u.ord - 1, ${batch.time.toISOString()}::timestamptz, u.id, u.type, u.source, u.key, u.dk, u.ct, u.h, u.d::bytea
+      FROM unnest(${ev.map((e) => e.id)}::text[], ${ev.map((e) => e.type)}::text[], ${ev.map((e) => e.source)}::text[],
+                  ${ev.map((e) => e.key)}::text[], ${ev.map((e) => e.dedupeKey)}::text[], ${ev.map((e) => e.contentType)}::text[],
+                  ${ev.map((e) => e.headersJson)}::jsonb[], ${ev.map((e) => hex(e.data))}::text[])
+        WITH ORDINALITY AS u(id, type, source, key, dk, ct, h, d, ord)`
+    // delivered at COMMIT, so other brokers never hear of an event before it is visible
+    await tx`SELECT pg_notify(${batch.notifyChannel}, ${batch.notifyPayload(base + n)})`
+    return base
+  })
+}
+
+export interface DedupeReceipt {
+  id: string
+  partition: number
+  offset: number
+}
+
+export async function dedupeReceipts(
+  sql: Sql,
+  topicId: number,
+  keys: string[],
+): Promise<Map<string, DedupeReceipt>> {
+  const rows = await sql`
+    SELECT dedupe_key, event_id, partition, "offset" FROM ql_dedupe
+    WHERE topic_id = ${topicId} AND dedupe_key = ANY(${keys}::text[])`
+  return new Map(
+    rows.map((r) => [
+      r.dedupe_key as string,
+      { id: r.event_id as string, partition: Number(r.partition), offset: Number(r.offset) },
+    ]),
+  )
+}
+
+export interface ReadFilter {
+  /** Per partition: the first offset wanted. Only these partitions are read. */
+  positions: Map<number, number>
+  sinceMs?: number | undefined
+  untilMs?: number | undefined
+  key?: string | undefined
+  /** POSIX regex the type must match. */
+  typeRegex?: string | undefined
+  limit: number
+  /** `offset` for one partition, `time` to merge partitions in time order. */
+  order: 'offset' | 'time'
+}
+
+// drizzle's driver keeps timestamps as text on the shared client, so rows carry epoch milliseconds
+export function rowToStored(r: Record<string, unknown>): StoredEvent {
+  return {
+    partition: Number(r.partition),
+    offset: Number(r.offset),
+    time: new Date(Number(r.time_ms)),
+    id: r.id as string,
+    type: r.type as string,
+    source: r.source as string,
+    key: (r.key as string | null) ?? null,
+    dedupeKey: (r.dedupe_key as string | null) ?? null,
+    contentType: r.content_type as string,
+    headersJson: (r.headers as string | null) ?? null,
+    data: r.data as Buffer,
+  }
+}
+
+export async function readEvents(sql: Sql, topicId: number, f: ReadFilter): Promise<StoredEvent[]> {
+  const parts = [...f.positions.keys()]
+  const offs = parts.map((p) => f.positions.get(p)!)
+  const since =
+    f.sinceMs === undefined ? sql`` : sql`AND e.time >= ${new Date(f.sinceMs).toISOString()}::timestamptz`
+  const until =
+    f.untilMs === undefined ? sql`` : sql`AND e.time < ${new Date(f.untilMs).toISOString()}::timestamptz`
+  const key = f.key === undefined ? sql`` : sql`AND e.key = ${f.key}`
+  const type = f.typeRegex === undefined ? sql`` : sql`AND e.type ~ ${f.typeRegex}`
+  const order =
+    f.order === 'offset'
+      ? sql`ORDER BY e.partition, e."offset"`
+      : sql`ORDER BY e.time, e.partition, e."offset"`
+  const rows = await sql`
+    SELECT e.partition, e."offset", (extract(epoch FROM e.time) * 1000)::float8 AS time_ms, e.id, e.type, e.source, e.key, e.dedupe_key, e.content_type,
+           e.headers::text AS headers, e.data
+    FROM ql_events e
+    JOIN unnest(${parts}::int[], ${offs}::bigint[]) AS c(p, o) ON e.partition = c.p AND e."offset" >= c.o
+    WHERE e.topic_id = ${topicId} ${since} ${until} ${key} ${type}
+    ${order}
+    LIMIT ${f.limit}`
+  return rows.map(rowToStored)
+}
+
+/** Next offset of every partition (the high watermarks). */
+export async function highWatermarks(sql: Sql, topicId: number): Promise<Map<number, number>> {
+  const rows =
+    await sql`SELECT partition, next_offset FROM ql_partitions WHERE topic_id = ${topicId} ORDER BY partition`
+  return new Map(rows.map((r) => [Number(r.partition), Number(r.next_offset)]))
+}
+
+/** Lowest stored offset of every partition; a partition with nothing stored gets its high watermark. */
+export async function lowWatermarks(sql: Sql, topicId: number): Promise<Map<number, number>> {
+  const rows = await sql`
+    SELECT p.partition, p.next_offset,
+           (SELECT e."offset" FROM ql_events e WHERE e.topic_id = p.topic_id AND e.partition = p.partition
+            ORDER BY e."offset" LIMIT 1) AS first
+    FROM ql_partitions p WHERE p.topic_id = ${topicId}`
+  return new Map(
+    rows.map((r) => [Number(r.partition), r.first === null ? Number(r.next_offset) : Number(r.first)]),
+  )
+}
+
+/** First offset per partition whose time is at or after `timeMs` (the high watermark when none is). */
+export async function offsetsForTime(
+  sql: Sql,
+  topicId: number,
+  timeMs: number,
+): Promise<Map<number, number>> {
+  const at = new Date(timeMs)
+  const rows = await sql`
+    SELECT p.partition, p.next_offset,
+           (SELECT e."offset" FROM ql_events e WHERE e.topic_id = p.topic_id AND e.partition = p.partition
+              AND e.time >= ${at.toISOString()}::timestamptz ORDER BY e."offset" LIMIT 1) AS first
+    FROM ql_partitions p WHERE p.topic_id = ${topicId}`
+  return new Map(
+    rows.map((r) => [Number(r.partition), r.first === null ? Number(r.next_offset) : Number(r.first)]),
+  )
+}

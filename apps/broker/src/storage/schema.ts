@@ -1,0 +1,52 @@
+import { bigint, integer, pgTable, primaryKey, serial, text, timestamp } from 'drizzle-orm/pg-core'
+
+// Ordinary tables; the partitioned log itself (ql_events) is managed with raw
+// SQL in segments.ts and event-store.ts, since drizzle does not model partitions.
+
+export const topics = pgTable('ql_topics', {
+  id: serial('id').primaryKey(),
+  name: text('name').notNull().unique(),
+  partitions: integer('partitions').notNull(),
+  retentionMs: bigint('retention_ms', { mode: 'number' }),
+  retentionBytes: bigint('retention_bytes', { mode: 'number' }),
+  dedupeWindowMs: bigint('dedupe_window_ms', { mode: 'number' }).notNull(),
+  maxEventBytes: integer('max_event_bytes').notNull(),
+  segmentMs: bigint('segment_ms', { mode: 'number' }).notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+})
+
+export const partitions = pgTable(
+  'ql_partitions',
+  {
+    topicId: integer('topic_id').notNull(),
+    partition: integer('partition').notNull(),
+    nextOffset: bigint('next_offset', { mode: 'number' }).notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.topicId, t.partition] })],
+)
+
+export const segments = pgTable(
+  'ql_segments',
+  {
+    topicId: integer('topic_id').notNull(),
+    startMs: bigint('start_ms', { mode: 'number' }).notNull(),
+    endMs: bigint('end_ms', { mode: 'number' }).notNull(),
+    tableName: text('table_name').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.topicId, t.startMs] })],
+)
+
+export const dedupe = pgTable(
+  'ql_dedupe',
+  {
+    topicId: integer('topic_id').notNull(),
+    dedupeKey: text('dedupe_key').notNull(),
+    eventId: text('event_id').notNull(),
+    partition: integer('partition').notNull(),
+    offset: bigint('offset', { mode: 'number' }).notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.topicId, t.dedupeKey] })],
+)
+
+export type TopicRow = typeof topics.$inferSelect

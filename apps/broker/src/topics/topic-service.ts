@@ -1,0 +1,191 @@
+import {
+  type CreateTopic,
+  TopicExistsError,
+  type TopicInfo,
+  TopicNotFoundError,
+  type UpdateTopic,
+  ValidationError,
+} from '@questlog/protocol'
+import { asc, eq } from 'drizzle-orm'
+import type { Db, Sql } from '../storage/db'
+import { highWatermarks, lowWatermarks } from '../storage/event-store'
+import { partitions as partitionsTable, type TopicRow, topics as topicsTable } from '../storage/schema'
+import { createTopicLog, dropTopicLog, listSegments, type SegmentRegistry } from '../storage/segments'
+
+export type Topic = TopicRow
+
+const HOUR = 3_600_000
+
+/** Segments default to an hour, or an eighth of a shorter retention so retention stays fine-grained. */
+export function defaultSegmentMs(retentionMs: number | null | undefined): number {
+  if (!retentionMs) return HOUR
+  return Math.min(HOUR, Math.max(1000, Math.floor(retentionMs / 8)))
+}
+
+export interface TopicEvents {
+  onChanged(name: string): void
+  onDeleted(topic: Topic): void
+}
+
+/** Topic lifecycle and lookup; both the HTTP API and the tRPC router call this. */
+export class TopicService {
+  private readonly cache = new Map<string, Topic>()
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly db: Db,
+    private readonly segments: SegmentRegistry,
+    private readonly events: TopicEvents,
+  ) {}
+
+  /** Drops a cached topic so the next lookup reads it again (another broker changed it). */
+  invalidate(name: string): void {
+    this.cache.delete(name)
+  }
+
+  async find(name: string): Promise<Topic | undefined> {
+    const cached = this.cache.get(name)
+    if (cached) return cached
+    const [row] = await this.db.select().from(topicsTable).where(eq(topicsTable.name, name))
+    if (row) this.cache.set(name, row)
+    return row
+  }
+
+  async get(name: string): Promise<Topic> {
+    const topic = await this.find(name)
+    if (!topic) throw new TopicNotFoundError(name)
+    return topic
+  }
+
+  async list(): Promise<Topic[]> {
+    return this.db.select().from(topicsTable).orderBy(asc(topicsTable.name))
+  }
+
+  async create(input: CreateTopic): Promise<Topic> {
+    const segmentMs = input.segmentMs ?? defaultSegmentMs(input.retentionMs)
+    let topic: Topic
+    try {
+      topic = await this.db.transaction(async (tx) => {
+        const [row] = await tx
+          .insert(topicsTable)
+          .values({
+            name: input.name,
+            partitions: input.partitions,
+            retentionMs: input.retentionMs ?? null,
+            retentionBytes: input.retentionBytes ?? null,
+            dedupeWindowMs: input.dedupeWindowMs,
+            maxEventBytes: input.maxEventBytes,
+            segmentMs,
+          })
+          .returning()
+        if (!row) throw new Error('insert returned no row')
+        await tx
+          .insert(partitionsTable)
+          .values(
+            Array.from({ length: input.partitions }, (_, partition) => ({ topicId: row.id, partition })),
+          )
+        return row
+      })
+    } catch (e) {
+      if (causeCode(e) === '23505') throw new TopicExistsError(input.name)
+      throw e
+    }
+    await createTopicLog(this.sql, topic.id)
+    await this.segments.ensure(topic.id, topic.segmentMs, Date.now())
+    this.cache.set(topic.name, topic)
+    this.events.onChanged(topic.name)
+    return topic
+  }
+
+  async update(name: string, patch: UpdateTopic): Promise<Topic> {
+    const current = await this.get(name)
+    if (patch.partitions !== undefined && patch.partitions < current.partitions) {
+      throw new ValidationError([
+        { path: 'partitions', message: `partitions can only grow (the topic has ${current.partitions})` },
+      ])
+    }
+    const updated = await this.db.transaction(async (tx) => {
+      const [row] = await tx
+        .update(topicsTable)
+        .set({
+          ...(patch.partitions !== undefined && { partitions: patch.partitions }),
+          ...(patch.retentionMs !== undefined && { retentionMs: patch.retentionMs }),
+          ...(patch.retentionBytes !== undefined && { retentionBytes: patch.retentionBytes }),
+          ...(patch.dedupeWindowMs !== undefined && { dedupeWindowMs: patch.dedupeWindowMs }),
+          ...(patch.maxEventBytes !== undefined && { maxEventBytes: patch.maxEventBytes }),
+        })
+        .where(eq(topicsTable.id, current.id))
+        .returning()
+      if (!row) throw new TopicNotFoundError(name)
+      if (row.partitions > current.partitions) {
+        await tx.insert(partitionsTable).values(
+          Array.from({ length: row.partitions - current.partitions }, (_, i) => ({
+            topicId: row.id,
+            partition: current.partitions + i,
+          })),
+        )
+      }
+      return row
+    })
+    this.cache.set(name, updated)
+    this.events.onChanged(name)
+    return updated
+  }
+
+  async delete(name: string): Promise<void> {
+    const topic = await this.get(name)
+    await this.sql.begin(async (tx) => {
+      await dropTopicLog(tx, topic.id)
+      await tx`DELETE FROM ql_topics WHERE id = ${topic.id}`
+    })
+    this.cache.delete(name)
+    this.segments.forget(topic.id)
+    this.events.onDeleted(topic)
+    this.events.onChanged(name)
+  }
+
+  /** The topic's settings with per-partition watermarks, size and event count. */
+  async describe(name: string): Promise<TopicInfo> {
+    const topic = await this.get(name)
+    const [high, low, segs] = await Promise.all([
+      highWatermarks(this.sql, topic.id),
+      lowWatermarks(this.sql, topic.id),
+      listSegments(this.sql, topic.id),
+    ])
+    const partitionInfo = [...high.keys()].map((p) => ({
+      partition: p,
+      earliest: String(low.get(p) ?? high.get(p)),
+      next: String(high.get(p)),
+    }))
+    const events = partitionInfo.reduce((sum, p) => sum + (Number(p.next) - Number(p.earliest)), 0)
+    return {
+      ...toTopicInfo(topic),
+      sizeBytes: segs.reduce((sum, s) => sum + s.bytes, 0),
+      events,
+      partitionInfo,
+    }
+  }
+}
+
+export function toTopicInfo(t: Topic): TopicInfo {
+  return {
+    name: t.name,
+    partitions: t.partitions,
+    retentionMs: t.retentionMs,
+    retentionBytes: t.retentionBytes,
+    dedupeWindowMs: t.dedupeWindowMs,
+    maxEventBytes: t.maxEventBytes,
+    segmentMs: t.segmentMs,
+    createdAt: t.createdAt.toISOString(),
+  }
+}
+
+function causeCode(e: unknown): string | undefined {
+  let cur: unknown = e
+  for (let i = 0; i < 4 && cur; i++) {
+    const code = (cur as { code?: unknown }).code
+    if (typeof code === 'string') return code
+    cur = (cur as { cause?: unknown }).cause
+  }
+  return undefined
+}

@@ -1,0 +1,71 @@
+import { randomBytes } from 'node:crypto'
+import postgres from 'postgres'
+import { inject } from 'vitest'
+import { type Broker, createBroker } from '../src/broker'
+import type { BrokerConfigInput } from '../src/config'
+
+/** A new, empty database on the test server; returns its URL. */
+export async function freshDatabase(): Promise<string> {
+  const admin = inject('adminDatabaseUrl')
+  const name = `ql_test_${randomBytes(6).toString('hex')}`
+  const sql = postgres(admin, { max: 1, onnotice: () => {} })
+  await sql.unsafe(`CREATE DATABASE ${name}`)
+  await sql.end()
+  const url = new URL(admin)
+  url.pathname = `/${name}`
+  return url.toString()
+}
+
+export async function startBroker(config: BrokerConfigInput = {}): Promise<Broker> {
+  const databaseUrl = config.databaseUrl ?? (await freshDatabase())
+  return createBroker({ port: 0, logLevel: 'warn', ...config, databaseUrl })
+}
+
+export interface ApiResponse<T = any> {
+  status: number
+  body: T
+  headers: Headers
+}
+
+/** One HTTP call to the broker; JSON in, JSON (or text) out. */
+export async function api<T = any>(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<ApiResponse<T>> {
+  const init: RequestInit = { method, headers: { ...headers } }
+  if (body !== undefined) {
+    init.body = typeof body === 'string' || body instanceof Uint8Array ? (body as string) : JSON.stringify(body)
+    ;(init.headers as Record<string, string>)['content-type'] ??= 'application/json'
+  }
+  const res = await fetch(base + path, init)
+  const text = await res.text()
+  let parsed: unknown = text
+  try {
+    parsed = text ? JSON.parse(text) : undefined
+  } catch {}
+  return { status: res.status, body: parsed as T, headers: res.headers }
+}
+
+export async function createTopic(base: string, name: string, extra: Record<string, unknown> = {}) {
+  const res = await api(base, 'POST', '/v1/topics', { name, ...extra })
+  if (res.status !== 201) throw new Error(`create topic failed: ${res.status} ${JSON.stringify(res.body)}`)
+  return res.body
+}
+
+/** Reads a whole partition by offset pages. */
+export async function readAll(base: string, topic: string, partition: number, from = 0): Promise<any[]> {
+  const out: any[] = []
+  let next = String(from)
+  for (;;) {
+    const res = await api(base, 'GET', `/v1/topics/${topic}/events?partition=${partition}&from=${next}&limit=1000`)
+    if (res.status !== 200) throw new Error(`read failed: ${res.status} ${JSON.stringify(res.body)}`)
+    out.push(...res.body.events)
+    if (res.body.events.length === 0) return out
+    next = res.body.next
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))

@@ -1,0 +1,74 @@
+import { z } from 'zod'
+import { headersSchema } from './envelope'
+import { isValidSubject } from './subject'
+
+export const eventTypeSchema = z
+  .string()
+  .refine(isValidSubject, "a type is a dotted subject such as 'game.match.end'")
+
+/** Largest batch one request may carry. */
+export const MAX_BATCH_EVENTS = 10_000
+
+/** One event as a publisher sends it; the broker fills in the rest of the envelope. */
+export const publishEventSchema = z
+  .strictObject({
+    /** Dotted subject; defaults to the topic name. */
+    type: eventTypeSchema.optional(),
+    /** Partition key: the same key always lands on the same partition, in order. */
+    key: z.string().min(1).max(512).optional(),
+    /** Explicit partition; wins over `key`. */
+    partition: z.number().int().min(0).optional(),
+    /** A repeat of this key inside the topic's dedupe window stores nothing and returns the first receipt. */
+    dedupeKey: z.string().min(1).max(512).optional(),
+    source: z.string().min(1).max(512).optional(),
+    /** Event id; a UUIDv7 is assigned when absent. */
+    id: z.string().min(1).max(256).optional(),
+    headers: headersSchema.optional(),
+    /** Defaults to `application/json` for `data`, `application/octet-stream` for `dataBase64`. */
+    contentType: z.string().min(1).max(256).optional(),
+    /** JSON payload. */
+    data: z.json().optional(),
+    /** Binary payload, base64. */
+    dataBase64: z.base64().optional(),
+  })
+  .refine((e) => (e.data === undefined) !== (e.dataBase64 === undefined), {
+    message: 'give exactly one of data or dataBase64',
+    path: ['data'],
+  })
+
+export type PublishEvent = z.infer<typeof publishEventSchema>
+
+export const publishBatchSchema = z.strictObject({
+  events: z
+    .array(publishEventSchema)
+    .min(1, 'a batch holds at least one event')
+    .max(MAX_BATCH_EVENTS, `a batch holds at most ${MAX_BATCH_EVENTS} events`),
+})
+
+export type PublishBatch = z.infer<typeof publishBatchSchema>
+
+export const backpressureHintSchema = z.object({
+  /** Suggested pause before the next batch. */
+  retryAfterMs: z.number(),
+  /** Suggested events per second for this producer. */
+  suggestedRate: z.number().optional(),
+  reason: z.string(),
+})
+
+export type BackpressureHint = z.infer<typeof backpressureHintSchema>
+
+export const receiptSchema = z.object({
+  id: z.string(),
+  partition: z.number().int(),
+  offset: z.string(),
+  /** True when the dedupe key was seen before: nothing new was stored. */
+  duplicate: z.boolean(),
+})
+
+export type Receipt = z.infer<typeof receiptSchema>
+
+export const publishResponseSchema = receiptSchema.extend({ backpressure: backpressureHintSchema.optional() })
+export const publishBatchResponseSchema = z.object({
+  receipts: z.array(receiptSchema),
+  backpressure: backpressureHintSchema.optional(),
+})

@@ -1,0 +1,112 @@
+import { z } from 'zod'
+
+export const TOPIC_NAME_PATTERN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/
+
+export const topicNameSchema = z
+  .string()
+  .min(1, 'topic name is empty')
+  .max(200, 'topic names are at most 200 characters')
+  .regex(TOPIC_NAME_PATTERN, "use letters, digits, '_' and '-', separated by dots (e.g. game.events)")
+
+const DAY = 86_400_000
+
+/** Limits on topic settings; the broker enforces them, the console mirrors them. */
+export const TOPIC_LIMITS = {
+  maxPartitions: 256,
+  maxEventBytes: 8 * 1024 * 1024,
+  maxDedupeWindowMs: 7 * DAY,
+  minRetentionMs: 1000,
+  minSegmentMs: 1000,
+  maxSegmentMs: 7 * DAY,
+} as const
+
+export const TOPIC_DEFAULTS = {
+  partitions: 1,
+  dedupeWindowMs: 120_000,
+  maxEventBytes: 1024 * 1024,
+  segmentMs: 3_600_000,
+} as const
+
+const retentionMs = z
+  .number()
+  .int()
+  .min(TOPIC_LIMITS.minRetentionMs, 'retention is at least 1000 ms')
+  .nullable()
+const retentionBytes = z.number().int().min(1, 'must be at least 1 byte').nullable()
+const dedupeWindowMs = z
+  .number()
+  .int()
+  .min(0, 'must be 0 or more')
+  .max(TOPIC_LIMITS.maxDedupeWindowMs, 'the dedupe window is at most 7 days')
+const maxEventBytes = z
+  .number()
+  .int()
+  .min(1, 'must be at least 1 byte')
+  .max(TOPIC_LIMITS.maxEventBytes, 'events are at most 8 MiB')
+const partitions = z
+  .number()
+  .int('must be a whole number')
+  .min(1, 'a topic has at least 1 partition')
+  .max(TOPIC_LIMITS.maxPartitions, `a topic has at most ${TOPIC_LIMITS.maxPartitions} partitions`)
+
+export const createTopicSchema = z.strictObject({
+  name: topicNameSchema,
+  /** Number of partitions; events with the same key share one and keep their order. */
+  partitions: partitions.default(TOPIC_DEFAULTS.partitions),
+  /** Events older than this are dropped, a whole time segment at a time; null keeps them. */
+  retentionMs: retentionMs.optional(),
+  /** Once a topic is larger than this, its oldest segments are dropped; null for no limit. */
+  retentionBytes: retentionBytes.optional(),
+  /** A repeated dedupe key inside this window is answered with the original receipt. */
+  dedupeWindowMs: dedupeWindowMs.default(TOPIC_DEFAULTS.dedupeWindowMs),
+  /** Largest payload accepted, in bytes. */
+  maxEventBytes: maxEventBytes.default(TOPIC_DEFAULTS.maxEventBytes),
+  /** Span of one time segment of the log (the unit retention drops); fixed at creation. */
+  segmentMs: z
+    .number()
+    .int()
+    .min(TOPIC_LIMITS.minSegmentMs, 'segments span at least 1000 ms')
+    .max(TOPIC_LIMITS.maxSegmentMs, 'segments span at most 7 days')
+    .optional(),
+})
+
+export type CreateTopicInput = z.input<typeof createTopicSchema>
+export type CreateTopic = z.output<typeof createTopicSchema>
+
+/** Settings that can change after creation. Partitions may only grow. */
+export const updateTopicSchema = z.strictObject({
+  partitions: partitions.optional(),
+  retentionMs: retentionMs.optional(),
+  retentionBytes: retentionBytes.optional(),
+  dedupeWindowMs: dedupeWindowMs.optional(),
+  maxEventBytes: maxEventBytes.optional(),
+})
+
+export type UpdateTopic = z.infer<typeof updateTopicSchema>
+
+export const partitionInfoSchema = z.object({
+  partition: z.number().int(),
+  /** Lowest offset still stored (the low watermark). */
+  earliest: z.string(),
+  /** Offset the next event will get (the high watermark). */
+  next: z.string(),
+})
+
+export const topicInfoSchema = z.object({
+  name: z.string(),
+  partitions: z.number().int(),
+  retentionMs: z.number().nullable(),
+  retentionBytes: z.number().nullable(),
+  dedupeWindowMs: z.number(),
+  maxEventBytes: z.number(),
+  segmentMs: z.number(),
+  createdAt: z.string(),
+  /** Bytes on disk for the topic's log (heap, indexes, TOAST). */
+  sizeBytes: z.number().optional(),
+  /** Events stored now. */
+  events: z.number().optional(),
+  partitionInfo: z.array(partitionInfoSchema).optional(),
+})
+
+export type TopicInfo = z.infer<typeof topicInfoSchema>
+export type PartitionInfo = z.infer<typeof partitionInfoSchema>

@@ -1,5 +1,7 @@
+export * from './catalogue'
 export * from './envelope'
 export * from './errors'
+export * from './frames'
 export * from './partitioner'
 export * from './publish'
 export * from './read'

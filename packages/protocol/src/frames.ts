@@ -1,0 +1,224 @@
+import { z } from 'zod'
+import { envelopeSchema, offsetSchema } from './envelope'
+import { ERROR_CODES, type ErrorCode } from './errors'
+import { backpressureHintSchema, publishEventSchema, receiptSchema } from './publish'
+import { subjectPatternError } from './subject'
+import { parseTimeParam } from './time'
+import { topicNameSchema } from './topic'
+
+/**
+ * WebSocket frames of `GET /v1/ws`: one JSON object per message, told apart by `op`.
+ * A client opens with `hello`; the broker answers `welcome`, or `error` + `close`
+ * when it does not speak the client's protocol version.
+ */
+export const PROTOCOL_VERSION = 1
+export const SUPPORTED_PROTOCOL_VERSIONS: readonly number[] = [1]
+
+/** Client-chosen id that ties an answer (`receipts`, `ok`, `error`) to its request. */
+const requestId = z.number().int().nonnegative()
+/** Client-chosen id of one subscription on this connection. */
+const subscriptionId = z.string().min(1).max(64)
+const errorCode = z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]])
+
+const typePattern = z.string().superRefine((v, ctx) => {
+  const problem = subjectPatternError(v)
+  if (problem) ctx.addIssue({ code: 'custom', message: problem })
+})
+
+// ---- client → broker ----
+
+export const helloFrameSchema = z.strictObject({
+  op: z.literal('hello'),
+  /** Protocol version the client speaks. */
+  v: z.number().int().positive(),
+  /** API key, when the broker requires one. */
+  token: z.string().max(4096).optional(),
+  /** Free-form client name and version, for logs. */
+  client: z.string().max(200).optional(),
+})
+
+export const publishFrameSchema = z.strictObject({
+  op: z.literal('publish'),
+  id: requestId,
+  topic: topicNameSchema,
+  events: z.array(publishEventSchema).min(1).max(10_000),
+})
+
+/** Where a subscription without a resume cursor or committed group offsets starts. */
+export const subscribeFromSchema = z.union([
+  z.enum(['earliest', 'latest']),
+  z.strictObject({ offset: offsetSchema }),
+  z.strictObject({
+    time: z.string().refine((v) => parseTimeParam(v) !== null, 'use ISO-8601, epoch ms, or a span like 1h'),
+  }),
+])
+
+export type SubscribeFrom = z.infer<typeof subscribeFromSchema>
+
+export const subscribeFrameSchema = z.strictObject({
+  op: z.literal('subscribe'),
+  sid: subscriptionId,
+  topic: topicNameSchema,
+  /** Durable consumer group: acked positions are stored and a later subscription resumes there. */
+  group: z.string().min(1).max(200).optional(),
+  from: subscribeFromSchema.optional(),
+  /** Opaque cursor of an event received earlier: resume right after it. Wins over `from` and the group. */
+  cursor: z.string().max(8192).optional(),
+  /** Read one partition only. */
+  partition: z.number().int().nonnegative().optional(),
+  /** Only events whose type matches this subject pattern (`game.*`). */
+  type: typePattern.optional(),
+  /** Only events with this partition key. */
+  key: z.string().max(512).optional(),
+  /** Most un-acked events the broker may have outstanding on this subscription. */
+  credits: z.number().int().min(1).max(100_000).optional(),
+})
+
+export const unsubscribeFrameSchema = z.strictObject({ op: z.literal('unsubscribe'), sid: subscriptionId })
+
+export const ackFrameSchema = z.strictObject({
+  op: z.literal('ack'),
+  sid: subscriptionId,
+  partition: z.number().int().nonnegative(),
+  offset: offsetSchema,
+  /** When set, the broker answers `ok` with this id once the ack is durable. */
+  id: requestId.optional(),
+})
+
+export const nakFrameSchema = z.strictObject({
+  op: z.literal('nak'),
+  sid: subscriptionId,
+  partition: z.number().int().nonnegative(),
+  offset: offsetSchema,
+  /** Redeliver after this pause. */
+  delayMs: z.number().int().min(0).max(3_600_000).optional(),
+})
+
+/** Client → broker: change a subscription's window of un-acked events. */
+export const creditsFrameSchema = z.strictObject({
+  op: z.literal('credits'),
+  sid: subscriptionId,
+  credits: z.number().int().min(1).max(100_000),
+})
+
+export const pingFrameSchema = z.strictObject({ op: z.literal('ping'), t: z.number().optional() })
+export const pongFrameSchema = z.strictObject({ op: z.literal('pong'), t: z.number().optional() })
+
+export const closeFrameSchema = z.strictObject({
+  op: z.literal('close'),
+  /** `normal`, `going_away`, or an error code. */
+  code: z.union([z.enum(['normal', 'going_away']), errorCode]),
+  reason: z.string().max(500),
+})
+
+export const clientFrameSchema = z.discriminatedUnion('op', [
+  helloFrameSchema,
+  publishFrameSchema,
+  subscribeFrameSchema,
+  unsubscribeFrameSchema,
+  ackFrameSchema,
+  nakFrameSchema,
+  creditsFrameSchema,
+  pingFrameSchema,
+  pongFrameSchema,
+  closeFrameSchema,
+])
+
+// ---- broker → client ----
+
+export const welcomeFrameSchema = z.object({
+  op: z.literal('welcome'),
+  v: z.number().int(),
+  brokerId: z.string(),
+  /** Events the client may have in flight (sent, not yet receipted) on publishes. */
+  publishCredits: z.number().int().positive(),
+  /** Largest `events` array one publish frame may carry. */
+  maxBatchEvents: z.number().int().positive(),
+})
+
+export const receiptsFrameSchema = z.object({
+  op: z.literal('receipts'),
+  id: requestId,
+  receipts: z.array(receiptSchema),
+  /** Soft accept: everything was stored, but slow down. */
+  backpressure: backpressureHintSchema.optional(),
+})
+
+export const subscribedFrameSchema = z.object({
+  op: z.literal('subscribed'),
+  sid: subscriptionId,
+  /** Partitions this subscription reads, with the offset it starts from in each. */
+  positions: z.record(z.string(), offsetSchema),
+})
+
+export const deliveredEventSchema = z.object({
+  event: envelopeSchema,
+  /** Opaque cursor that resumes right after this event. */
+  cursor: z.string(),
+  /** How many times this event was delivered before (after a nak). */
+  redelivery: z.number().int().optional(),
+})
+
+export type DeliveredEvent = z.infer<typeof deliveredEventSchema>
+
+export const eventsFrameSchema = z.object({
+  op: z.literal('events'),
+  sid: subscriptionId,
+  events: z.array(deliveredEventSchema),
+})
+
+/** Broker → client: the window of in-flight publish events changed (lowered under back-pressure). */
+export const publishCreditsFrameSchema = z.object({
+  op: z.literal('credits'),
+  publish: z.number().int().positive(),
+})
+
+export const okFrameSchema = z.object({ op: z.literal('ok'), id: requestId })
+
+export const errorFrameSchema = z.object({
+  op: z.literal('error'),
+  /** The request that failed, if any. */
+  id: requestId.optional(),
+  /** The subscription that ended, if any. */
+  sid: subscriptionId.optional(),
+  code: errorCode,
+  message: z.string(),
+  details: z.record(z.string(), z.unknown()).optional(),
+})
+
+export const serverFrameSchema = z.discriminatedUnion('op', [
+  welcomeFrameSchema,
+  receiptsFrameSchema,
+  subscribedFrameSchema,
+  eventsFrameSchema,
+  publishCreditsFrameSchema,
+  okFrameSchema,
+  errorFrameSchema,
+  pingFrameSchema,
+  pongFrameSchema,
+  closeFrameSchema,
+])
+
+export type HelloFrame = z.infer<typeof helloFrameSchema>
+export type PublishFrame = z.infer<typeof publishFrameSchema>
+export type SubscribeFrame = z.infer<typeof subscribeFrameSchema>
+export type AckFrame = z.infer<typeof ackFrameSchema>
+export type NakFrame = z.infer<typeof nakFrameSchema>
+export type CreditsFrame = z.infer<typeof creditsFrameSchema>
+export type CloseFrame = z.infer<typeof closeFrameSchema>
+export type ClientFrame = z.infer<typeof clientFrameSchema>
+export type WelcomeFrame = z.infer<typeof welcomeFrameSchema>
+export type ReceiptsFrame = z.infer<typeof receiptsFrameSchema>
+export type SubscribedFrame = z.infer<typeof subscribedFrameSchema>
+export type EventsFrame = z.infer<typeof eventsFrameSchema>
+export type ErrorFrame = z.infer<typeof errorFrameSchema>
+export type ServerFrame = z.infer<typeof serverFrameSchema>
+
+/** WebSocket close codes the broker uses (4000–4999 is the application range). */
+export const WS_CLOSE_CODES = {
+  normal: 1000,
+  goingAway: 1001,
+  protocolError: 4400,
+  unauthorized: 4401,
+  unsupportedVersion: 4426,
+} as const

@@ -6,6 +6,7 @@ import { EVENTS_CHANNEL, Fanout } from './fanout/fanout'
 import { createHttpServer } from './http/server'
 import { HealthMonitor } from './observability/health'
 import { createMetrics } from './observability/metrics'
+import { StatsSampler } from './observability/timeseries'
 import { Publisher } from './publish/publisher'
 import { RetentionWorker } from './retention/retention'
 import type { Services } from './services'
@@ -98,6 +99,8 @@ export async function createBroker(
     openStreams: () => fanout.listenerCount(),
   })
   await health.start()
+  const stats = new StatsSampler(metrics, health)
+  stats.start()
   const retention = new RetentionWorker(sql, topics, segments, metrics, log)
   retention.start(config.retentionIntervalMs)
 
@@ -113,6 +116,7 @@ export async function createBroker(
     fanout,
     metrics,
     health,
+    stats,
     retention,
   }
   const app = await createHttpServer(services)
@@ -132,6 +136,7 @@ export async function createBroker(
     stop() {
       stopping ??= (async () => {
         health.stop()
+        stats.stop()
         // each step is bounded: a broker whose database is gone must still stop
         await withTimeout(retention.stop(), 5000)
         await withTimeout(app.close(), 5000)

@@ -3,6 +3,7 @@ import type { BrokerConfig } from './config'
 import type { Fanout } from './fanout/fanout'
 import type { HealthMonitor } from './observability/health'
 import type { Metrics } from './observability/metrics'
+import type { StatsSampler } from './observability/timeseries'
 import type { Publisher } from './publish/publisher'
 import type { RetentionWorker } from './retention/retention'
 import type { Db, Sql } from './storage/db'
@@ -22,5 +23,6 @@ export interface Services {
   fanout: Fanout
   metrics: Metrics
   health: HealthMonitor
+  stats: StatsSampler
   retention: RetentionWorker
 }

@@ -10,6 +10,7 @@ import { publishRequest } from '../publish/publish-request'
 import { envelopeJson } from '../read/envelope-json'
 import { readPage } from '../read/reader'
 import { toTopicInfo } from '../topics/topic-service'
+import { statsRouter } from './stats-router'
 import { procedure, router } from './trpc'
 
 const byName = z.object({ name: topicNameSchema })
@@ -51,6 +52,7 @@ export const adminRouter = router({
       .mutation(({ ctx, input }) => publishRequest(ctx.s, input.topic, { events: input.events }, '/console')),
   }),
   health: procedure.query(({ ctx }) => ctx.s.health.report()),
+  stats: statsRouter,
 })
 
 export type AdminRouter = typeof adminRouter

@@ -1,0 +1,77 @@
+'use client'
+
+import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts'
+
+export interface Series<P> {
+  key: keyof P & string
+  name: string
+  color: string
+}
+
+interface Props<P extends { t: number }> {
+  id: string
+  title: string
+  unit: string
+  points: P[]
+  series: Series<P>[]
+}
+
+const clock = (t: number) =>
+  new Date(t).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit' })
+
+/**
+ * A line chart over time. The figure carries how many samples it draws and the
+ * largest value of each series, so a test can check the data behind the lines.
+ */
+export function TimeChart<P extends { t: number }>({ id, title, unit, points, series }: Props<P>) {
+  const values = (key: string) =>
+    points.map((p) => (p as Record<string, unknown>)[key]).filter((v): v is number => typeof v === 'number')
+  const attrs: Record<string, string> = {}
+  for (const s of series) {
+    const v = values(s.key)
+    attrs[`data-max-${s.key}`] = String(v.length ? Math.max(...v) : 0)
+  }
+  const latest = points.at(-1) as Record<string, unknown> | undefined
+  const first = series[0]
+  const now = first && latest ? latest[first.key] : undefined
+  return (
+    <figure className="chart panel" data-testid={`chart-${id}`} data-points={points.length} {...attrs}>
+      <figcaption>
+        <span>{title}</span>
+        <span className="now">{typeof now === 'number' ? `now ${now} ${unit}` : 'idle'}</span>
+      </figcaption>
+      <ResponsiveContainer width="100%" height={210}>
+        <LineChart data={points} margin={{ top: 4, right: 12, bottom: 0, left: -8 }}>
+          <CartesianGrid stroke="#eceef2" vertical={false} />
+          <XAxis
+            dataKey="t"
+            type="number"
+            scale="time"
+            domain={['dataMin', 'dataMax']}
+            tickFormatter={clock}
+            tick={{ fontSize: 11 }}
+            minTickGap={40}
+          />
+          <YAxis tick={{ fontSize: 11 }} width={52} allowDecimals />
+          <Tooltip
+            labelFormatter={(t) => clock(Number(t))}
+            formatter={(v) => (v === null || v === undefined ? '—' : `${v} ${unit}`)}
+          />
+          <Legend wrapperStyle={{ fontSize: 12 }} />
+          {series.map((s) => (
+            <Line
+              key={s.key}
+              dataKey={s.key}
+              name={s.name}
+              stroke={s.color}
+              dot={false}
+              strokeWidth={1.6}
+              isAnimationActive={false}
+              connectNulls
+            />
+          ))}
+        </LineChart>
+      </ResponsiveContainer>
+    </figure>
+  )
+}

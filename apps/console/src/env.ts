@@ -1,0 +1,26 @@
+import { z } from 'zod'
+
+/** The console's configuration; `process.env` is read here and nowhere else. */
+const envSchema = z.object({
+  /** Where the broker answers; the console proxies its tRPC API from here. */
+  QUESTLOG_BROKER_URL: z.url().default('http://127.0.0.1:4600'),
+  /** Port of the console itself. */
+  PORT: z.coerce.number().int().min(1).max(65535).default(4601),
+  /** Interface the console listens on. */
+  QUESTLOG_CONSOLE_HOST: z.string().min(1).default('127.0.0.1'),
+})
+
+export type ConsoleEnv = z.infer<typeof envSchema>
+
+export function readEnv(env: NodeJS.ProcessEnv = process.env): ConsoleEnv {
+  const parsed = envSchema.safeParse({
+    QUESTLOG_BROKER_URL: env.QUESTLOG_BROKER_URL || undefined,
+    PORT: env.PORT || undefined,
+    QUESTLOG_CONSOLE_HOST: env.QUESTLOG_CONSOLE_HOST || undefined,
+  })
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`)
+    throw new Error(`invalid console configuration:\n${lines.join('\n')}`)
+  }
+  return parsed.data
+}

@@ -1,0 +1,40 @@
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+
+export function formatBytes(n: number | null | undefined): string {
+  if (n === null || n === undefined) return '—'
+  let v = n
+  let u = 0
+  while (v >= 1024 && u < UNITS.length - 1) {
+    v /= 1024
+    u++
+  }
+  return `${u === 0 ? v : v.toFixed(1)} ${UNITS[u]}`
+}
+
+/** 90061000 → "1 d 1 h 1 min" (the two largest units). */
+export function formatDuration(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined) return '—'
+  if (ms < 1000) return `${ms} ms`
+  const parts: string[] = []
+  let s = Math.floor(ms / 1000)
+  for (const [unit, size] of [
+    ['d', 86_400],
+    ['h', 3600],
+    ['min', 60],
+    ['s', 1],
+  ] as const) {
+    const n = Math.floor(s / size)
+    if (n > 0) parts.push(`${n} ${unit}`)
+    s -= n * size
+  }
+  return parts.slice(0, 2).join(' ')
+}
+
+export function formatNumber(n: number | null | undefined): string {
+  return n === null || n === undefined ? '—' : n.toLocaleString('en-US')
+}
+
+export function formatTime(iso: string | number): string {
+  const d = new Date(iso)
+  return `${d.toLocaleDateString('en-CA')} ${d.toLocaleTimeString('en-GB')}.${String(d.getMilliseconds()).padStart(3, '0')}`
+}

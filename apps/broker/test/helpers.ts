@@ -37,7 +37,8 @@ export async function api<T = any>(
 ): Promise<ApiResponse<T>> {
   const init: RequestInit = { method, headers: { ...headers } }
   if (body !== undefined) {
-    init.body = typeof body === 'string' || body instanceof Uint8Array ? (body as string) : JSON.stringify(body)
+    init.body =
+      typeof body === 'string' || body instanceof Uint8Array ? (body as string) : JSON.stringify(body)
     ;(init.headers as Record<string, string>)['content-type'] ??= 'application/json'
   }
   const res = await fetch(base + path, init)
@@ -60,7 +61,11 @@ export async function readAll(base: string, topic: string, partition: number, fr
   const out: any[] = []
   let next = String(from)
   for (;;) {
-    const res = await api(base, 'GET', `/v1/topics/${topic}/events?partition=${partition}&from=${next}&limit=1000`)
+    const res = await api(
+      base,
+      'GET',
+      `/v1/topics/${topic}/events?partition=${partition}&from=${next}&limit=1000`,
+    )
     if (res.status !== 200) throw new Error(`read failed: ${res.status} ${JSON.stringify(res.body)}`)
     out.push(...res.body.events)
     if (res.body.events.length === 0) return out

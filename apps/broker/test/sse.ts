@@ -51,7 +51,8 @@ export class SseClient {
   async waitFor(n: number, timeoutMs = 10_000): Promise<SseMessage[]> {
     const deadline = Date.now() + timeoutMs
     while (this.messages.length < n) {
-      if (Date.now() > deadline) throw new Error(`SSE: ${this.messages.length} of ${n} messages after ${timeoutMs} ms`)
+      if (Date.now() > deadline)
+        throw new Error(`SSE: ${this.messages.length} of ${n} messages after ${timeoutMs} ms`)
       await new Promise<void>((resolve) => {
         this.waiters.push(resolve)
         setTimeout(resolve, 100)

@@ -76,12 +76,15 @@ export const subscribeFrameSchema = z.strictObject({
 
 export const unsubscribeFrameSchema = z.strictObject({ op: z.literal('unsubscribe'), sid: subscriptionId })
 
+/** One delivered event: its partition and offset. */
+export const eventRefSchema = z.tuple([z.number().int().nonnegative(), offsetSchema])
+
 export const ackFrameSchema = z.strictObject({
   op: z.literal('ack'),
   sid: subscriptionId,
-  partition: z.number().int().nonnegative(),
-  offset: offsetSchema,
-  /** When set, the broker answers `ok` with this id once the ack is durable. */
+  /** Events processed, as `[partition, offset]` pairs. */
+  acks: z.array(eventRefSchema).min(1).max(100_000),
+  /** When set, the broker answers `ok` with this id once the acks are durable. */
   id: requestId.optional(),
 })
 

@@ -1,1 +1,52 @@
-export {}
+export { type BatchItem, type BatchLimits, batchIsFull, nextBatchSize, splitIntoBatches } from './batcher'
+export { BoundedBuffer, type OverrunPolicy } from './buffer'
+export {
+  type BatchEntry,
+  type ClientOptions,
+  type PublishOptions,
+  QuestlogClient,
+} from './client'
+export { createDedupeKeys, randomId } from './dedupe'
+export {
+  AbortedError,
+  BufferFullError,
+  ClientClosedError,
+  ConnectionLostError,
+  EventDroppedError,
+} from './errors'
+export { Pacer } from './pacer'
+export {
+  type BatchResult,
+  Producer,
+  type ProducerOptions,
+  type ProducerStats,
+  type QueuedEvent,
+} from './producer'
+export {
+  type BackoffOptions,
+  backoffDelay,
+  DEFAULT_BACKOFF,
+  DEFAULT_RETRY_BUDGET,
+  RetryBudget,
+  type RetryBudgetOptions,
+} from './retry'
+export { Session, type SessionOptions } from './session'
+export { sleep } from './sleep'
+export { type Status, StatusMachine, type StatusReason } from './status'
+export { type ReceivedEvent, type SubscribeOptions, Subscription } from './subscription'
+export {
+  checkPayload,
+  type DefineTopicOptions,
+  defineTopic,
+  type TopicDef,
+  type TopicRef,
+  topicName,
+} from './topic'
+export {
+  type Transport,
+  type TransportConnection,
+  type WebSocketConstructor,
+  type WebSocketLike,
+  webSocketTransport,
+  webSocketUrl,
+} from './transport'

@@ -1,0 +1,88 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Broker } from '../src/broker'
+import { api, createTopic, readAll, sleep, startBroker } from './helpers'
+
+let broker: Broker
+beforeAll(async () => {
+  broker = await startBroker()
+})
+afterAll(() => broker.stop())
+
+async function countEvents(topic: string, partitions: number): Promise<any[]> {
+  const all: any[] = []
+  for (let p = 0; p < partitions; p++) all.push(...(await readAll(broker.url, topic, p)))
+  return all
+}
+
+describe('dedupe', () => {
+  it('stores a repeated dedupe key once and returns the original receipt', async () => {
+    await createTopic(broker.url, 'rewards', { partitions: 2 })
+    const first = await api(broker.url, 'POST', '/v1/topics/rewards/events', {
+      dedupeKey: 'grant-1',
+      data: { gold: 10 },
+    })
+    const again = await api(broker.url, 'POST', '/v1/topics/rewards/events', {
+      dedupeKey: 'grant-1',
+      data: { gold: 99 },
+    })
+    expect(first.body.duplicate).toBe(false)
+    expect(again.status).toBe(201)
+    expect(again.body).toEqual({ ...first.body, duplicate: true })
+    const stored = await countEvents('rewards', 2)
+    expect(stored).toHaveLength(1)
+    expect(stored[0].data).toEqual({ gold: 10 })
+  })
+
+  it('stores one event when publishes with the same key race across partitions', async () => {
+    await createTopic(broker.url, 'purchases', { partitions: 4 })
+    // keyless events spread over partitions, so the racers land in different writers
+    const results = await Promise.all(
+      Array.from({ length: 24 }, (_, i) =>
+        api(broker.url, 'POST', '/v1/topics/purchases/events', {
+          dedupeKey: 'order-77',
+          data: { attempt: i },
+        }),
+      ),
+    )
+    for (const r of results) expect(r.status).toBe(201)
+    const originals = results.filter((r) => !r.body.duplicate)
+    expect(originals).toHaveLength(1)
+    const { id, partition, offset } = originals[0]!.body
+    for (const r of results)
+      expect({ id: r.body.id, partition: r.body.partition, offset: r.body.offset }).toEqual({
+        id,
+        partition,
+        offset,
+      })
+    expect(await countEvents('purchases', 4)).toHaveLength(1)
+  })
+
+  it('dedupes inside one batch and answers every event in request order', async () => {
+    await createTopic(broker.url, 'chat.room-1')
+    const res = await api(broker.url, 'POST', '/v1/topics/chat.room-1/events', {
+      events: [
+        { dedupeKey: 'm1', data: 'hi' },
+        { dedupeKey: 'm2', data: 'there' },
+        { dedupeKey: 'm1', data: 'hi again' },
+        { data: 'no key' },
+      ],
+    })
+    expect(res.body.receipts.map((r: any) => r.duplicate)).toEqual([false, false, true, false])
+    expect(res.body.receipts[2].offset).toBe(res.body.receipts[0].offset)
+    expect((await readAll(broker.url, 'chat.room-1', 0)).map((e) => e.data)).toEqual([
+      'hi',
+      'there',
+      'no key',
+    ])
+  })
+
+  it('accepts the key again once the dedupe window has passed', async () => {
+    await createTopic(broker.url, 'short.window', { dedupeWindowMs: 300 })
+    const a = await api(broker.url, 'POST', '/v1/topics/short.window/events', { dedupeKey: 'k', data: 1 })
+    await sleep(500)
+    const b = await api(broker.url, 'POST', '/v1/topics/short.window/events', { dedupeKey: 'k', data: 2 })
+    expect(b.body.duplicate).toBe(false)
+    expect(b.body.offset).not.toBe(a.body.offset)
+    expect(await readAll(broker.url, 'short.window', 0)).toHaveLength(2)
+  })
+})

@@ -1,0 +1,212 @@
+import {
+  type PublishEvent,
+  type Receipt,
+  type ValidationError,
+  validationErrorFromZod,
+} from '@questlog/protocol'
+import type { OverrunPolicy } from './buffer'
+import { createDedupeKeys } from './dedupe'
+import { ClientClosedError } from './errors'
+import { type BatchResult, Producer, type ProducerStats, type QueuedEvent } from './producer'
+import { type BackoffOptions, DEFAULT_BACKOFF, DEFAULT_RETRY_BUDGET, type RetryBudgetOptions } from './retry'
+import { Session } from './session'
+import type { Status } from './status'
+import { type SubscribeOptions, Subscription } from './subscription'
+import { checkPayload, type TopicRef, topicName } from './topic'
+import { type Transport, webSocketUrl } from './transport'
+
+export interface ClientOptions {
+  /** Broker base URLs (`http://localhost:4600`); tried in turn. */
+  brokers: string[]
+  /** API key sent in the hello frame. */
+  token?: string
+  /** Opens connections; each SDK passes its platform's. */
+  transport: Transport
+  /** Name and version of the application, for the broker's logs. */
+  clientName?: string
+  /** Most events in one publish batch (default 1000). */
+  maxBatchEvents?: number
+  /** Most estimated payload bytes in one batch (default 1 MiB). */
+  maxBatchBytes?: number
+  /** How long a batch waits for more events before it is sent, in ms (default 5). */
+  lingerMs?: number
+  /** Most events waiting to be sent (default 100 000). */
+  bufferCapacity?: number
+  /** What `publish` does when the buffer is full (default `block`). */
+  overrun?: OverrunPolicy
+  /** Backoff between reconnects and between retries of a batch. */
+  backoff?: BackoffOptions
+  /** Cap on retries as a share of traffic. */
+  retryBudget?: RetryBudgetOptions
+  /** A publish not stored within this time fails (default 120 s). */
+  deliveryTimeoutMs?: number
+  /** Connect plus handshake must finish within this (default 10 s). */
+  connectTimeoutMs?: number
+}
+
+export interface PublishOptions {
+  /** Partition key: events with the same key keep their order. */
+  key?: string
+  partition?: number
+  /** Dotted event type; defaults to the topic name. */
+  type?: string
+  headers?: Record<string, string>
+  /** Overrides the generated dedupe key. */
+  dedupeKey?: string
+  /** Event id; the broker assigns a UUIDv7 when absent. */
+  id?: string
+  /** Cancels the publish while it is still queued. */
+  signal?: AbortSignal
+}
+
+export type BatchEntry<T> = PublishOptions & { data: T }
+
+function swallow(p: Promise<unknown>): void {
+  // callers that fire and forget must not crash the process with an unhandled rejection
+  p.catch(() => {})
+}
+
+/** The transport-agnostic client behind both SDKs. */
+export class QuestlogClient {
+  protected readonly session: Session
+  protected readonly producer: Producer
+  private readonly nextDedupeKey = createDedupeKeys()
+  private subscriptions = 0
+  private closing: Promise<void> | undefined
+
+  constructor(o: ClientOptions) {
+    if (o.brokers.length === 0) throw new RangeError('give at least one broker URL')
+    this.session = new Session({
+      urls: o.brokers.map(webSocketUrl),
+      transport: o.transport,
+      token: o.token,
+      clientName: o.clientName,
+      backoff: o.backoff ?? DEFAULT_BACKOFF,
+      connectTimeoutMs: o.connectTimeoutMs ?? 10_000,
+      onPublishCredits: (n) => {
+        this.producer.pacer.credits = n
+      },
+    })
+    this.producer = new Producer(
+      {
+        maxEvents: o.maxBatchEvents ?? 1000,
+        maxBytes: o.maxBatchBytes ?? 1024 * 1024,
+        lingerMs: o.lingerMs ?? 5,
+        bufferCapacity: o.bufferCapacity ?? 100_000,
+        overrun: o.overrun ?? 'block',
+        backoff: o.backoff ?? DEFAULT_BACKOFF,
+        retryBudget: o.retryBudget ?? DEFAULT_RETRY_BUDGET,
+        deliveryTimeoutMs: o.deliveryTimeoutMs ?? 120_000,
+      },
+      (topic, events, signal) => this.sendBatch(topic, events, signal),
+    )
+    this.session.start()
+  }
+
+  /**
+   * Queues one event and resolves with its receipt once stored. Never waits on
+   * the network unless awaited; a payload failing the topic's schema rejects at once.
+   */
+  publish<T>(topic: TopicRef<T>, data: T, options: PublishOptions = {}): Promise<Receipt> {
+    const invalid = checkPayload(topic, data)
+    if (invalid) return Promise.reject(invalid)
+    return this.enqueue(topicName(topic), data, options)
+  }
+
+  /** Queues several events of one topic; all are checked before any is queued. */
+  publishBatch<T>(topic: TopicRef<T>, entries: BatchEntry<T>[]): Promise<Receipt[]> {
+    for (let i = 0; i < entries.length; i++) {
+      const invalid = checkPayload(topic, entries[i]!.data)
+      if (invalid) return Promise.reject(prefixed(invalid, `events.${i}`))
+    }
+    const name = topicName(topic)
+    return Promise.all(entries.map(({ data, ...o }) => this.enqueue(name, data, o)))
+  }
+
+  /** Subscribes to a topic; iterate the result with `for await`. */
+  subscribe<T>(topic: TopicRef<T>, options: SubscribeOptions = {}): Subscription<T> {
+    if (this.closing) throw new ClientClosedError()
+    return new Subscription<T>(this.session, `s${++this.subscriptions}`, topicName(topic), options)
+  }
+
+  /** Resolves when everything queued so far is stored (or failed). */
+  flush(): Promise<void> {
+    return this.producer.flush()
+  }
+
+  /** Drains the queue, then closes the connection. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.producer.close()
+      this.session.close()
+    })()
+    return this.closing
+  }
+
+  status(): AsyncIterable<Status> {
+    return this.session.status.status()
+  }
+
+  currentStatus(): Status {
+    return this.session.status.get()
+  }
+
+  closed(): Promise<Error | undefined> {
+    return this.session.status.closed()
+  }
+
+  stats(): ProducerStats {
+    return this.producer.stats()
+  }
+
+  protected enqueue(topic: string, data: unknown, o: PublishOptions): Promise<Receipt> {
+    const event: PublishEvent = {
+      data: data as PublishEvent['data'],
+      dedupeKey: o.dedupeKey ?? this.nextDedupeKey(),
+    }
+    if (o.key !== undefined) event.key = o.key
+    if (o.partition !== undefined) event.partition = o.partition
+    if (o.type !== undefined) event.type = o.type
+    if (o.headers !== undefined) event.headers = o.headers
+    if (o.id !== undefined) event.id = o.id
+    let resolve!: (r: Receipt) => void
+    let reject!: (e: Error) => void
+    const receipt = new Promise<Receipt>((res, rej) => {
+      resolve = res
+      reject = rej
+    })
+    swallow(receipt)
+    const q: QueuedEvent = { topic, event, bytes: estimateBytes(data), signal: o.signal, resolve, reject }
+    try {
+      const blocked = this.producer.enqueue(q)
+      if (blocked) return blocked.then(() => receipt)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    return receipt
+  }
+
+  protected async sendBatch(
+    topic: string,
+    events: PublishEvent[],
+    signal: AbortSignal,
+  ): Promise<BatchResult> {
+    const frame = await this.session.request((id) => ({ op: 'publish', id, topic, events }), signal)
+    if (frame.op !== 'receipts') throw new ClientClosedError(`unexpected answer ${frame.op}`)
+    return frame
+  }
+}
+
+function estimateBytes(data: unknown): number {
+  if (typeof data === 'string') return data.length + 2
+  try {
+    return JSON.stringify(data)?.length ?? 4
+  } catch {
+    return 64
+  }
+}
+
+function prefixed(e: ValidationError, prefix: string): ValidationError {
+  const cause = e.cause as Parameters<typeof validationErrorFromZod>[0]
+  return validationErrorFromZod(cause, `${prefix}.data`)
+}

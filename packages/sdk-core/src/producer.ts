@@ -1,0 +1,213 @@
+import {
+  type BackpressureHint,
+  isQuestlogError,
+  type PublishEvent,
+  QuestlogError,
+  type Receipt,
+} from '@questlog/protocol'
+import { type BatchLimits, batchIsFull, nextBatchSize } from './batcher'
+import { BoundedBuffer, type OverrunPolicy } from './buffer'
+import { AbortedError, EventDroppedError } from './errors'
+import { Pacer } from './pacer'
+import { type BackoffOptions, backoffDelay, RetryBudget, type RetryBudgetOptions } from './retry'
+import { sleep } from './sleep'
+
+export interface BatchResult {
+  receipts: Receipt[]
+  backpressure?: BackpressureHint | undefined
+}
+
+/** Sends one batch of one topic; rejects with a QuestlogError (retryable or not). */
+export type SendBatch = (topic: string, events: PublishEvent[], signal: AbortSignal) => Promise<BatchResult>
+
+export interface ProducerOptions extends BatchLimits {
+  /** How long a batch that is not full waits for more events, in ms. */
+  lingerMs: number
+  /** Most events waiting to be sent. */
+  bufferCapacity: number
+  /** What `publish` does when the buffer is full. */
+  overrun: OverrunPolicy
+  backoff: BackoffOptions
+  retryBudget: RetryBudgetOptions
+  /** A batch not stored within this time fails, in ms. */
+  deliveryTimeoutMs: number
+}
+
+export interface QueuedEvent {
+  topic: string
+  event: PublishEvent
+  bytes: number
+  signal: AbortSignal | undefined
+  resolve: (r: Receipt) => void
+  reject: (e: Error) => void
+}
+
+/** What the producer did so far. */
+export interface ProducerStats {
+  /** Events stored (receipts received), duplicates included. */
+  stored: number
+  batches: number
+  retries: number
+  /** Events dropped by the overrun policy. */
+  dropped: number
+  /** Times the broker asked this client to slow down. */
+  slowdowns: number
+  /** Events waiting in the buffer. */
+  buffered: number
+}
+
+/**
+ * The publish pipeline: a bounded buffer drained by one sender, batch by batch,
+ * one batch in flight at a time so per-key order holds through retries.
+ */
+export class Producer {
+  readonly buffer: BoundedBuffer<QueuedEvent>
+  readonly pacer: Pacer
+  private readonly budget: RetryBudget
+  private inFlight = 0
+  private stored = 0
+  private batches = 0
+  private retries = 0
+  private urgent = 0
+  private closing = false
+  private readonly idleWaiters: Array<() => void> = []
+  private readonly stopLinger = new Set<() => void>()
+  private readonly done: Promise<void>
+
+  constructor(
+    private readonly o: ProducerOptions,
+    private readonly send: SendBatch,
+  ) {
+    this.buffer = new BoundedBuffer<QueuedEvent>(o.bufferCapacity, o.overrun, (q) =>
+      q.reject(new EventDroppedError(o.overrun)),
+    )
+    this.pacer = new Pacer(Number.POSITIVE_INFINITY)
+    this.budget = new RetryBudget(o.retryBudget)
+    this.done = this.run()
+  }
+
+  /** Queues one event; the promise settles with its receipt. Throws BufferFullError under policy `error`. */
+  enqueue(q: QueuedEvent): undefined | Promise<void> {
+    if (this.closing) throw new AbortedError('the client is closing')
+    return this.buffer.push(q)
+  }
+
+  stats(): ProducerStats {
+    return {
+      stored: this.stored,
+      batches: this.batches,
+      retries: this.retries,
+      dropped: this.buffer.dropped,
+      slowdowns: this.pacer.slowdowns,
+      buffered: this.buffer.length,
+    }
+  }
+
+  /** Sends everything queued now without lingering; resolves when nothing is queued or in flight. */
+  async flush(): Promise<void> {
+    this.urgent++
+    for (const w of this.stopLinger) w()
+    try {
+      while (this.buffer.length > 0 || this.buffer.waiting > 0 || this.inFlight > 0) {
+        await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
+      }
+    } finally {
+      this.urgent--
+    }
+  }
+
+  /** Flushes, then stops the sender. */
+  async close(): Promise<void> {
+    await this.flush()
+    this.closing = true
+    this.buffer.wake()
+    await this.done
+  }
+
+  /** Takes every queued event out, for a last-chance send as the page unloads. */
+  takeAll(): QueuedEvent[] {
+    return this.buffer.shift(this.buffer.length)
+  }
+
+  private limits(): BatchLimits {
+    return {
+      maxEvents: Math.max(1, Math.min(this.o.maxEvents, this.pacer.credits)),
+      maxBytes: this.o.maxBytes,
+    }
+  }
+
+  private async run(): Promise<void> {
+    for (;;) {
+      if (this.buffer.length === 0) {
+        for (const w of this.idleWaiters.splice(0)) w()
+        if (this.closing) return
+        await this.buffer.whenNotEmpty()
+        continue
+      }
+      if (this.urgent === 0 && this.o.lingerMs > 0 && !batchIsFull(this.buffer, this.limits())) {
+        await this.linger()
+      }
+      const n = nextBatchSize(this.buffer, this.limits())
+      if (n === 0) continue
+      const batch = this.buffer.shift(n).filter((q) => {
+        if (!q.signal?.aborted) return true
+        q.reject(new AbortedError(q.signal.reason))
+        return false
+      })
+      if (batch.length === 0) continue
+      this.inFlight = batch.length
+      await this.deliver(batch)
+      this.inFlight = 0
+    }
+  }
+
+  private linger(): Promise<void> {
+    return new Promise((resolve) => {
+      const finish = () => {
+        clearTimeout(timer)
+        this.stopLinger.delete(finish)
+        resolve()
+      }
+      const timer = setTimeout(finish, this.o.lingerMs)
+      this.stopLinger.add(finish)
+    })
+  }
+
+  private async deliver(batch: QueuedEvent[]): Promise<void> {
+    const topic = batch[0]!.topic
+    const events = batch.map((q) => q.event)
+    const deadline = AbortSignal.timeout(this.o.deliveryTimeoutMs)
+    this.budget.request()
+    let attempt = 0
+    for (;;) {
+      try {
+        const wait = this.pacer.delayFor(batch.length)
+        if (wait > 0) await sleep(wait, deadline)
+        this.pacer.sent()
+        const result = await this.send(topic, events, deadline)
+        this.batches++
+        this.stored += batch.length
+        if (result.backpressure) this.pacer.onHint(result.backpressure)
+        else this.pacer.onClear()
+        for (let i = 0; i < batch.length; i++) batch[i]!.resolve(result.receipts[i]!)
+        return
+      } catch (e) {
+        const error = isQuestlogError(e) ? e : new QuestlogError('internal', String(e), { cause: e })
+        if (error.code === 'backpressure' || error.code === 'rate_limited') {
+          this.pacer.onRefused(Number(error.details?.retryAfterMs ?? 1000))
+        }
+        if (!error.retryable || deadline.aborted || !this.budget.tryRetry()) {
+          for (const q of batch) q.reject(error)
+          return
+        }
+        this.retries++
+        try {
+          await sleep(backoffDelay(attempt++, this.o.backoff), deadline)
+        } catch {
+          for (const q of batch) q.reject(error)
+          return
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,272 @@
+import {
+  type ClientFrame,
+  type DeliveredEvent,
+  errorFromBody,
+  isQuestlogError,
+  PROTOCOL_VERSION,
+  type QuestlogError,
+  type ServerFrame,
+  type SubscribedFrame,
+  type WelcomeFrame,
+} from '@questlog/protocol'
+import { AbortedError, ClientClosedError, ConnectionLostError } from './errors'
+import { type BackoffOptions, backoffDelay } from './retry'
+import { sleep } from './sleep'
+import { StatusMachine } from './status'
+import type { Transport, TransportConnection } from './transport'
+
+/** What a subscription needs from the connection it rides on. */
+export interface SessionSubscriber {
+  /** A (re)opened connection: send the subscribe frame again. */
+  onOpen(session: Session): void
+  /** The connection dropped. */
+  onLost(): void
+  onSubscribed(frame: SubscribedFrame): void
+  onEvents(events: DeliveredEvent[]): void
+  onError(error: QuestlogError): void
+}
+
+export interface SessionOptions {
+  /** WebSocket URLs, tried in turn. */
+  urls: string[]
+  transport: Transport
+  token?: string | undefined
+  clientName?: string | undefined
+  backoff: BackoffOptions
+  /** Connect + handshake must finish within this. */
+  connectTimeoutMs: number
+  /** The broker changed the publish window. */
+  onPublishCredits?: (credits: number) => void
+}
+
+interface Pending {
+  resolve: (frame: ServerFrame) => void
+  reject: (error: Error) => void
+}
+
+// errors no reconnect can fix
+const FATAL_CODES = new Set(['unauthorized', 'forbidden', 'bad_request'])
+
+/** One logical connection to the brokers: handshake, reconnects with backoff, request/answer matching. */
+export class Session {
+  readonly status = new StatusMachine()
+  private conn: TransportConnection | undefined
+  private nextId = 1
+  private readonly pending = new Map<number, Pending>()
+  private readonly subscribers = new Map<string, SessionSubscriber>()
+  private readonly stop = new AbortController()
+  private closing = false
+  welcome: WelcomeFrame | undefined
+
+  constructor(private readonly o: SessionOptions) {}
+
+  start(): void {
+    void this.run()
+  }
+
+  get isOpen(): boolean {
+    return this.conn !== undefined && this.status.get().state === 'open'
+  }
+
+  /** Bytes waiting in the socket's send buffer. */
+  get bufferedAmount(): number {
+    return this.conn?.bufferedAmount ?? 0
+  }
+
+  /** Sends a request and resolves with its answer (`receipts` or `ok`); an `error` answer rejects. */
+  request(make: (id: number) => ClientFrame, signal?: AbortSignal): Promise<ServerFrame> {
+    // sent at once when open, so frames keep the order of the calls
+    if (this.isOpen) return this.sendRequest(make)
+    return this.whenOpen(signal).then(() => this.sendRequest(make))
+  }
+
+  private sendRequest(make: (id: number) => ClientFrame): Promise<ServerFrame> {
+    const conn = this.conn!
+    const id = this.nextId++
+    return new Promise<ServerFrame>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject })
+      conn.send(JSON.stringify(make(id)))
+    })
+  }
+
+  /** Sends a frame that has no answer; dropped when no connection is open (the broker redelivers). */
+  send(frame: ClientFrame): boolean {
+    if (!this.isOpen) return false
+    this.conn!.send(JSON.stringify(frame))
+    return true
+  }
+
+  addSubscriber(sid: string, s: SessionSubscriber): void {
+    this.subscribers.set(sid, s)
+    if (this.isOpen) s.onOpen(this)
+  }
+
+  removeSubscriber(sid: string): void {
+    if (this.subscribers.delete(sid)) this.send({ op: 'unsubscribe', sid })
+  }
+
+  async whenOpen(signal?: AbortSignal): Promise<void> {
+    if (this.isOpen) return
+    if (!signal) return this.status.whenOpen()
+    if (signal.aborted) throw new AbortedError(signal.reason)
+    let onAbort: (() => void) | undefined
+    try {
+      await Promise.race([
+        this.status.whenOpen(),
+        new Promise<never>((_, reject) => {
+          onAbort = () => reject(new AbortedError(signal.reason))
+          signal.addEventListener('abort', onAbort, { once: true })
+        }),
+      ])
+    } finally {
+      if (onAbort) signal.removeEventListener('abort', onAbort)
+    }
+  }
+
+  /** Closes for good; `error` when something fatal ended it. */
+  close(error?: Error): void {
+    if (this.closing) return
+    this.closing = true
+    this.stop.abort()
+    const conn = this.conn
+    this.conn = undefined
+    if (conn) {
+      try {
+        conn.send(JSON.stringify({ op: 'close', code: 'normal', reason: 'client closed' }))
+      } catch {}
+      conn.close(1000, 'client closed')
+    }
+    this.failPending(new ClientClosedError('the client is closed', error))
+    this.status.transition({ state: 'closed', reason: error ? 'fatal_error' : 'client_closed', error })
+  }
+
+  private async run(): Promise<void> {
+    let attempt = 0
+    let turn = 0
+    while (!this.closing) {
+      const url = this.o.urls[turn++ % this.o.urls.length]!
+      let error: Error | undefined
+      try {
+        const { conn, frames } = await this.open(url)
+        if (this.closing) {
+          conn.close(1000, 'client closed')
+          return
+        }
+        attempt = 0
+        this.conn = conn
+        this.status.transition({ state: 'open', reason: 'connected', url })
+        for (const s of this.subscribers.values()) s.onOpen(this)
+        for (;;) {
+          const next = await frames.next()
+          if (next.done) break
+          this.dispatch(next.value)
+        }
+        error = new ConnectionLostError()
+      } catch (e) {
+        error = e as Error
+        if (isQuestlogError(e) && FATAL_CODES.has(e.code)) {
+          this.close(e)
+          return
+        }
+      }
+      if (this.closing) return
+      const wasOpen = this.conn !== undefined
+      this.conn = undefined
+      this.failPending(new ConnectionLostError('the connection to the broker was lost', error))
+      for (const s of this.subscribers.values()) s.onLost()
+      this.status.transition({
+        state: 'reconnecting',
+        reason: wasOpen ? 'connection_lost' : 'connect_failed',
+        attempt,
+        error,
+      })
+      try {
+        await sleep(backoffDelay(attempt++, this.o.backoff), this.stop.signal)
+      } catch {
+        return
+      }
+    }
+  }
+
+  /** Connects and does the hello/welcome handshake. */
+  private async open(url: string) {
+    const signal = AbortSignal.any([this.stop.signal, AbortSignal.timeout(this.o.connectTimeoutMs)])
+    const conn = await this.o.transport.connect(url, signal)
+    const frames = conn.frames[Symbol.asyncIterator]()
+    try {
+      const hello: ClientFrame = { op: 'hello', v: PROTOCOL_VERSION }
+      if (this.o.token !== undefined) hello.token = this.o.token
+      if (this.o.clientName !== undefined) hello.client = this.o.clientName
+      conn.send(JSON.stringify(hello))
+      const first = await Promise.race([
+        frames.next(),
+        new Promise<never>((_, reject) => {
+          signal.addEventListener('abort', () => reject(new ConnectionLostError('handshake timed out')), {
+            once: true,
+          })
+        }),
+      ])
+      if (first.done) throw new ConnectionLostError('the broker closed the connection during the handshake')
+      const frame = JSON.parse(first.value) as ServerFrame
+      if (frame.op === 'error') throw errorFromBody({ error: frame })
+      if (frame.op !== 'welcome') throw new ConnectionLostError(`expected welcome, got ${frame.op}`)
+      this.welcome = frame
+      this.o.onPublishCredits?.(frame.publishCredits)
+      return { conn, frames }
+    } catch (e) {
+      conn.close(1000, 'handshake failed')
+      throw e
+    }
+  }
+
+  private dispatch(text: string): void {
+    let frame: ServerFrame
+    try {
+      frame = JSON.parse(text) as ServerFrame
+    } catch {
+      return
+    }
+    switch (frame.op) {
+      case 'receipts':
+      case 'ok': {
+        const p = this.pending.get(frame.id)
+        this.pending.delete(frame.id)
+        p?.resolve(frame)
+        return
+      }
+      case 'events':
+        this.subscribers.get(frame.sid)?.onEvents(frame.events)
+        return
+      case 'subscribed':
+        this.subscribers.get(frame.sid)?.onSubscribed(frame)
+        return
+      case 'credits':
+        this.o.onPublishCredits?.(frame.publish)
+        return
+      case 'error': {
+        const error = errorFromBody({ error: frame })
+        if (frame.id !== undefined) {
+          const p = this.pending.get(frame.id)
+          this.pending.delete(frame.id)
+          p?.reject(error)
+        } else if (frame.sid !== undefined) {
+          this.subscribers.get(frame.sid)?.onError(error)
+        } else if (FATAL_CODES.has(error.code)) {
+          this.close(error)
+        }
+        return
+      }
+      case 'ping':
+        this.send({ op: 'pong', ...(frame.t === undefined ? {} : { t: frame.t }) })
+        return
+      default:
+        return
+    }
+  }
+
+  private failPending(error: Error): void {
+    const all = [...this.pending.values()]
+    this.pending.clear()
+    for (const p of all) p.reject(error)
+  }
+}

@@ -1,0 +1,234 @@
+import type {
+  DeliveredEvent,
+  Envelope,
+  QuestlogError,
+  SubscribedFrame,
+  SubscribeFrame,
+  SubscribeFrom,
+} from '@questlog/protocol'
+import type { Session, SessionSubscriber } from './session'
+
+export interface SubscribeOptions {
+  /** Durable consumer group: acked positions are kept by the broker and a later subscription resumes there. */
+  group?: string
+  /** Start here when there is no cursor and no committed group position (default `latest`). */
+  from?: SubscribeFrom
+  /** A cursor from an event received earlier: resume right after it. */
+  cursor?: string
+  /** Read one partition only. */
+  partition?: number
+  /** Only events whose type matches this subject pattern. */
+  type?: string
+  /** Only events with this key. */
+  key?: string
+  /** Most un-acked events the broker may send ahead (default 1000). */
+  credits?: number
+  /** `auto` acks each event when the next one is asked for; default `manual` with a group, `auto` without. */
+  ack?: 'auto' | 'manual'
+  /** Ends the subscription. */
+  signal?: AbortSignal
+}
+
+/** An event as a subscriber receives it. */
+export interface ReceivedEvent<T = unknown> extends Omit<Envelope, 'data'> {
+  data: T
+  /** Opaque position right after this event; pass as `cursor` to resume there. */
+  cursor: string
+  /** How many times this event was delivered before. */
+  redelivery: number
+  /** Marks the event processed; with a group, resolves once the broker stored the position. */
+  ack(): Promise<void>
+  /** Asks for the event again, after `delayMs`. */
+  nak(delayMs?: number): void
+}
+
+const ACK_BATCH = 500
+
+/** A live subscription: an async iterable of events that survives reconnects without gaps. */
+export class Subscription<T = unknown> implements AsyncIterable<ReceivedEvent<T>>, SessionSubscriber {
+  private readonly queue: DeliveredEvent[] = []
+  private wake: (() => void) | undefined
+  private ended = false
+  private error: QuestlogError | undefined
+  private lastCursor: string | undefined
+  private previous: ReceivedEvent<T> | undefined
+  private acks: Array<[number, string]> = []
+  private ackWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = []
+  private ackTimer: ReturnType<typeof setTimeout> | undefined
+  private iterating = false
+  private readonly autoAck: boolean
+  /** Partitions and start offsets the broker reported on the latest (re)subscribe. */
+  positions: Record<string, string> = {}
+
+  constructor(
+    private readonly session: Session,
+    readonly sid: string,
+    readonly topic: string,
+    private readonly o: SubscribeOptions,
+  ) {
+    this.autoAck = (o.ack ?? (o.group ? 'manual' : 'auto')) === 'auto'
+    this.lastCursor = o.cursor
+    o.signal?.addEventListener('abort', () => this.end(), { once: true })
+    if (o.signal?.aborted) this.ended = true
+    else session.addSubscriber(sid, this)
+  }
+
+  /** The cursor of the last event received: resume after it with `{ cursor }`. */
+  get cursor(): string | undefined {
+    return this.lastCursor
+  }
+
+  onOpen(session: Session): void {
+    const f: SubscribeFrame = { op: 'subscribe', sid: this.sid, topic: this.topic }
+    if (this.o.group !== undefined) f.group = this.o.group
+    // a group resumes from its committed positions, so unacked events come again
+    const cursor = this.o.group === undefined ? this.lastCursor : this.o.cursor
+    if (cursor !== undefined) f.cursor = cursor
+    else if (this.o.from !== undefined) f.from = this.o.from
+    if (this.o.partition !== undefined) f.partition = this.o.partition
+    if (this.o.type !== undefined) f.type = this.o.type
+    if (this.o.key !== undefined) f.key = this.o.key
+    f.credits = this.o.credits ?? 1000
+    session.send(f)
+  }
+
+  onLost(): void {
+    // the broker redelivers a group's unacked events; drop the local copies so they are not doubled
+    if (this.o.group !== undefined) this.queue.length = 0
+    this.acks = []
+  }
+
+  onSubscribed(frame: SubscribedFrame): void {
+    this.positions = frame.positions
+  }
+
+  onEvents(events: DeliveredEvent[]): void {
+    if (this.ended) return
+    for (const e of events) {
+      this.queue.push(e)
+      if (!e.redelivery) this.lastCursor = e.cursor
+    }
+    this.poke()
+  }
+
+  onError(error: QuestlogError): void {
+    this.error = error
+    this.end()
+  }
+
+  /** Stops the subscription; iteration ends after events already received. */
+  close(): void {
+    this.end()
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<ReceivedEvent<T>> {
+    if (this.iterating) throw new Error('a subscription can be iterated only once at a time')
+    this.iterating = true
+    return {
+      next: async () => {
+        if (this.autoAck && this.previous) void this.previous.ack().catch(() => {})
+        this.previous = undefined
+        for (;;) {
+          const d = this.queue.shift()
+          if (d) {
+            const ev = this.wrap(d)
+            this.previous = ev
+            return { value: ev, done: false }
+          }
+          if (this.ended) {
+            this.iterating = false
+            if (this.error) {
+              const e = this.error
+              this.error = undefined
+              throw e
+            }
+            return { value: undefined, done: true }
+          }
+          await new Promise<void>((resolve) => {
+            this.wake = resolve
+          })
+        }
+      },
+      return: async () => {
+        this.iterating = false
+        this.end()
+        return { value: undefined, done: true }
+      },
+    }
+  }
+
+  private wrap(d: DeliveredEvent): ReceivedEvent<T> {
+    const ref: [number, string] = [d.event.partition, d.event.offset]
+    let settled: Promise<void> | undefined
+    return {
+      ...(d.event as Omit<Envelope, 'data'> & { data: T }),
+      cursor: d.cursor,
+      redelivery: d.redelivery ?? 0,
+      ack: () => {
+        settled ??= this.ack(ref)
+        return settled
+      },
+      nak: (delayMs?: number) => {
+        if (settled) return
+        settled = Promise.resolve()
+        this.session.send({
+          op: 'nak',
+          sid: this.sid,
+          partition: ref[0],
+          offset: ref[1],
+          ...(delayMs === undefined ? {} : { delayMs }),
+        })
+      },
+    }
+  }
+
+  private ack(ref: [number, string]): Promise<void> {
+    this.acks.push(ref)
+    const p = new Promise<void>((resolve, reject) => this.ackWaiters.push({ resolve, reject }))
+    if (this.acks.length >= ACK_BATCH) this.flushAcks()
+    else this.ackTimer ??= setTimeout(() => this.flushAcks(), 0)
+    return p
+  }
+
+  private flushAcks(): void {
+    clearTimeout(this.ackTimer)
+    this.ackTimer = undefined
+    const acks = this.acks
+    const waiters = this.ackWaiters
+    this.acks = []
+    this.ackWaiters = []
+    if (acks.length === 0) {
+      for (const w of waiters) w.resolve()
+      return
+    }
+    if (this.o.group === undefined) {
+      this.session.send({ op: 'ack', sid: this.sid, acks })
+      for (const w of waiters) w.resolve()
+      return
+    }
+    this.session
+      .request((id) => ({ op: 'ack', sid: this.sid, acks, id }))
+      .then(
+        () => {
+          for (const w of waiters) w.resolve()
+        },
+        (e: Error) => {
+          for (const w of waiters) w.reject(e)
+        },
+      )
+  }
+
+  private end(): void {
+    if (this.ended) return
+    this.ended = true
+    this.flushAcks()
+    this.session.removeSubscriber(this.sid)
+    this.poke()
+  }
+
+  private poke(): void {
+    const w = this.wake
+    this.wake = undefined
+    w?.()
+  }
+}

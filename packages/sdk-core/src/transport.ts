@@ -1,0 +1,88 @@
+/** One open connection to a broker, as the client core sees it: text frames in and out. */
+export interface TransportConnection {
+  send(text: string): void
+  /** Frames as they arrive; ends when the connection closes. */
+  readonly frames: AsyncIterable<string>
+  close(code?: number, reason?: string): void
+  /** Bytes queued locally, not yet written to the network. */
+  readonly bufferedAmount: number
+}
+
+/** Opens connections; implemented once per platform. */
+export interface Transport {
+  connect(url: string, signal: AbortSignal): Promise<TransportConnection>
+}
+
+/** The subset of the WHATWG WebSocket that both browsers and the `ws` package provide. */
+export interface WebSocketLike {
+  readonly readyState: number
+  readonly bufferedAmount: number
+  send(data: string): void
+  close(code?: number, reason?: string): void
+  addEventListener(type: 'open' | 'message' | 'close' | 'error', listener: (ev: never) => void): void
+}
+
+export type WebSocketConstructor = new (url: string) => WebSocketLike
+
+/** A transport over any WHATWG-style WebSocket class (the browser's, or `ws` in Node). */
+export function webSocketTransport(Ctor: WebSocketConstructor): Transport {
+  return {
+    connect(url, signal) {
+      return new Promise((resolve, reject) => {
+        const socket = new Ctor(url)
+        const queue: string[] = []
+        let ended = false
+        let wake: (() => void) | undefined
+        const onAbort = () => {
+          socket.close(1000, 'aborted')
+          reject(signal.reason ?? new Error('aborted'))
+        }
+        signal.addEventListener('abort', onAbort, { once: true })
+        socket.addEventListener('message', (ev: { data: unknown }) => {
+          queue.push(typeof ev.data === 'string' ? ev.data : String(ev.data))
+          wake?.()
+        })
+        socket.addEventListener('close', (ev: { code?: number; reason?: string }) => {
+          ended = true
+          wake?.()
+          signal.removeEventListener('abort', onAbort)
+          reject(new Error(`connection closed (${ev.code ?? 'no code'}${ev.reason ? `: ${ev.reason}` : ''})`))
+        })
+        socket.addEventListener('error', () => {
+          // a close event always follows; it settles everything
+        })
+        socket.addEventListener('open', () => {
+          signal.removeEventListener('abort', onAbort)
+          resolve({
+            send: (text) => socket.send(text),
+            close: (code, reason) => socket.close(code, reason),
+            get bufferedAmount() {
+              return socket.bufferedAmount
+            },
+            frames: {
+              async *[Symbol.asyncIterator]() {
+                for (;;) {
+                  while (queue.length > 0) yield queue.shift()!
+                  if (ended) return
+                  await new Promise<void>((r) => {
+                    wake = r
+                  })
+                  wake = undefined
+                }
+              },
+            },
+          })
+        })
+      })
+    },
+  }
+}
+
+/** `http://host:4600` → `ws://host:4600/v1/ws`. */
+export function webSocketUrl(broker: string): string {
+  const u = new URL(broker)
+  if (u.protocol === 'http:') u.protocol = 'ws:'
+  else if (u.protocol === 'https:') u.protocol = 'wss:'
+  if (u.pathname === '/' || u.pathname === '') u.pathname = '/v1/ws'
+  return u.toString()
+}

@@ -66,7 +66,7 @@ describe('durability', () => {
           const body = (await res.json()) as {
             receipts: Array<{ id: string; partition: number; offset: string }>
           }
-          body.receipts.forEach((r, i) => acked.push({ ...r, data: events[i]!.data }))
+          for (const [i, r] of body.receipts.entries()) acked.push({ ...r, data: events[i]!.data })
         } catch {
           return // the broker died under us: whatever was not acked may or may not be stored
         }

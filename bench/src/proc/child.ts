@@ -33,7 +33,7 @@ export async function stopAll(): Promise<void> {
   await Promise.all([...started].map((c) => stopProcess(c, 5000)))
 }
 
-/** Resolves with the first stdout line matching `pattern`, or rejects on exit or timeout. */
+/** Resolves with the first stdout or stderr line matching `pattern`, or rejects on exit or timeout. */
 export function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     let buffered = ''
@@ -41,6 +41,7 @@ export function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: num
     const done = (fn: () => void) => {
       clearTimeout(timer)
       child.stdout?.off('data', onData)
+      child.stderr?.off('data', onErr)
       child.off('exit', onExit)
       fn()
     }
@@ -51,6 +52,8 @@ export function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: num
     }
     const onErr = (chunk: Buffer) => {
       errText = (errText + chunk.toString()).slice(-2000)
+      const line = errText.split('\n').find((l) => pattern.test(l))
+      if (line !== undefined) done(() => resolve(line))
     }
     const onExit = (code: number | null) =>
       done(() =>

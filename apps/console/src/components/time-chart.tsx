@@ -29,7 +29,9 @@ export function TimeChart<P extends { t: number }>({ id, title, unit, points, se
   const attrs: Record<string, string> = {}
   for (const s of series) {
     const v = values(s.key)
-    attrs[`data-max-${s.key}`] = String(v.length ? Math.max(...v) : 0)
+    attrs[`data-max-${s.key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`] = String(
+      v.length ? Math.max(...v) : 0,
+    )
   }
   const latest = points.at(-1) as Record<string, unknown> | undefined
   const first = series[0]

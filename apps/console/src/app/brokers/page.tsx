@@ -1,0 +1,5 @@
+import { BrokerList } from '@/components/broker-list'
+
+export default function Page() {
+  return <BrokerList />
+}

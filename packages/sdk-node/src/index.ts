@@ -1,1 +1,67 @@
-export {}
+import {
+  type ClientOptions,
+  QuestlogClient,
+  type Transport,
+  type WebSocketConstructor,
+  webSocketTransport,
+} from '@questlog/sdk-core'
+import WebSocket from 'ws'
+
+export type {
+  BackpressureHint,
+  Envelope,
+  ErrorCode,
+  Receipt,
+  SubscribeFrom,
+} from '@questlog/protocol'
+export {
+  AuthError,
+  BackpressureError,
+  ERROR_CODES,
+  isQuestlogError,
+  NoRespondersError,
+  PayloadTooLargeError,
+  QuestlogError,
+  TimeoutError,
+  TopicNotFoundError,
+  ValidationError,
+} from '@questlog/protocol'
+export {
+  AbortedError,
+  type BatchEntry,
+  BufferFullError,
+  ClientClosedError,
+  ConnectionLostError,
+  type DefineTopicOptions,
+  defineTopic,
+  EventDroppedError,
+  type OverrunPolicy,
+  type ProducerStats,
+  type PublishOptions,
+  QuestlogClient,
+  type ReceivedEvent,
+  type Status,
+  type SubscribeOptions,
+  Subscription,
+  type TopicDef,
+} from '@questlog/sdk-core'
+
+export interface NodeClientOptions extends Omit<ClientOptions, 'transport'> {
+  /** Replaces the default transport (WebSocket through the `ws` package). */
+  transport?: Transport
+}
+
+/** The WebSocket transport for Node, over the `ws` package. */
+export const nodeTransport: Transport = webSocketTransport(WebSocket as unknown as WebSocketConstructor)
+
+/**
+ * A client for Node game servers and services.
+ *
+ * ```ts
+ * const bus = createClient({ brokers: ['http://localhost:4600'] })
+ * await bus.publish('game.events', { kind: 'jump' }, { key: 'player-1' })
+ * ```
+ */
+export function createClient(options: NodeClientOptions): QuestlogClient {
+  return new QuestlogClient({ ...options, transport: options.transport ?? nodeTransport })
+}

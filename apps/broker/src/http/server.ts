@@ -4,6 +4,7 @@ import { fastifyTRPCPlugin } from '@trpc/server/adapters/fastify'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
 import { adminRouter } from '../admin/router'
 import type { Services } from '../services'
+import { registerWebSocket } from '../ws/ws-route'
 import { cloudEventsRoute } from './cloudevents-route'
 import { toQuestlogError } from './errors'
 import { eventsRoutes } from './events-routes'
@@ -52,5 +53,6 @@ export async function createHttpServer(s: Services): Promise<FastifyInstance> {
     prefix: '/trpc',
     trpcOptions: { router: adminRouter, createContext: () => ({ s }) },
   })
+  registerWebSocket(app, s)
   return app
 }

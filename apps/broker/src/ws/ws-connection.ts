@@ -1,0 +1,282 @@
+import { once } from 'node:events'
+import {
+  BadRequestError,
+  type ClientFrame,
+  clientFrameSchema,
+  type ErrorCode,
+  PROTOCOL_VERSION,
+  parseTimeParam,
+  type QuestlogError,
+  SUPPORTED_PROTOCOL_VERSIONS,
+  type SubscribeFrame,
+  ValidationError,
+  validationErrorFromZod,
+  WS_CLOSE_CODES,
+} from '@questlog/protocol'
+import type { WebSocket } from 'ws'
+import { toQuestlogError } from '../http/errors'
+import { publishRequest } from '../publish/publish-request'
+import { decodeCursor } from '../read/cursor'
+import { resolvePositions } from '../read/reader'
+import type { Services } from '../services'
+import { loadGroupOffsets } from './consumer-offsets'
+import { WsSubscription } from './ws-subscription'
+
+const HELLO_TIMEOUT_MS = 10_000
+/** Publish window when the broker is at ease, and the floor it shrinks to under back-pressure. */
+export const PUBLISH_CREDITS = { initial: 2000, min: 100 } as const
+const DEFAULT_SUBSCRIBE_CREDITS = 1000
+const SEND_HIGH_WATER = 4 * 1024 * 1024
+
+/** One client on `GET /v1/ws`: the handshake, then frames in, frames out. */
+export class WsConnection {
+  private greeted = false
+  private readonly subs = new Map<string, WsSubscription>()
+  private publishCredits: number = PUBLISH_CREDITS.initial
+  private readonly helloTimer: NodeJS.Timeout
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly s: Services,
+  ) {
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) {
+        this.fail(new BadRequestError('frames are JSON text'), {})
+        return
+      }
+      this.onMessage(data.toString())
+    })
+    ws.on('close', () => this.cleanup())
+    ws.on('error', () => {})
+    this.helloTimer = setTimeout(() => this.shutdown('bad_request', 'no hello frame'), HELLO_TIMEOUT_MS)
+    this.helloTimer.unref()
+  }
+
+  /** Closes the connection with a close frame saying why. */
+  shutdown(
+    code: 'normal' | 'going_away' | ErrorCode,
+    reason: string,
+    wsCode: number = WS_CLOSE_CODES.goingAway,
+  ): void {
+    this.send({ op: 'close', code, reason })
+    this.ws.close(wsCode, reason.slice(0, 120))
+  }
+
+  /** Cuts the socket without a goodbye, as a network failure would. */
+  terminate(): void {
+    this.ws.terminate()
+  }
+
+  private send(frame: object | string): void {
+    if (this.ws.readyState !== this.ws.OPEN) return
+    this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame))
+  }
+
+  private fail(error: QuestlogError, to: { id?: number | undefined; sid?: string | undefined }): void {
+    this.s.metrics.rejected.inc({ reason: error.code })
+    const frame: Record<string, unknown> = { op: 'error', code: error.code, message: error.message }
+    if (to.id !== undefined) frame.id = to.id
+    if (to.sid !== undefined) frame.sid = to.sid
+    if (error.details !== undefined) frame.details = error.details
+    this.send(frame)
+  }
+
+  private onMessage(text: string): void {
+    let json: unknown
+    try {
+      json = JSON.parse(text)
+    } catch {
+      this.fail(new BadRequestError('a frame is one JSON object'), {})
+      return
+    }
+    const raw = (typeof json === 'object' && json !== null ? json : {}) as Record<string, unknown>
+    const to = {
+      id: typeof raw.id === 'number' ? raw.id : undefined,
+      sid: typeof raw.sid === 'string' ? raw.sid : undefined,
+    }
+    // publish events are validated once, by the same code as the HTTP route
+    if (this.greeted && raw.op === 'publish' && to.id !== undefined && typeof raw.topic === 'string') {
+      void this.publish(to.id, raw.topic, raw.events)
+      return
+    }
+    const parsed = clientFrameSchema.safeParse(json)
+    if (!parsed.success) {
+      this.fail(validationErrorFromZod(parsed.error), to)
+      return
+    }
+    this.handle(parsed.data)
+  }
+
+  private handle(frame: ClientFrame): void {
+    if (!this.greeted) {
+      if (frame.op !== 'hello') {
+        this.fail(new BadRequestError('the first frame must be hello'), {})
+        this.shutdown('bad_request', 'no hello', WS_CLOSE_CODES.protocolError)
+        return
+      }
+      if (!SUPPORTED_PROTOCOL_VERSIONS.includes(frame.v)) {
+        const message = `protocol version ${frame.v} is not supported; this broker speaks ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}: upgrade the client`
+        this.fail(new BadRequestError(message, { details: { supported: SUPPORTED_PROTOCOL_VERSIONS } }), {})
+        this.shutdown('bad_request', message, WS_CLOSE_CODES.unsupportedVersion)
+        return
+      }
+      clearTimeout(this.helloTimer)
+      this.greeted = true
+      this.send({
+        op: 'welcome',
+        v: PROTOCOL_VERSION,
+        brokerId: this.s.brokerId,
+        publishCredits: this.publishCredits,
+        maxBatchEvents: this.s.config.maxBatchEvents,
+      })
+      return
+    }
+    switch (frame.op) {
+      case 'hello':
+        this.fail(new BadRequestError('hello was already received'), {})
+        return
+      case 'publish':
+        void this.publish(frame.id, frame.topic, frame.events)
+        return
+      case 'subscribe':
+        void this.subscribe(frame).catch((e) => this.fail(this.coded(e), { sid: frame.sid }))
+        return
+      case 'unsubscribe':
+        void this.subs.get(frame.sid)?.stop()
+        this.subs.delete(frame.sid)
+        return
+      case 'ack': {
+        const sub = this.subs.get(frame.sid)
+        const done = sub ? sub.ack(frame.acks) : Promise.resolve()
+        if (frame.id === undefined) return
+        const id = frame.id
+        done.then(
+          () => this.send({ op: 'ok', id }),
+          (e) => this.fail(this.coded(e), { id }),
+        )
+        return
+      }
+      case 'nak':
+        this.subs.get(frame.sid)?.nak(frame.partition, Number(frame.offset), frame.delayMs ?? 0)
+        return
+      case 'credits':
+        this.subs.get(frame.sid)?.setCredits(frame.credits)
+        return
+      case 'ping':
+        this.send(frame.t === undefined ? { op: 'pong' } : { op: 'pong', t: frame.t })
+        return
+      case 'pong':
+        return
+      case 'close':
+        this.ws.close(WS_CLOSE_CODES.normal, 'bye')
+        return
+    }
+  }
+
+  private coded(e: unknown): QuestlogError {
+    const { error, unexpected } = toQuestlogError(e)
+    if (unexpected) this.s.log.error({ err: e }, 'websocket request failed')
+    return error
+  }
+
+  private async publish(id: number, topic: string, events: unknown): Promise<void> {
+    try {
+      const answer = await publishRequest(this.s, topic, { events }, '/ws')
+      const receipts = 'receipts' in answer ? answer.receipts : [answer]
+      const frame: Record<string, unknown> = { op: 'receipts', id, receipts }
+      if (answer.backpressure) frame.backpressure = answer.backpressure
+      this.send(frame)
+      this.adjustCredits(answer.backpressure !== undefined)
+    } catch (e) {
+      const error = this.coded(e)
+      this.fail(error, { id })
+      if (error.code === 'backpressure') this.adjustCredits(true)
+    }
+  }
+
+  /** Halves the publish window under back-pressure, doubles it back once the broker is at ease. */
+  private adjustCredits(pressed: boolean): void {
+    const next = pressed
+      ? Math.max(PUBLISH_CREDITS.min, Math.floor(this.publishCredits / 2))
+      : Math.min(PUBLISH_CREDITS.initial, this.publishCredits * 2)
+    if (next === this.publishCredits) return
+    this.publishCredits = next
+    this.send({ op: 'credits', publish: next })
+  }
+
+  private async subscribe(f: SubscribeFrame): Promise<void> {
+    if (this.subs.has(f.sid))
+      throw new BadRequestError(`subscription '${f.sid}' already exists on this connection`)
+    const topic = await this.s.topics.get(f.topic)
+    let positions: Map<number, number>
+    if (f.cursor !== undefined) {
+      positions = decodeCursor(f.cursor, topic.id, 'cursor').positions
+      for (const p of positions.keys()) {
+        if (p >= topic.partitions)
+          throw new ValidationError([{ path: 'cursor', message: 'unknown partition' }])
+      }
+    } else {
+      const from = f.from
+      positions = await resolvePositions(
+        this.s.sql,
+        topic,
+        {
+          partition: f.partition,
+          from: typeof from === 'string' ? from : from && 'offset' in from ? from.offset : undefined,
+          sinceMs:
+            from && typeof from === 'object' && 'time' in from
+              ? parseTimeParam(from.time)!.getTime()
+              : undefined,
+        },
+        'latest',
+      )
+      if (f.group !== undefined) {
+        const committed = await loadGroupOffsets(this.s.sql, f.group, topic.id)
+        for (const p of positions.keys()) {
+          const c = committed.get(p)
+          if (c !== undefined) positions.set(p, c)
+        }
+      }
+    }
+    if (this.ws.readyState !== this.ws.OPEN || this.subs.has(f.sid)) return
+    const sub = new WsSubscription(
+      this.s,
+      {
+        send: (text) => this.send(text),
+        congested: () => this.ws.bufferedAmount > SEND_HIGH_WATER,
+        drained: () => this.drained(),
+      },
+      {
+        sid: f.sid,
+        topic,
+        positions,
+        group: f.group,
+        key: f.key,
+        type: f.type,
+        credits: f.credits ?? DEFAULT_SUBSCRIBE_CREDITS,
+      },
+    )
+    this.subs.set(f.sid, sub)
+    this.send({
+      op: 'subscribed',
+      sid: f.sid,
+      positions: Object.fromEntries([...positions].map(([p, o]) => [String(p), String(o)])),
+    })
+    await sub.start()
+  }
+
+  private async drained(): Promise<void> {
+    // ws has no drain event of its own; the underlying socket does
+    const socket = (this.ws as unknown as { _socket?: NodeJS.EventEmitter })._socket
+    while (this.ws.readyState === this.ws.OPEN && this.ws.bufferedAmount > SEND_HIGH_WATER) {
+      if (socket) await Promise.race([once(socket, 'drain'), new Promise((r) => setTimeout(r, 50))])
+      else await new Promise((r) => setTimeout(r, 10))
+    }
+  }
+
+  private cleanup(): void {
+    clearTimeout(this.helloTimer)
+    for (const sub of this.subs.values()) void sub.stop()
+    this.subs.clear()
+  }
+}

@@ -1,0 +1,40 @@
+import type { FastifyInstance } from 'fastify'
+import { WebSocketServer } from 'ws'
+import type { Services } from '../services'
+import { WsConnection } from './ws-connection'
+
+export const WS_PATH = '/v1/ws'
+
+const connections = new WeakMap<Services, Set<WsConnection>>()
+
+/** The WebSocket clients connected to the broker that owns `s` (tests cut them to simulate failures). */
+export function webSocketConnections(s: Services): ReadonlySet<WsConnection> {
+  return connections.get(s) ?? new Set()
+}
+
+/** Serves `GET /v1/ws` on the Fastify server's own HTTP listener. */
+export function registerWebSocket(app: FastifyInstance, s: Services): void {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: s.config.maxBodyBytes })
+  const live = new Set<WsConnection>()
+  connections.set(s, live)
+  app.server.on('upgrade', (req, socket, head) => {
+    if ((req.url ?? '').split('?')[0] !== WS_PATH) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+      return
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const c = new WsConnection(ws, s)
+      live.add(c)
+      s.metrics.streams.inc()
+      ws.on('close', () => {
+        live.delete(c)
+        s.metrics.streams.dec()
+      })
+    })
+  })
+  app.addHook('preClose', async () => {
+    // clients reconnect to another broker, or to this one once it is back
+    for (const c of live) c.shutdown('going_away', 'broker shutting down')
+    wss.close()
+  })
+}

@@ -1,0 +1,122 @@
+import { PROTOCOL_VERSION } from '@questlog/protocol'
+import { createClient, defineTopic, isQuestlogError } from '@questlog/sdk-node'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
+import { z } from 'zod'
+import type { Broker } from '../src/broker'
+import { createTopic, readAll, startBroker } from './helpers'
+
+/** Opens a raw socket and collects the broker's frames. */
+async function rawSocket(url: string) {
+  const ws = new WebSocket(`${url.replace('http', 'ws')}/v1/ws`)
+  const frames: any[] = []
+  const waiters: Array<() => void> = []
+  ws.on('message', (d) => {
+    frames.push(JSON.parse(d.toString()))
+    for (const w of waiters.splice(0)) w()
+  })
+  const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)))
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve)
+    ws.once('error', reject)
+  })
+  const next = async (n: number) => {
+    while (frames.length < n) await new Promise<void>((r) => waiters.push(r))
+    return frames[n - 1]
+  }
+  return { ws, frames, next, closed, send: (f: unknown) => ws.send(JSON.stringify(f)) }
+}
+
+describe('WebSocket endpoint', () => {
+  let broker: Broker
+  beforeAll(async () => {
+    broker = await startBroker()
+    await createTopic(broker.url, 'ws.basics', { partitions: 2 })
+  })
+  afterAll(async () => {
+    await broker?.stop()
+  })
+
+  it('refuses an unsupported protocol version with a clear error and close code', async () => {
+    const s = await rawSocket(broker.url)
+    s.send({ op: 'hello', v: 99 })
+    const err = await s.next(1)
+    expect(err).toMatchObject({
+      op: 'error',
+      code: 'bad_request',
+      details: { supported: [PROTOCOL_VERSION] },
+    })
+    expect(err.message).toMatch(/protocol version 99 is not supported/)
+    expect(await s.closed).toBe(4426)
+  })
+
+  it('answers a publish frame with receipts and a bad event with the field path', async () => {
+    const s = await rawSocket(broker.url)
+    s.send({ op: 'hello', v: PROTOCOL_VERSION })
+    expect(await s.next(1)).toMatchObject({ op: 'welcome', v: 1 })
+    s.send({ op: 'publish', id: 7, topic: 'ws.basics', events: [{ data: { a: 1 }, key: 'k' }, { data: 2 }] })
+    const r = await s.next(2)
+    expect(r.op).toBe('receipts')
+    expect(r.id).toBe(7)
+    expect(r.receipts).toHaveLength(2)
+    s.send({ op: 'publish', id: 8, topic: 'ws.basics', events: [{ data: 1 }, { key: 'k' }] })
+    const e = await s.next(3)
+    expect(e).toMatchObject({ op: 'error', id: 8, code: 'validation_error' })
+    expect(e.details.issues[0].path).toBe('events.1.data')
+    s.ws.close()
+  })
+
+  it('publishes through the SDK and delivers to a live subscriber', async () => {
+    const bus = createClient({ brokers: [broker.url] })
+    const sub = bus.subscribe<{ n: number }>('ws.basics', { from: 'latest', key: 'p1' })
+    const got: number[] = []
+    const reading = (async () => {
+      for await (const ev of sub) {
+        got.push(ev.data.n)
+        if (got.length === 20) break
+      }
+    })()
+    // wait until the broker has placed the subscription
+    while (Object.keys(sub.positions).length === 0) await new Promise((r) => setTimeout(r, 10))
+    const receipts = await Promise.all(
+      Array.from({ length: 20 }, (_, n) => bus.publish('ws.basics', { n }, { key: 'p1' })),
+    )
+    expect(receipts.every((r) => r.duplicate === false)).toBe(true)
+    await reading
+    expect(got).toEqual(Array.from({ length: 20 }, (_, n) => n))
+    await bus.close()
+    expect(await bus.closed()).toBeUndefined()
+  })
+
+  it('rejects a payload that fails the topic schema before anything is sent', async () => {
+    const bus = createClient({ brokers: [broker.url] })
+    const scores = defineTopic('ws.basics', z.object({ player: z.string(), points: z.number().int() }))
+    const before =
+      (await readAll(broker.url, 'ws.basics', 0)).length + (await readAll(broker.url, 'ws.basics', 1)).length
+    let caught: unknown
+    try {
+      await bus.publish(scores, { player: 'p1', points: 1.5 })
+    } catch (e) {
+      caught = e
+    }
+    expect(isQuestlogError(caught) && caught.code).toBe('validation_error')
+    expect((caught as Error).name).toBe('ValidationError')
+    expect((caught as Error).message).toMatch(/^data\.points: /)
+    let batchError: unknown
+    try {
+      await bus.publishBatch(scores, [
+        { data: { player: 'a', points: 1 } },
+        { data: { player: 2 as never, points: 1 } },
+      ])
+    } catch (e) {
+      batchError = e
+    }
+    expect((batchError as Error).message).toMatch(/^events\.1\.data\.player: /)
+    await bus.flush()
+    const after =
+      (await readAll(broker.url, 'ws.basics', 0)).length + (await readAll(broker.url, 'ws.basics', 1)).length
+    expect(after).toBe(before)
+    expect(bus.stats().batches).toBe(0)
+    await bus.close()
+  })
+})

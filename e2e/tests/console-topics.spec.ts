@@ -1,0 +1,93 @@
+import { randomBytes } from 'node:crypto'
+import { expect, test } from '@playwright/test'
+import { brokerApi, stack } from '../stack-env'
+import { saveScreenshot } from './console-screenshots'
+
+test('a topic created and fed through the console shows its events, and HTTP publishes arrive live', async ({
+  page,
+}, info) => {
+  const { consoleUrl } = stack()
+  const name = `e2e.orders-${randomBytes(3).toString('hex')}`
+
+  await page.goto(`${consoleUrl}/topics`)
+  await page.getByRole('button', { name: 'New topic' }).click()
+  await page.getByLabel('Name').fill(name)
+  await page.getByLabel('Partitions').fill('3')
+  await page.getByRole('button', { name: 'Create topic' }).click()
+
+  await expect(page).toHaveURL(new RegExp(`/topics/${name.replace('.', '\\.')}$`))
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(name)
+  await expect(page.getByTestId('partitions-table').locator('tbody tr')).toHaveCount(3)
+  await expect(page.getByTestId('no-events')).toBeVisible()
+  // the broker really has it, with the partitions asked for
+  const described = await brokerApi<{ partitions: number }>('GET', `/v1/topics/${name}`)
+  expect(described.body.partitions).toBe(3)
+
+  // produce through the UI
+  await page.getByRole('button', { name: 'Produce a test event' }).click()
+  await page.locator('#produce-type').fill('order.placed')
+  await page.locator('#produce-key').fill('player-7')
+  await page.locator('#produce-headers').fill('{"traceparent": "00-e2e-trace"}')
+  await page.locator('#produce-data').fill('{"item": "sword", "qty": 2}')
+  await page.getByRole('button', { name: 'Publish' }).click()
+  await expect(page.getByRole('status').filter({ hasText: 'Stored in partition' })).toContainText(
+    'at offset 0',
+  )
+
+  const events = page.getByTestId('event')
+  const placed = page.locator('[data-testid="event"][data-type="order.placed"]')
+  await expect(placed).toHaveCount(1)
+  await expect(placed.getByTestId('event-payload')).toHaveText(
+    JSON.stringify({ item: 'sword', qty: 2 }, null, 2),
+  )
+  await expect(placed.getByTestId('event-headers')).toContainText('traceparent: 00-e2e-trace')
+  await expect(placed).toContainText('player-7')
+
+  // an event published by another client over HTTP appears without a reload
+  await page.evaluate(() => {
+    ;(globalThis as { noReload?: boolean }).noReload = true
+  })
+  const published = await brokerApi<{ partition: number; offset: string }>(
+    'POST',
+    `/v1/topics/${name}/events`,
+    {
+      type: 'order.shipped',
+      key: 'player-9',
+      data: { tracking: 'ZX-1' },
+    },
+  )
+  expect(published.status).toBe(201)
+  const shipped = page.locator(`[data-testid="event"][data-type="order.shipped"]`)
+  await expect(shipped).toHaveCount(1, { timeout: 10_000 })
+  await expect(shipped).toHaveAttribute('data-partition', String(published.body.partition))
+  await expect(shipped.getByTestId('event-payload')).toContainText('"tracking": "ZX-1"')
+  expect(await page.evaluate(() => (globalThis as { noReload?: boolean }).noReload)).toBe(true)
+  await expect(page.getByTestId('topic-events')).toContainText('2')
+  await saveScreenshot(page, info, 'topic', 'console-topic.png')
+
+  // the browser's filters: by key, by type, by partition + offset
+  await page.getByRole('button', { name: 'Key', exact: true }).click()
+  await page.locator('#browse-key').fill('player-9')
+  await page.getByRole('button', { name: 'Show' }).click()
+  await expect(events).toHaveCount(1)
+  await expect(events.first()).toHaveAttribute('data-type', 'order.shipped')
+
+  await page.getByRole('button', { name: 'Type', exact: true }).click()
+  await page.locator('#browse-type').fill('order.placed')
+  await page.getByRole('button', { name: 'Show' }).click()
+  await expect(events).toHaveCount(1)
+  await expect(events.first()).toHaveAttribute('data-type', 'order.placed')
+
+  await page.getByRole('button', { name: 'Partition + offset' }).click()
+  await page.locator('#browse-partition').selectOption(String(published.body.partition))
+  await page.locator('#browse-from').fill(published.body.offset)
+  await page.getByRole('button', { name: 'Show' }).click()
+  await expect(events).toHaveCount(1)
+  await expect(events.first()).toHaveAttribute('data-offset', published.body.offset)
+
+  await page.goto(`${consoleUrl}/topics`)
+  const row = page.locator(`tr[data-topic="${name}"]`)
+  await expect(row).toBeVisible()
+  await expect(row.locator('td').nth(2)).toHaveText('2')
+  await saveScreenshot(page, info, 'topics')
+})

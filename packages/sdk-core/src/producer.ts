@@ -54,6 +54,8 @@ export interface ProducerStats {
   slowdowns: number
   /** Events waiting in the buffer. */
   buffered: number
+  /** Publishes waiting for room under overrun policy `block`. */
+  blocked: number
 }
 
 /**
@@ -100,6 +102,7 @@ export class Producer {
       dropped: this.buffer.dropped,
       slowdowns: this.pacer.slowdowns,
       buffered: this.buffer.length,
+      blocked: this.buffer.waiting,
     }
   }
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import path from 'node:path'
 import pino, { type Logger } from 'pino'
 import { type BrokerConfig, type BrokerConfigInput, brokerConfigSchema } from './config'
+import { DeliveryService } from './delivery/delivery-service'
 import { EVENTS_CHANNEL, Fanout } from './fanout/fanout'
 import { createHttpServer } from './http/server'
 import { HealthMonitor } from './observability/health'
@@ -104,6 +105,8 @@ export async function createBroker(
   const retention = new RetentionWorker(sql, topics, segments, metrics, log)
   retention.start(config.retentionIntervalMs)
 
+  const delivery = new DeliveryService(sql, topics, publisher, fanout)
+
   const services: Services = {
     brokerId,
     config,
@@ -118,6 +121,7 @@ export async function createBroker(
     health,
     stats,
     retention,
+    delivery,
   }
   const app = await createHttpServer(services)
   await app.listen({ port: config.port, host: config.host })

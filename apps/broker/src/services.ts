@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import type { BrokerConfig } from './config'
+import type { DeliveryService } from './delivery/delivery-service'
 import type { Fanout } from './fanout/fanout'
 import type { HealthMonitor } from './observability/health'
 import type { Metrics } from './observability/metrics'
@@ -25,4 +26,5 @@ export interface Services {
   health: HealthMonitor
   stats: StatsSampler
   retention: RetentionWorker
+  delivery: DeliveryService
 }

@@ -11,8 +11,12 @@ export const ERROR_CODES = {
   forbidden: { status: 403 },
   not_found: { status: 404 },
   topic_not_found: { status: 404 },
+  subscription_not_found: { status: 404 },
+  delivery_not_found: { status: 404 },
   conflict: { status: 409 },
   topic_exists: { status: 409 },
+  subscription_exists: { status: 409 },
+  attempt_expired: { status: 409 },
   payload_too_large: { status: 413 },
   unsupported_media_type: { status: 415 },
   backpressure: { status: 429 },
@@ -140,6 +144,44 @@ export class TopicExistsError extends QuestlogError {
     super('topic_exists', `topic '${topic}' already exists`, { details: { topic } })
     this.name = 'TopicExistsError'
     this.topic = topic
+  }
+}
+
+export class SubscriptionNotFoundError extends QuestlogError {
+  readonly subscription: string
+  constructor(subscription: string) {
+    super('subscription_not_found', `subscription '${subscription}' does not exist`, {
+      details: { subscription },
+    })
+    this.name = 'SubscriptionNotFoundError'
+    this.subscription = subscription
+  }
+}
+
+export class SubscriptionExistsError extends QuestlogError {
+  readonly subscription: string
+  constructor(subscription: string) {
+    super('subscription_exists', `subscription '${subscription}' already exists`, {
+      details: { subscription },
+    })
+    this.name = 'SubscriptionExistsError'
+    this.subscription = subscription
+  }
+}
+
+/** An ack or nak from a delivery attempt whose ack wait ran out (the event was or will be redelivered). */
+export class AttemptExpiredError extends QuestlogError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('attempt_expired', message, { details })
+    this.name = 'AttemptExpiredError'
+  }
+}
+
+/** An ack or nak naming a delivery that does not exist (already settled, or never delivered to this caller). */
+export class DeliveryNotFoundError extends QuestlogError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('delivery_not_found', message, { details })
+    this.name = 'DeliveryNotFoundError'
   }
 }
 

@@ -10,6 +10,7 @@ import { toQuestlogError } from './errors'
 import { eventsRoutes } from './events-routes'
 import { healthRoutes } from './health-routes'
 import { streamRoute } from './stream-route'
+import { subscriptionsRoutes } from './subscriptions-routes'
 import { topicsRoutes } from './topics-routes'
 
 export async function createHttpServer(s: Services): Promise<FastifyInstance> {
@@ -49,6 +50,7 @@ export async function createHttpServer(s: Services): Promise<FastifyInstance> {
   streamRoute(app, s)
   cloudEventsRoute(app, s)
   healthRoutes(app, s)
+  subscriptionsRoutes(app, s)
   await app.register(fastifyTRPCPlugin, {
     prefix: '/trpc',
     trpcOptions: { router: adminRouter, createContext: () => ({ s }) },

@@ -133,6 +133,9 @@ export interface ReadFilter {
 }
 
 // drizzle's driver keeps timestamps as text on the shared client, so rows carry epoch milliseconds
+const COLUMNS = `e.partition, e."offset", (extract(epoch FROM e.time) * 1000)::float8 AS time_ms, e.id, e.type,
+  e.source, e.key, e.dedupe_key, e.content_type, e.headers::text AS headers, e.data`
+
 export function rowToStored(r: Record<string, unknown>): StoredEvent {
   return {
     partition: Number(r.partition),
@@ -163,8 +166,7 @@ export async function readEvents(sql: Sql, topicId: number, f: ReadFilter): Prom
       ? sql`ORDER BY e.partition, e."offset"`
       : sql`ORDER BY e.time, e.partition, e."offset"`
   const rows = await sql`
-    SELECT e.partition, e."offset", (extract(epoch FROM e.time) * 1000)::float8 AS time_ms, e.id, e.type, e.source, e.key, e.dedupe_key, e.content_type,
-           e.headers::text AS headers, e.data
+    SELECT ${sql.unsafe(COLUMNS)}
     FROM ql_events e
     JOIN unnest(${parts}::int[], ${offs}::bigint[]) AS c(p, o) ON e.partition = c.p AND e."offset" >= c.o
     WHERE e.topic_id = ${topicId} ${since} ${until} ${key} ${type}
@@ -207,4 +209,19 @@ export async function offsetsForTime(
   return new Map(
     rows.map((r) => [Number(r.partition), r.first === null ? Number(r.next_offset) : Number(r.first)]),
   )
+}
+
+/** The events at the given offsets of one partition, in offset order (missing ones are left out). */
+export async function readAt(
+  sql: Sql,
+  topicId: number,
+  partition: number,
+  offsets: number[],
+): Promise<StoredEvent[]> {
+  const rows = await sql`
+    SELECT ${sql.unsafe(COLUMNS)}
+    FROM ql_events e
+    WHERE e.topic_id = ${topicId} AND e.partition = ${partition} AND e."offset" = ANY(${offsets}::bigint[])
+    ORDER BY e."offset"`
+  return rows.map(rowToStored)
 }

@@ -1,0 +1,271 @@
+import { AttemptExpiredError, DeliveryNotFoundError, subjectPatternToRegex } from '@questlog/protocol'
+import { advance } from '../read/reader'
+import type { Sql, TransactionSql } from '../storage/db'
+import { highWatermarks, readAt, readEvents, type StoredEvent } from '../storage/event-store'
+import type { DeadLetters } from './dead-letters'
+import type { Delivery } from './delivery'
+import type { Subscription, SubscriptionService } from './subscriptions'
+import { type DeliveryToken, decodeToken, encodeToken, newAttempt } from './tokens'
+
+interface Handout {
+  topicId: number
+  topic: string
+  partition: number
+  offset: number
+  deliveries: number
+  attempt: string
+  event?: StoredEvent
+}
+
+/**
+ * Queue mode: any member takes any event; each delivery waits `ackWaitMs` for
+ * its ack, then is redelivered; a nak redelivers after the backoff; after
+ * `maxDeliveries` the event is dead-lettered. Members pulling at once lock
+ * different rows (SKIP LOCKED), so an event is never handed to two at a time.
+ */
+export class QueueConsumer {
+  constructor(
+    private readonly sql: Sql,
+    private readonly subs: SubscriptionService,
+    private readonly deadLetters: DeadLetters,
+  ) {}
+
+  async pull(sub: Subscription, member: string, max: number): Promise<Delivery[]> {
+    if (sub.paused) return []
+    const positions = await this.subs.positions(sub)
+    const topicNames = new Map(positions.map((p) => [p.topic.id, p.topic.name]))
+    const handouts: Handout[] = []
+    const deadIds = await this.sql.begin(async (tx) => {
+      const dead = await this.redeliveries(tx, sub, member, max, handouts, topicNames)
+      if (handouts.length < max)
+        await this.fresh(tx, sub, member, max - handouts.length, handouts, topicNames)
+      return this.deadLetters.record(tx, sub, dead)
+    })
+    await this.deadLetters.publishCopies(sub, deadIds)
+    // payloads of redeliveries come from the log, grouped per partition
+    const missing = handouts.filter((h) => !h.event)
+    const groups = new Map<string, Handout[]>()
+    for (const h of missing)
+      groups.set(`${h.topicId}:${h.partition}`, [...(groups.get(`${h.topicId}:${h.partition}`) ?? []), h])
+    for (const list of groups.values()) {
+      const events = await readAt(
+        this.sql,
+        list[0]!.topicId,
+        list[0]!.partition,
+        list.map((h) => h.offset),
+      )
+      const byOffset = new Map(events.map((e) => [e.offset, e]))
+      for (const h of list) h.event = byOffset.get(h.offset)
+    }
+    return handouts
+      .filter((h) => h.event)
+      .map((h) => ({
+        token: encodeToken({
+          mode: 'queue',
+          subscriptionId: sub.id,
+          topicId: h.topicId,
+          partition: h.partition,
+          offset: h.offset,
+          attempt: h.attempt,
+        }),
+        topic: h.topic,
+        deliveries: h.deliveries,
+        event: h.event!,
+      }))
+  }
+
+  /** Due redeliveries (ack wait ran out, nak delay passed); those out of deliveries are returned as dead. */
+  private async redeliveries(
+    tx: TransactionSql,
+    sub: Subscription,
+    member: string,
+    max: number,
+    out: Handout[],
+    topicNames: Map<number, string>,
+  ) {
+    const due = await tx`
+      SELECT topic_id, partition, "offset", deliveries FROM ql_pending
+      WHERE subscription_id = ${sub.id} AND deliver_after <= now()
+      ORDER BY deliver_after, topic_id, partition, "offset" LIMIT ${max}
+      FOR UPDATE SKIP LOCKED`
+    const dead: Array<{
+      topicId: number
+      partition: number
+      offset: number
+      deliveries: number
+      reason: string
+    }> = []
+    for (const r of due) {
+      const key = { topicId: Number(r.topic_id), partition: Number(r.partition), offset: Number(r.offset) }
+      const deliveries = Number(r.deliveries)
+      if (deliveries >= sub.maxDeliveries) {
+        dead.push({ ...key, deliveries, reason: `not acked after ${deliveries} deliveries (maxDeliveries)` })
+        continue
+      }
+      out.push({
+        ...key,
+        topic: topicNames.get(key.topicId) ?? '',
+        deliveries: deliveries + 1,
+        attempt: newAttempt(),
+      })
+    }
+    if (dead.length > 0) {
+      await tx`
+        DELETE FROM ql_pending p USING unnest(${dead.map((d) => d.topicId)}::int[], ${dead.map((d) => d.partition)}::int[],
+                                              ${dead.map((d) => d.offset)}::bigint[]) AS u(t, pa, o)
+        WHERE p.subscription_id = ${sub.id} AND p.topic_id = u.t AND p.partition = u.pa AND p."offset" = u.o`
+    }
+    if (out.length > 0) await this.hold(tx, sub, member, out)
+    return dead
+  }
+
+  /** Events never handed out yet, from the positions this member could lock. */
+  private async fresh(
+    tx: TransactionSql,
+    sub: Subscription,
+    member: string,
+    want: number,
+    out: Handout[],
+    topicNames: Map<number, string>,
+  ) {
+    const rows = await tx`
+      SELECT topic_id, partition, next_offset FROM ql_sub_positions
+      WHERE subscription_id = ${sub.id} ORDER BY topic_id, partition FOR UPDATE SKIP LOCKED`
+    const highs = new Map<number, Map<number, number>>()
+    const start = out.length
+    for (const r of rows) {
+      if (out.length - start >= want) break
+      const topicId = Number(r.topic_id)
+      const partition = Number(r.partition)
+      const from = Number(r.next_offset)
+      if (!highs.has(topicId)) highs.set(topicId, await highWatermarks(tx as unknown as Sql, topicId))
+      const high = highs.get(topicId)!
+      if (from >= (high.get(partition) ?? 0)) continue
+      const limit = want - (out.length - start)
+      const events = await readEvents(tx as unknown as Sql, topicId, {
+        positions: new Map([[partition, from]]),
+        typeRegex: sub.typeFilter === null ? undefined : subjectPatternToRegex(sub.typeFilter),
+        limit,
+        order: 'offset',
+      })
+      const next = advance(new Map([[partition, from]]), events, events.length < limit, high).get(partition)!
+      const handed: Handout[] = events.map((event) => ({
+        topicId,
+        topic: topicNames.get(topicId) ?? '',
+        partition,
+        offset: event.offset,
+        deliveries: 1,
+        attempt: newAttempt(),
+        event,
+      }))
+      if (handed.length > 0) await this.hold(tx, sub, member, handed)
+      await tx`UPDATE ql_sub_positions SET next_offset = ${next}
+               WHERE subscription_id = ${sub.id} AND topic_id = ${topicId} AND partition = ${partition}`
+      out.push(...handed)
+    }
+  }
+
+  /** Marks handouts as delivered to `member`, waiting `ackWaitMs` for their ack. */
+  private async hold(tx: TransactionSql, sub: Subscription, member: string, list: Handout[]) {
+    await tx`
+      INSERT INTO ql_pending (subscription_id, topic_id, partition, "offset", deliveries, attempt, member, deliver_after)
+      SELECT ${sub.id}, u.t, u.p, u.o, u.d, u.a, ${member}, now() + make_interval(secs => ${sub.ackWaitMs / 1000})
+      FROM unnest(${list.map((h) => h.topicId)}::int[], ${list.map((h) => h.partition)}::int[],
+                  ${list.map((h) => h.offset)}::bigint[], ${list.map((h) => h.deliveries)}::int[],
+                  ${list.map((h) => h.attempt)}::text[]) AS u(t, p, o, d, a)
+      ON CONFLICT (subscription_id, topic_id, partition, "offset")
+      DO UPDATE SET deliveries = excluded.deliveries, attempt = excluded.attempt, member = excluded.member,
+                    deliver_after = excluded.deliver_after`
+  }
+
+  /**
+   * Locks the pending rows the tokens name and checks each is the live attempt.
+   * Any stale or unknown token fails the whole call, so nothing changes.
+   */
+  private async lockLive(tx: TransactionSql, sub: Subscription, tokens: DeliveryToken[]) {
+    const rows = await tx`
+      SELECT p.topic_id, p.partition, p."offset", p.attempt, p.deliveries, p.deliver_after > now() AS live
+      FROM ql_pending p
+      JOIN unnest(${tokens.map((t) => t.topicId)}::int[], ${tokens.map((t) => t.partition)}::int[],
+                  ${tokens.map((t) => t.offset)}::bigint[]) AS u(t, pa, o)
+        ON p.topic_id = u.t AND p.partition = u.pa AND p."offset" = u.o
+      WHERE p.subscription_id = ${sub.id}
+      FOR UPDATE OF p`
+    const byKey = new Map(rows.map((r) => [`${r.topic_id}:${r.partition}:${r.offset}`, r]))
+    return tokens.map((t) => {
+      const where = { topicId: t.topicId, partition: t.partition, offset: t.offset }
+      const row =
+        t.subscriptionId === sub.id ? byKey.get(`${t.topicId}:${t.partition}:${t.offset}`) : undefined
+      if (!row) {
+        throw new DeliveryNotFoundError(
+          `no pending delivery of partition ${t.partition} offset ${t.offset} for subscription '${sub.name}' (already acked, or never delivered to you)`,
+          where,
+        )
+      }
+      if (row.attempt !== t.attempt || !row.live) {
+        throw new AttemptExpiredError(
+          `this delivery attempt of partition ${t.partition} offset ${t.offset} expired; the event was or will be redelivered`,
+          where,
+        )
+      }
+      return { token: t, deliveries: Number(row.deliveries) }
+    })
+  }
+
+  async ack(sub: Subscription, tokens: string[]): Promise<number> {
+    const decoded = tokens.map((t, i) => decodeToken(t, `tokens.${i}`))
+    return this.sql.begin(async (tx) => {
+      await this.lockLive(tx, sub, decoded)
+      await tx`
+        DELETE FROM ql_pending p USING unnest(${decoded.map((t) => t.topicId)}::int[], ${decoded.map((t) => t.partition)}::int[],
+                                              ${decoded.map((t) => t.offset)}::bigint[]) AS u(t, pa, o)
+        WHERE p.subscription_id = ${sub.id} AND p.topic_id = u.t AND p.partition = u.pa AND p."offset" = u.o`
+      return decoded.length
+    })
+  }
+
+  /** Hands the event back: redelivered after `delayMs`, or after the subscription's backoff for this attempt. */
+  async nak(
+    sub: Subscription,
+    token: string,
+    delayMs: number | undefined,
+  ): Promise<{ redeliverInMs: number }> {
+    const t = decodeToken(token, 'token')
+    return this.sql.begin(async (tx) => {
+      const [live] = await this.lockLive(tx, sub, [t])
+      const backoff = sub.backoffMs[Math.min(live!.deliveries - 1, sub.backoffMs.length - 1)] ?? 0
+      const wait = delayMs ?? backoff
+      await tx`UPDATE ql_pending SET attempt = NULL, member = NULL,
+                 deliver_after = now() + make_interval(secs => ${wait / 1000})
+               WHERE subscription_id = ${sub.id} AND topic_id = ${t.topicId} AND partition = ${t.partition} AND "offset" = ${t.offset}`
+      return { redeliverInMs: wait }
+    })
+  }
+
+  /** Dead-letters the event at once. */
+  async term(sub: Subscription, token: string, reason: string): Promise<void> {
+    const t = decodeToken(token, 'token')
+    const ids = await this.sql.begin(async (tx) => {
+      const [live] = await this.lockLive(tx, sub, [t])
+      await tx`DELETE FROM ql_pending WHERE subscription_id = ${sub.id} AND topic_id = ${t.topicId}
+                 AND partition = ${t.partition} AND "offset" = ${t.offset}`
+      return this.deadLetters.record(tx, sub, [
+        {
+          topicId: t.topicId,
+          partition: t.partition,
+          offset: t.offset,
+          deliveries: live!.deliveries,
+          reason,
+        },
+      ])
+    })
+    await this.deadLetters.publishCopies(sub, ids)
+  }
+
+  async counts(sub: Subscription): Promise<{ pending: number; redelivered: number }> {
+    const [r] = await this.sql`
+      SELECT count(*)::int AS pending, count(*) FILTER (WHERE deliveries > 1)::int AS redelivered
+      FROM ql_pending WHERE subscription_id = ${sub.id}`
+    return { pending: Number(r!.pending), redelivered: Number(r!.redelivered) }
+  }
+}

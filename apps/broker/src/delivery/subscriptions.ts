@@ -1,0 +1,196 @@
+import {
+  type CreateSubscription,
+  compileSubjectPattern,
+  parseTimeParam,
+  type StartPosition,
+  SubscriptionExistsError,
+  SubscriptionNotFoundError,
+} from '@questlog/protocol'
+import type { Sql } from '../storage/db'
+import { highWatermarks, lowWatermarks, offsetsForTime } from '../storage/event-store'
+import type { Topic, TopicService } from '../topics/topic-service'
+
+export interface Subscription {
+  id: number
+  name: string
+  topicPattern: string
+  typeFilter: string | null
+  mode: 'stream' | 'queue'
+  start: StartPosition
+  ackWaitMs: number
+  maxDeliveries: number
+  backoffMs: number[]
+  sessionTimeoutMs: number
+  paused: boolean
+  createdAt: Date
+}
+
+function fromRow(r: Record<string, unknown>): Subscription {
+  return {
+    id: Number(r.id),
+    name: r.name as string,
+    topicPattern: r.topic_pattern as string,
+    typeFilter: (r.type_filter as string | null) ?? null,
+    mode: r.mode as 'stream' | 'queue',
+    start: JSON.parse(r.start_json as string) as StartPosition,
+    ackWaitMs: Number(r.ack_wait_ms),
+    maxDeliveries: Number(r.max_deliveries),
+    backoffMs: (r.backoff_ms as number[]).map(Number),
+    sessionTimeoutMs: Number(r.session_timeout_ms),
+    paused: Boolean(r.paused),
+    createdAt: new Date(r.created_at as string),
+  }
+}
+
+/** Where a subscription stands on one partition of one of its topics. */
+export interface PartitionPosition {
+  topic: Topic
+  partition: number
+  next: number
+}
+
+/** Offsets to start each partition of `topic` from. */
+export async function startOffsets(
+  sql: Sql,
+  topic: Topic,
+  start: StartPosition,
+): Promise<Map<number, number>> {
+  if (start === 'earliest') return lowWatermarks(sql, topic.id)
+  if (start === 'latest') return highWatermarks(sql, topic.id)
+  if ('offset' in start) {
+    const high = await highWatermarks(sql, topic.id)
+    return new Map([...high].map(([p, h]) => [p, Math.min(start.offset, h)]))
+  }
+  return offsetsForTime(sql, topic.id, parseTimeParam(start.time)!.getTime())
+}
+
+/**
+ * Subscription records and their positions. Queue subscriptions keep their
+ * positions in ql_sub_positions; stream subscriptions (consumer groups) commit
+ * to ql_consumer_offsets under their name, the same table WebSocket groups use.
+ */
+export class SubscriptionService {
+  constructor(
+    readonly sql: Sql,
+    readonly topics: TopicService,
+  ) {}
+
+  private positionsTable(sub: Subscription): string {
+    return sub.mode === 'stream' ? 'ql_consumer_offsets' : 'ql_sub_positions'
+  }
+
+  async create(input: CreateSubscription): Promise<Subscription> {
+    let row: Record<string, unknown> | undefined
+    try {
+      ;[row] = await this.sql`
+        INSERT INTO ql_subscriptions (name, topic_pattern, type_filter, mode, start, ack_wait_ms, max_deliveries,
+                                      backoff_ms, session_timeout_ms)
+        VALUES (${input.name}, ${input.topic}, ${input.typeFilter ?? null}, ${input.mode}, ${JSON.stringify(input.from)}::jsonb,
+                ${input.ackWaitMs}, ${input.maxDeliveries}, ${input.backoffMs}::int[], ${input.sessionTimeoutMs})
+        RETURNING *, start::text AS start_json`
+    } catch (e) {
+      if ((e as { code?: string }).code === '23505') throw new SubscriptionExistsError(input.name)
+      throw e
+    }
+    const sub = fromRow(row!)
+    // fix the start now: events published before the first pull still count
+    await this.positions(sub, sub.start)
+    return sub
+  }
+
+  async find(name: string): Promise<Subscription | undefined> {
+    const [row] = await this
+      .sql`SELECT *, start::text AS start_json FROM ql_subscriptions WHERE name = ${name}`
+    return row ? fromRow(row) : undefined
+  }
+
+  async get(name: string): Promise<Subscription> {
+    const sub = await this.find(name)
+    if (!sub) throw new SubscriptionNotFoundError(name)
+    return sub
+  }
+
+  async list(): Promise<Subscription[]> {
+    return (await this.sql`SELECT *, start::text AS start_json FROM ql_subscriptions ORDER BY name`).map(
+      fromRow,
+    )
+  }
+
+  async delete(name: string): Promise<void> {
+    const sub = await this.get(name)
+    await this.sql.begin(async (tx) => {
+      await tx`DELETE FROM ql_consumer_offsets WHERE group_name = ${sub.name}`
+      await tx`DELETE FROM ql_subscriptions WHERE id = ${sub.id}`
+    })
+  }
+
+  async setPaused(name: string, paused: boolean): Promise<Subscription> {
+    const [row] = await this
+      .sql`UPDATE ql_subscriptions SET paused = ${paused} WHERE name = ${name} RETURNING *, start::text AS start_json`
+    if (!row) throw new SubscriptionNotFoundError(name)
+    return fromRow(row)
+  }
+
+  /** Moves every partition to `to`; a queue subscription also forgets what it had pending. */
+  async reset(name: string, to: StartPosition): Promise<Subscription> {
+    const sub = await this.get(name)
+    await this.sql.begin(async (tx) => {
+      await tx.unsafe(`DELETE FROM ${this.positionsTable(sub)} WHERE ${this.ownerColumn(sub)} = $1`, [
+        this.owner(sub),
+      ])
+      if (sub.mode === 'queue') await tx`DELETE FROM ql_pending WHERE subscription_id = ${sub.id}`
+    })
+    await this.positions(sub, to)
+    return sub
+  }
+
+  private ownerColumn(sub: Subscription): string {
+    return sub.mode === 'stream' ? 'group_name' : 'subscription_id'
+  }
+
+  private owner(sub: Subscription): string | number {
+    return sub.mode === 'stream' ? sub.name : sub.id
+  }
+
+  async matchingTopics(sub: Subscription): Promise<Topic[]> {
+    const match = compileSubjectPattern(sub.topicPattern)
+    return (await this.topics.list()).filter((t) => match(t.name))
+  }
+
+  /**
+   * The subscription's position on every partition of every matching topic.
+   * A partition seen for the first time starts at `start` (a topic created after
+   * the subscription starts at its beginning: all of it is new).
+   */
+  async positions(sub: Subscription, start: StartPosition = 'earliest'): Promise<PartitionPosition[]> {
+    const topics = await this.matchingTopics(sub)
+    const table = this.positionsTable(sub)
+    const col = this.ownerColumn(sub)
+    const rows = await this.sql.unsafe(
+      `SELECT topic_id, partition, next_offset FROM ${table} WHERE ${col} = $1`,
+      [this.owner(sub)],
+    )
+    const known = new Map(rows.map((r) => [`${r.topic_id}:${r.partition}`, Number(r.next_offset)]))
+    const out: PartitionPosition[] = []
+    for (const topic of topics) {
+      let offsets: Map<number, number> | undefined
+      for (let p = 0; p < topic.partitions; p++) {
+        let next = known.get(`${topic.id}:${p}`)
+        if (next === undefined) {
+          offsets ??= await startOffsets(
+            this.sql,
+            topic,
+            topic.createdAt > sub.createdAt ? 'earliest' : start,
+          )
+          next = offsets.get(p) ?? 0
+          await this.sql.unsafe(
+            `INSERT INTO ${table} (${col}, topic_id, partition, next_offset) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+            [this.owner(sub), topic.id, p, next],
+          )
+        }
+        out.push({ topic, partition: p, next })
+      }
+    }
+    return out
+  }
+}

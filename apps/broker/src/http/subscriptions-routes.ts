@@ -1,0 +1,87 @@
+import {
+  ackRequestSchema,
+  createSubscriptionSchema,
+  nakRequestSchema,
+  pullRequestSchema,
+  redriveRequestSchema,
+  resetRequestSchema,
+  subscriptionNameSchema,
+  termRequestSchema,
+} from '@questlog/protocol'
+import type { FastifyInstance } from 'fastify'
+import { z } from 'zod'
+import { deadLetterViews, deliveriesJson, reportView, subscriptionView } from '../delivery/views'
+import type { Services } from '../services'
+import { parse } from './parse'
+
+interface Params {
+  name: string
+}
+
+const name = (p: Params) => parse(subscriptionNameSchema, decodeURIComponent(p.name), 'name')
+const deadLetterQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  all: z.enum(['true', 'false']).default('false'),
+})
+
+export function subscriptionsRoutes(app: FastifyInstance, s: Services): void {
+  const d = s.delivery
+
+  app.post('/v1/subscriptions', async (req, reply) => {
+    const sub = await d.create(parse(createSubscriptionSchema, req.body))
+    return reply.status(201).send(reportView(await d.report(sub.name)))
+  })
+  app.get('/v1/subscriptions', async () => ({ subscriptions: (await d.subs.list()).map(subscriptionView) }))
+  app.get<{ Params: Params }>('/v1/subscriptions/:name', async (req) =>
+    reportView(await d.report(name(req.params))),
+  )
+  app.delete<{ Params: Params }>('/v1/subscriptions/:name', async (req, reply) => {
+    await d.delete(name(req.params))
+    return reply.status(204).send()
+  })
+  app.post<{ Params: Params }>('/v1/subscriptions/:name/pause', async (req) =>
+    subscriptionView(await d.pause(name(req.params), true)),
+  )
+  app.post<{ Params: Params }>('/v1/subscriptions/:name/resume', async (req) =>
+    subscriptionView(await d.pause(name(req.params), false)),
+  )
+  app.post<{ Params: Params }>('/v1/subscriptions/:name/reset', async (req) => {
+    const n = name(req.params)
+    await d.reset(n, parse(resetRequestSchema, req.body).to)
+    return reportView(await d.report(n))
+  })
+
+  app.post<{ Params: Params }>('/v1/subscriptions/:name/pull', async (req, reply) => {
+    const n = name(req.params)
+    const body = parse(pullRequestSchema, req.body ?? {})
+    const abort = new AbortController()
+    reply.raw.on('close', () => abort.abort())
+    const list = await d.pull(n, body.member, body.max, body.waitMs, abort.signal)
+    return reply.type('application/json; charset=utf-8').send(deliveriesJson(list))
+  })
+  app.post<{ Params: Params }>('/v1/subscriptions/:name/ack', async (req) => ({
+    acked: await d.ack(name(req.params), parse(ackRequestSchema, req.body).tokens),
+  }))
+  app.post<{ Params: Params }>('/v1/subscriptions/:name/nak', async (req) => {
+    const body = parse(nakRequestSchema, req.body)
+    return d.nak(name(req.params), body.token, body.delayMs)
+  })
+  app.post<{ Params: Params }>('/v1/subscriptions/:name/term', async (req) => {
+    const body = parse(termRequestSchema, req.body)
+    await d.term(name(req.params), body.token, body.reason)
+    return { terminated: true }
+  })
+
+  app.get<{ Params: Params }>('/v1/subscriptions/:name/dead-letters', async (req) => {
+    const sub = await d.subs.get(name(req.params))
+    const q = parse(deadLetterQuery, req.query)
+    const rows = await d.deadLetters.list(sub, { limit: q.limit, includeRedriven: q.all === 'true' })
+    const topics = new Map((await s.topics.list()).map((t) => [t.id, t.name]))
+    return { deadLetters: await deadLetterViews(s.sql, rows, topics) }
+  })
+  app.post<{ Params: Params }>('/v1/subscriptions/:name/redrive', async (req) => {
+    const sub = await d.subs.get(name(req.params))
+    const body = parse(redriveRequestSchema, req.body)
+    return { redriven: await d.deadLetters.redrive(sub, 'all' in body ? 'all' : body.ids) }
+  })
+}

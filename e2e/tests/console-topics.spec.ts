@@ -91,3 +91,22 @@ test('a topic created and fed through the console shows its events, and HTTP pub
   await expect(row.locator('td').nth(2)).toHaveText('2')
   await saveScreenshot(page, info, 'topics')
 })
+
+test('editing a topic grows its partitions and refuses to shrink them', async ({ page }) => {
+  const { consoleUrl } = stack()
+  const name = `e2e.settings-${randomBytes(3).toString('hex')}`
+  expect((await brokerApi('POST', '/v1/topics', { name, partitions: 2 })).status).toBe(201)
+
+  await page.goto(`${consoleUrl}/topics/${name}`)
+  await page.getByRole('button', { name: 'Edit settings' }).click()
+  await page.getByLabel('Partitions').fill('1')
+  await page.getByRole('button', { name: 'Save settings' }).click()
+  await expect(page.getByTestId('error-partitions')).toHaveText('partitions can only grow (the topic has 2)')
+
+  await page.getByLabel('Partitions').fill('4')
+  await page.getByLabel('Retention time (ms)').fill('3600000')
+  await page.getByRole('button', { name: 'Save settings' }).click()
+  await expect(page.getByTestId('partitions-table').locator('tbody tr')).toHaveCount(4)
+  const described = await brokerApi<{ partitions: number; retentionMs: number }>('GET', `/v1/topics/${name}`)
+  expect(described.body).toMatchObject({ partitions: 4, retentionMs: 3_600_000 })
+})

@@ -1,0 +1,53 @@
+import type { TopicInfo } from '@questlog/protocol'
+import { describe, expect, it } from 'vitest'
+import { checkCreate, checkUpdate, EMPTY_TOPIC, valuesOf } from './topic-values'
+
+const topic: TopicInfo = {
+  name: 'game.events',
+  partitions: 4,
+  retentionMs: 86_400_000,
+  retentionBytes: null,
+  dedupeWindowMs: 120_000,
+  maxEventBytes: 1_048_576,
+  segmentMs: 3_600_000,
+  createdAt: '2026-11-26T14:00:00.000Z',
+}
+
+describe('checkCreate', () => {
+  it('sends only what was typed, with empty retention meaning "keep forever"', () => {
+    const r = checkCreate({ ...EMPTY_TOPIC, name: ' game.events ', partitions: '3' })
+    expect(r).toEqual({
+      ok: true,
+      input: {
+        name: 'game.events',
+        partitions: 3,
+        retentionMs: null,
+        retentionBytes: null,
+        dedupeWindowMs: 120_000,
+        maxEventBytes: 1_048_576,
+      },
+    })
+  })
+
+  it('reports every bad field at once, in the protocol schema words', () => {
+    const r = checkCreate({ ...EMPTY_TOPIC, name: 'bad name', partitions: '0', dedupeWindowMs: 'soon' })
+    expect(r.ok).toBe(false)
+    expect(r.ok ? {} : r.errors).toEqual({
+      name: "use letters, digits, '_' and '-', separated by dots (e.g. game.events)",
+      partitions: 'a topic has at least 1 partition',
+      dedupeWindowMs: 'enter a number',
+    })
+  })
+})
+
+describe('checkUpdate', () => {
+  it('patches only the settings that changed', () => {
+    const r = checkUpdate({ ...valuesOf(topic), partitions: '6', retentionMs: '' }, topic)
+    expect(r).toEqual({ ok: true, patch: { partitions: 6, retentionMs: null } })
+  })
+
+  it('refuses fewer partitions than the topic has', () => {
+    const r = checkUpdate({ ...valuesOf(topic), partitions: '2' }, topic)
+    expect(r.ok ? {} : r.errors).toEqual({ partitions: 'partitions can only grow (the topic has 4)' })
+  })
+})

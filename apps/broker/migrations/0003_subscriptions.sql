@@ -14,6 +14,8 @@ CREATE TABLE IF NOT EXISTS ql_subscriptions (
   backoff_ms         integer[] NOT NULL,
   session_timeout_ms integer NOT NULL,
   paused             boolean NOT NULL DEFAULT false,
+  -- bumped when positions move back (reset, redrive): members re-read from the committed offsets
+  epoch              integer NOT NULL DEFAULT 0,
   created_at         timestamptz NOT NULL DEFAULT now()
 );
 

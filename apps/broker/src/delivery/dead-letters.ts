@@ -150,6 +150,7 @@ export class DeadLetters {
           DO UPDATE SET deliveries = 0, attempt = NULL, member = NULL, deliver_after = now()`
       } else {
         // a consumer group re-reads from the earliest redriven offset of each partition
+        await tx`UPDATE ql_subscriptions SET epoch = epoch + 1 WHERE id = ${sub.id}`
         for (const r of rows) {
           await tx`UPDATE ql_consumer_offsets SET next_offset = LEAST(next_offset, ${Number(r.offset)})
                    WHERE group_name = ${sub.name} AND topic_id = ${Number(r.topic_id)} AND partition = ${Number(r.partition)}`

@@ -66,10 +66,10 @@ export class GroupConsumer {
     if (sub.paused) return []
     const members = await this.liveMembers(sub)
     const mine = this.assign(members, await this.subs.positions(sub)).get(member) ?? []
-    const ownedKey = mine.map((p) => key(p.topic.id, p.partition)).join(',')
+    const ownedKey = `${sub.epoch}|${mine.map((p) => key(p.topic.id, p.partition)).join(',')}`
     const stateKey = `${sub.id}:${member}`
     let state = this.fetched.get(stateKey)
-    // a new assignment starts again from the committed offsets
+    // a new assignment, or positions moved back, starts again from the committed offsets
     if (!state || state.owned !== ownedKey) {
       state = { owned: ownedKey, next: new Map() }
       this.fetched.set(stateKey, state)

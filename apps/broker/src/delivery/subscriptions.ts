@@ -22,6 +22,8 @@ export interface Subscription {
   backoffMs: number[]
   sessionTimeoutMs: number
   paused: boolean
+  /** Bumped whenever positions move back, so handed-out state is dropped. */
+  epoch: number
   createdAt: Date
 }
 
@@ -38,6 +40,7 @@ function fromRow(r: Record<string, unknown>): Subscription {
     backoffMs: (r.backoff_ms as number[]).map(Number),
     sessionTimeoutMs: Number(r.session_timeout_ms),
     paused: Boolean(r.paused),
+    epoch: Number(r.epoch),
     createdAt: new Date(r.created_at as string),
   }
 }
@@ -139,6 +142,7 @@ export class SubscriptionService {
         this.owner(sub),
       ])
       if (sub.mode === 'queue') await tx`DELETE FROM ql_pending WHERE subscription_id = ${sub.id}`
+      await tx`UPDATE ql_subscriptions SET epoch = epoch + 1 WHERE id = ${sub.id}`
     })
     await this.positions(sub, to)
     return sub

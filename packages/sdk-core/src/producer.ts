@@ -56,6 +56,10 @@ export interface ProducerStats {
   buffered: number
   /** Publishes waiting for room under overrun policy `block`. */
   blocked: number
+  /** Events the broker lets this client have in flight now. */
+  credits: number
+  /** Time spent holding batches back because the broker asked to slow down, in ms. */
+  pausedMs: number
 }
 
 /**
@@ -70,6 +74,7 @@ export class Producer {
   private stored = 0
   private batches = 0
   private retries = 0
+  private pausedMs = 0
   private urgent = 0
   private closing = false
   private readonly idleWaiters: Array<() => void> = []
@@ -103,6 +108,8 @@ export class Producer {
       slowdowns: this.pacer.slowdowns,
       buffered: this.buffer.length,
       blocked: this.buffer.waiting,
+      credits: this.pacer.credits,
+      pausedMs: Math.round(this.pausedMs),
     }
   }
 
@@ -185,7 +192,11 @@ export class Producer {
     for (;;) {
       try {
         const wait = this.pacer.delayFor(batch.length)
-        if (wait > 0) await sleep(wait, deadline)
+        if (wait > 0) {
+          const t0 = performance.now()
+          await sleep(wait, deadline)
+          this.pausedMs += performance.now() - t0
+        }
         this.pacer.sent()
         const result = await this.send(topic, events, deadline)
         this.batches++

@@ -24,7 +24,7 @@ import { WsSubscription } from './ws-subscription'
 
 const HELLO_TIMEOUT_MS = 10_000
 /** Publish window when the broker is at ease, and the floor it shrinks to under back-pressure. */
-export const PUBLISH_CREDITS = { initial: 2000, min: 100 } as const
+export const PUBLISH_CREDITS = { initial: 2000, min: 100, step: 100 } as const
 const DEFAULT_SUBSCRIBE_CREDITS = 1000
 const SEND_HIGH_WATER = 4 * 1024 * 1024
 
@@ -194,11 +194,11 @@ export class WsConnection {
     }
   }
 
-  /** Halves the publish window under back-pressure, doubles it back once the broker is at ease. */
+  /** Halves the publish window under back-pressure and grows it back a step per calm batch (AIMD). */
   private adjustCredits(pressed: boolean): void {
     const next = pressed
       ? Math.max(PUBLISH_CREDITS.min, Math.floor(this.publishCredits / 2))
-      : Math.min(PUBLISH_CREDITS.initial, this.publishCredits * 2)
+      : Math.min(PUBLISH_CREDITS.initial, this.publishCredits + PUBLISH_CREDITS.step)
     if (next === this.publishCredits) return
     this.publishCredits = next
     this.send({ op: 'credits', publish: next })

@@ -3,6 +3,7 @@ import path from 'node:path'
 import pino, { type Logger } from 'pino'
 import { type BrokerConfig, type BrokerConfigInput, brokerConfigSchema } from './config'
 import { DeliveryService } from './delivery/delivery-service'
+import { ReplayJobs } from './delivery/replay-jobs'
 import { EVENTS_CHANNEL, Fanout } from './fanout/fanout'
 import { createHttpServer } from './http/server'
 import { HealthMonitor } from './observability/health'
@@ -106,6 +107,8 @@ export async function createBroker(
   retention.start(config.retentionIntervalMs)
 
   const delivery = new DeliveryService(sql, topics, publisher, fanout)
+  const replays = new ReplayJobs(sql, topics, delivery.subs, publisher, log)
+  await replays.resume()
 
   const services: Services = {
     brokerId,
@@ -122,6 +125,7 @@ export async function createBroker(
     stats,
     retention,
     delivery,
+    replays,
   }
   const app = await createHttpServer(services)
   await app.listen({ port: config.port, host: config.host })
@@ -143,6 +147,7 @@ export async function createBroker(
         stats.stop()
         // each step is bounded: a broker whose database is gone must still stop
         await withTimeout(retention.stop(), 5000)
+        await withTimeout(replays.stop(), 5000)
         await withTimeout(app.close(), 5000)
         await withTimeout(fanout.stop(), 2000)
         await withTimeout(sql.end({ timeout: 2 }), 3000)

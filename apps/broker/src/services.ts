@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import type { BrokerConfig } from './config'
 import type { DeliveryService } from './delivery/delivery-service'
+import type { ReplayJobs } from './delivery/replay-jobs'
 import type { Fanout } from './fanout/fanout'
 import type { HealthMonitor } from './observability/health'
 import type { Metrics } from './observability/metrics'
@@ -27,4 +28,5 @@ export interface Services {
   stats: StatsSampler
   retention: RetentionWorker
   delivery: DeliveryService
+  replays: ReplayJobs
 }

@@ -31,7 +31,7 @@ afterAll(async () => {
 
 /** `npm run broker` as a user runs it: no DATABASE_URL, so the embedded PostgreSQL. */
 function spawnEmbedded(port: number): ChildProcess {
-  const env = {
+  const env: NodeJS.ProcessEnv = {
     ...process.env,
     PORT: String(port),
     QUESTLOG_DATA_DIR: path.join(dir, 'pg'),

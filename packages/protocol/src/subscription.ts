@@ -110,6 +110,8 @@ export const createReplaySchema = z
     since: timeString.optional(),
     until: timeString.optional(),
     filter: replayFilterSchema.default({}),
+    /** Pace of the replay, so it does not crowd out live traffic; unlimited when absent. */
+    maxEventsPerSecond: z.number().int().min(1).max(1_000_000).optional(),
     /** Where the events go: a queue subscription (created when missing) or another topic. */
     target: z.union([
       z.strictObject({ subscription: subscriptionNameSchema }),

@@ -9,6 +9,7 @@ import { cloudEventsRoute } from './cloudevents-route'
 import { toQuestlogError } from './errors'
 import { eventsRoutes } from './events-routes'
 import { healthRoutes } from './health-routes'
+import { replaysRoutes } from './replays-routes'
 import { streamRoute } from './stream-route'
 import { subscriptionsRoutes } from './subscriptions-routes'
 import { topicsRoutes } from './topics-routes'
@@ -51,6 +52,7 @@ export async function createHttpServer(s: Services): Promise<FastifyInstance> {
   cloudEventsRoute(app, s)
   healthRoutes(app, s)
   subscriptionsRoutes(app, s)
+  replaysRoutes(app, s)
   await app.register(fastifyTRPCPlugin, {
     prefix: '/trpc',
     trpcOptions: { router: adminRouter, createContext: () => ({ s }) },

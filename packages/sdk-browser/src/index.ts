@@ -1,1 +1,52 @@
-export {}
+import { BrowserClient, type BrowserClientOptions } from './browser-client'
+
+export type {
+  BackpressureHint,
+  Envelope,
+  ErrorCode,
+  Receipt,
+  SubscribeFrom,
+} from '@questlog/protocol'
+export {
+  AuthError,
+  BackpressureError,
+  ERROR_CODES,
+  isQuestlogError,
+  PayloadTooLargeError,
+  QuestlogError,
+  TimeoutError,
+  TopicNotFoundError,
+  ValidationError,
+} from '@questlog/protocol'
+export {
+  AbortedError,
+  type BatchEntry,
+  BufferFullError,
+  ClientClosedError,
+  ConnectionLostError,
+  type DefineTopicOptions,
+  defineTopic,
+  EventDroppedError,
+  type EventSubscription,
+  type OverrunPolicy,
+  type ProducerStats,
+  type PublishOptions,
+  type ReceivedEvent,
+  type Status,
+  type SubscribeOptions,
+  type TopicDef,
+} from '@questlog/sdk-core'
+export { BrowserClient, type BrowserClientOptions } from './browser-client'
+
+/**
+ * A client for browser games and dashboards.
+ *
+ * ```js
+ * const bus = createClient({ brokers: ['http://localhost:4600'] })
+ * bus.publish('telemetry', { fps: 60 })
+ * for await (const ev of bus.subscribe('match.feed')) render(ev.data)
+ * ```
+ */
+export function createClient(options: BrowserClientOptions): BrowserClient {
+  return new BrowserClient(options)
+}

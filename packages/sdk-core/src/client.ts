@@ -11,7 +11,7 @@ import { type BatchResult, Producer, type ProducerStats, type QueuedEvent } from
 import { type BackoffOptions, DEFAULT_BACKOFF, DEFAULT_RETRY_BUDGET, type RetryBudgetOptions } from './retry'
 import { Session } from './session'
 import type { Status } from './status'
-import { type SubscribeOptions, Subscription } from './subscription'
+import { type EventSubscription, type SubscribeOptions, Subscription } from './subscription'
 import { checkPayload, type TopicRef, topicName } from './topic'
 import { type Transport, webSocketUrl } from './transport'
 
@@ -20,8 +20,8 @@ export interface ClientOptions {
   brokers: string[]
   /** API key sent in the hello frame. */
   token?: string
-  /** Opens connections; each SDK passes its platform's. */
-  transport: Transport
+  /** Opens connections; each SDK passes its platform's. Null when a subclass carries everything over HTTP. */
+  transport: Transport | null
   /** Name and version of the application, for the broker's logs. */
   clientName?: string
   /** Most events in one publish batch (default 1000). */
@@ -70,15 +70,16 @@ function swallow(p: Promise<unknown>): void {
 export class QuestlogClient {
   protected readonly session: Session
   protected readonly producer: Producer
+  protected readonly brokers: string[]
   private readonly nextDedupeKey = createDedupeKeys()
   private subscriptions = 0
-  private closing: Promise<void> | undefined
+  protected closing: Promise<void> | undefined
 
   constructor(o: ClientOptions) {
     if (o.brokers.length === 0) throw new RangeError('give at least one broker URL')
     this.session = new Session({
       urls: o.brokers.map(webSocketUrl),
-      transport: o.transport,
+      transport: o.transport ?? noTransport,
       token: o.token,
       clientName: o.clientName,
       backoff: o.backoff ?? DEFAULT_BACKOFF,
@@ -100,7 +101,9 @@ export class QuestlogClient {
       },
       (topic, events, signal) => this.sendBatch(topic, events, signal),
     )
-    this.session.start()
+    if (o.transport) this.session.start()
+    else this.session.status.transition({ state: 'open', reason: 'connected', url: o.brokers[0]! })
+    this.brokers = o.brokers
   }
 
   /**
@@ -124,7 +127,7 @@ export class QuestlogClient {
   }
 
   /** Subscribes to a topic; iterate the result with `for await`. */
-  subscribe<T>(topic: TopicRef<T>, options: SubscribeOptions = {}): Subscription<T> {
+  subscribe<T>(topic: TopicRef<T>, options: SubscribeOptions = {}): EventSubscription<T> {
     if (this.closing) throw new ClientClosedError()
     return new Subscription<T>(this.session, `s${++this.subscriptions}`, topicName(topic), options)
   }
@@ -195,6 +198,10 @@ export class QuestlogClient {
     if (frame.op !== 'receipts') throw new ClientClosedError(`unexpected answer ${frame.op}`)
     return frame
   }
+}
+
+const noTransport: Transport = {
+  connect: () => Promise.reject(new ClientClosedError('this client has no persistent connection')),
 }
 
 function estimateBytes(data: unknown): number {

@@ -33,7 +33,12 @@ export {
 export { Session, type SessionOptions } from './session'
 export { sleep } from './sleep'
 export { type Status, StatusMachine, type StatusReason } from './status'
-export { type ReceivedEvent, type SubscribeOptions, Subscription } from './subscription'
+export {
+  type EventSubscription,
+  type ReceivedEvent,
+  type SubscribeOptions,
+  Subscription,
+} from './subscription'
 export {
   checkPayload,
   type DefineTopicOptions,

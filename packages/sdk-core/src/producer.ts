@@ -71,6 +71,7 @@ export class Producer {
   readonly pacer: Pacer
   private readonly budget: RetryBudget
   private inFlight = 0
+  private current: QueuedEvent[] = []
   private stored = 0
   private batches = 0
   private retries = 0
@@ -134,9 +135,13 @@ export class Producer {
     await this.done
   }
 
-  /** Takes every queued event out, for a last-chance send as the page unloads. */
+  /**
+   * For a last-chance send as the page unloads: the batch in flight (sending it
+   * twice is harmless, its dedupe keys make the second copy a no-op) and every
+   * queued event, which leave the queue.
+   */
   takeAll(): QueuedEvent[] {
-    return this.buffer.shift(this.buffer.length)
+    return [...this.current, ...this.buffer.shift(this.buffer.length)]
   }
 
   private limits(): BatchLimits {
@@ -166,7 +171,9 @@ export class Producer {
       })
       if (batch.length === 0) continue
       this.inFlight = batch.length
+      this.current = batch
       await this.deliver(batch)
+      this.current = []
       this.inFlight = 0
     }
   }

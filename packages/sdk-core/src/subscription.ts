@@ -44,8 +44,16 @@ export interface ReceivedEvent<T = unknown> extends Omit<Envelope, 'data'> {
 
 const ACK_BATCH = 500
 
+/** What `subscribe` returns, whatever carries the events. */
+export interface EventSubscription<T = unknown> extends AsyncIterable<ReceivedEvent<T>> {
+  /** Cursor of the last event received: resume after it with `{ cursor }`. */
+  readonly cursor: string | undefined
+  /** Stops the subscription; iteration ends after events already received. */
+  close(): void
+}
+
 /** A live subscription: an async iterable of events that survives reconnects without gaps. */
-export class Subscription<T = unknown> implements AsyncIterable<ReceivedEvent<T>>, SessionSubscriber {
+export class Subscription<T = unknown> implements EventSubscription<T>, SessionSubscriber {
   private readonly queue: DeliveredEvent[] = []
   private wake: (() => void) | undefined
   private ended = false

@@ -1,0 +1,128 @@
+import type { PublishEvent } from '@questlog/protocol'
+import {
+  type BatchResult,
+  ClientClosedError,
+  type ClientOptions,
+  type EventSubscription,
+  QuestlogClient,
+  type QueuedEvent,
+  type SubscribeOptions,
+  type TopicRef,
+  topicName,
+  type WebSocketConstructor,
+  webSocketTransport,
+} from '@questlog/sdk-core'
+import { httpPublish } from './http-publish'
+import { SseSubscription } from './sse-subscription'
+
+export interface BrowserClientOptions extends Omit<ClientOptions, 'transport'> {
+  /**
+   * `websocket`: one WebSocket for everything. `sse`: publishes over HTTP, subscriptions over
+   * Server-Sent Events. `auto` (default): WebSocket where the browser has it, else `sse`.
+   */
+  transport?: 'auto' | 'websocket' | 'sse'
+  /** Send what is queued with `fetch(…, { keepalive: true })` when the page is hidden or left (default true). */
+  flushOnHide?: boolean
+}
+
+// keepalive requests may carry 64 KiB in total; stay under it with room for the envelope
+const KEEPALIVE_BUDGET = 60_000
+
+/** The Questlog client for browsers. */
+export class BrowserClient extends QuestlogClient {
+  readonly mode: 'websocket' | 'sse'
+  private readonly token: string | undefined
+  private readonly onHide: (() => void) | undefined
+
+  constructor(o: BrowserClientOptions) {
+    const wanted = o.transport ?? 'auto'
+    const hasWebSocket = typeof globalThis.WebSocket === 'function'
+    const mode = wanted === 'sse' || (wanted === 'auto' && !hasWebSocket) ? 'sse' : 'websocket'
+    super({
+      ...o,
+      transport:
+        mode === 'websocket'
+          ? webSocketTransport(globalThis.WebSocket as unknown as WebSocketConstructor)
+          : null,
+    })
+    this.mode = mode
+    this.token = o.token
+    if ((o.flushOnHide ?? true) && typeof addEventListener === 'function') {
+      const onHide = () => this.flushForUnload()
+      const onVisibility = () => {
+        if (document.visibilityState === 'hidden') onHide()
+      }
+      addEventListener('pagehide', onHide)
+      document.addEventListener('visibilitychange', onVisibility)
+      this.onHide = () => {
+        removeEventListener('pagehide', onHide)
+        document.removeEventListener('visibilitychange', onVisibility)
+      }
+    }
+  }
+
+  override subscribe<T>(topic: TopicRef<T>, options: SubscribeOptions = {}): EventSubscription<T> {
+    if (this.mode === 'websocket') return super.subscribe(topic, options)
+    if (this.closing) throw new ClientClosedError()
+    return new SseSubscription<T>(this.brokers[0]!, topicName(topic), options)
+  }
+
+  override close(): Promise<void> {
+    this.onHide?.()
+    return super.close()
+  }
+
+  /**
+   * Sends everything queued with keepalive requests, which the browser completes
+   * even after the page is gone. Dedupe keys make any double send harmless.
+   */
+  flushForUnload(): void {
+    const byTopic = new Map<string, QueuedEvent[]>()
+    for (const q of this.producer.takeAll()) {
+      const list = byTopic.get(q.topic)
+      if (list) list.push(q)
+      else byTopic.set(q.topic, [q])
+    }
+    let budget = KEEPALIVE_BUDGET
+    for (const [topic, queued] of byTopic) {
+      let chunk: QueuedEvent[] = []
+      let bytes = 0
+      const send = () => {
+        if (chunk.length === 0) return
+        const batch = chunk
+        chunk = []
+        bytes = 0
+        const keepalive = budget > 0
+        budget -= KEEPALIVE_BUDGET / 4
+        void httpPublish(
+          topic,
+          batch.map((q) => q.event),
+          { broker: this.brokers[0]!, token: this.token, keepalive },
+        ).then(
+          (r) => {
+            for (let i = 0; i < batch.length; i++) batch[i]!.resolve(r.receipts[i]!)
+          },
+          (e: Error) => {
+            for (const q of batch) q.reject(e)
+          },
+        )
+      }
+      for (const q of queued) {
+        const size = JSON.stringify(q.event).length + 1
+        if (bytes + size > KEEPALIVE_BUDGET / 4 && chunk.length > 0) send()
+        chunk.push(q)
+        bytes += size
+      }
+      send()
+    }
+  }
+
+  protected override sendBatch(
+    topic: string,
+    events: PublishEvent[],
+    signal: AbortSignal,
+  ): Promise<BatchResult> {
+    if (this.mode === 'websocket') return super.sendBatch(topic, events, signal)
+    return httpPublish(topic, events, { broker: this.brokers[0]!, token: this.token, signal })
+  }
+}

@@ -1,0 +1,102 @@
+import { type Envelope, UnavailableError, ValidationError } from '@questlog/protocol'
+import type { EventSubscription, ReceivedEvent, SubscribeOptions } from '@questlog/sdk-core'
+
+/**
+ * A subscription over Server-Sent Events (`GET /v1/topics/{topic}/stream`), for
+ * when WebSocket is not available. The browser's EventSource reconnects by
+ * itself and sends the last `id:` (a broker cursor) back, so it resumes without gaps.
+ */
+export class SseSubscription<T> implements EventSubscription<T> {
+  private readonly source: EventSource
+  private readonly queue: Array<{ event: Envelope; cursor: string }> = []
+  private wake: (() => void) | undefined
+  private ended = false
+  private error: Error | undefined
+  private last: string | undefined
+
+  constructor(broker: string, topic: string, o: SubscribeOptions) {
+    if (o.group !== undefined) {
+      throw new ValidationError([{ path: 'group', message: 'consumer groups need the WebSocket transport' }])
+    }
+    const q = new URLSearchParams()
+    const from = o.from
+    if (typeof from === 'string') q.set('from', from)
+    else if (from && 'offset' in from) q.set('from', from.offset)
+    else if (from)
+      throw new ValidationError([{ path: 'from', message: 'a time start needs the WebSocket transport' }])
+    if (o.partition !== undefined) q.set('partition', String(o.partition))
+    if (o.key !== undefined) q.set('key', o.key)
+    if (o.type !== undefined) q.set('type', o.type)
+    if (o.cursor !== undefined) q.set('lastEventId', o.cursor)
+    this.last = o.cursor
+    this.source = new EventSource(
+      `${broker.replace(/\/$/, '')}/v1/topics/${encodeURIComponent(topic)}/stream?${q}`,
+    )
+    this.source.onmessage = (m: MessageEvent<string>) => {
+      this.last = m.lastEventId
+      this.queue.push({ event: JSON.parse(m.data) as Envelope, cursor: m.lastEventId })
+      this.poke()
+    }
+    this.source.onerror = () => {
+      // CONNECTING: the browser retries by itself; CLOSED: the broker refused the stream
+      if (this.source.readyState === EventSource.CLOSED) {
+        this.error = new UnavailableError(`the event stream of '${topic}' was refused`)
+        this.close()
+      }
+    }
+    o.signal?.addEventListener('abort', () => this.close(), { once: true })
+  }
+
+  get cursor(): string | undefined {
+    return this.last
+  }
+
+  close(): void {
+    if (this.ended) return
+    this.ended = true
+    this.source.close()
+    this.poke()
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<ReceivedEvent<T>> {
+    return {
+      next: async () => {
+        for (;;) {
+          const d = this.queue.shift()
+          if (d) {
+            const ev: ReceivedEvent<T> = {
+              ...(d.event as Omit<Envelope, 'data'> & { data: T }),
+              cursor: d.cursor,
+              redelivery: 0,
+              // a stream has no acks: the cursor is the position
+              ack: () => Promise.resolve(),
+              nak: () => {},
+            }
+            return { value: ev, done: false }
+          }
+          if (this.ended) {
+            if (this.error) {
+              const e = this.error
+              this.error = undefined
+              throw e
+            }
+            return { value: undefined, done: true }
+          }
+          await new Promise<void>((resolve) => {
+            this.wake = resolve
+          })
+        }
+      },
+      return: async () => {
+        this.close()
+        return { value: undefined, done: true }
+      },
+    }
+  }
+
+  private poke(): void {
+    const w = this.wake
+    this.wake = undefined
+    w?.()
+  }
+}

@@ -10,6 +10,7 @@ import { publishRequest } from '../publish/publish-request'
 import { envelopeJson } from '../read/envelope-json'
 import { readPage } from '../read/reader'
 import { toTopicInfo } from '../topics/topic-service'
+import { replaysRouter, subscriptionsRouter } from './delivery-router'
 import { statsRouter } from './stats-router'
 import { procedure, router } from './trpc'
 
@@ -17,6 +18,8 @@ const byName = z.object({ name: topicNameSchema })
 
 /** The admin API under /trpc, used by the console. Its type is the console's contract. */
 export const adminRouter = router({
+  subscriptions: subscriptionsRouter,
+  replays: replaysRouter,
   topics: router({
     list: procedure.query(async ({ ctx }) => (await ctx.s.topics.list()).map(toTopicInfo)),
     get: procedure.input(byName).query(({ ctx, input }) => ctx.s.topics.describe(input.name)),

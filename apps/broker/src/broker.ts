@@ -11,6 +11,7 @@ import { createMetrics } from './observability/metrics'
 import { StatsSampler } from './observability/timeseries'
 import { Publisher } from './publish/publisher'
 import { RetentionWorker } from './retention/retention'
+import { Scheduler } from './schedule/scheduler'
 import type { Services } from './services'
 import { createDrizzle, createSql } from './storage/db'
 import { type EmbeddedDatabase, startEmbeddedPostgres } from './storage/embedded'
@@ -109,6 +110,8 @@ export async function createBroker(
   const delivery = new DeliveryService(sql, topics, publisher, fanout)
   const replays = new ReplayJobs(sql, topics, delivery.subs, publisher, log)
   await replays.resume()
+  const scheduler = new Scheduler(sql, topics, publisher, log)
+  scheduler.start()
 
   const services: Services = {
     brokerId,
@@ -126,6 +129,7 @@ export async function createBroker(
     retention,
     delivery,
     replays,
+    scheduler,
   }
   const app = await createHttpServer(services)
   await app.listen({ port: config.port, host: config.host })
@@ -148,6 +152,7 @@ export async function createBroker(
         // each step is bounded: a broker whose database is gone must still stop
         await withTimeout(retention.stop(), 5000)
         await withTimeout(replays.stop(), 5000)
+        await withTimeout(scheduler.stop(), 5000)
         await withTimeout(app.close(), 5000)
         await withTimeout(fanout.stop(), 2000)
         await withTimeout(sql.end({ timeout: 2 }), 3000)

@@ -8,6 +8,7 @@ import type { Metrics } from './observability/metrics'
 import type { StatsSampler } from './observability/timeseries'
 import type { Publisher } from './publish/publisher'
 import type { RetentionWorker } from './retention/retention'
+import type { Scheduler } from './schedule/scheduler'
 import type { Db, Sql } from './storage/db'
 import type { SegmentRegistry } from './storage/segments'
 import type { TopicService } from './topics/topic-service'
@@ -29,4 +30,5 @@ export interface Services {
   retention: RetentionWorker
   delivery: DeliveryService
   replays: ReplayJobs
+  scheduler: Scheduler
 }

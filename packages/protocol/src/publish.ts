@@ -72,3 +72,24 @@ export const publishBatchResponseSchema = z.object({
   receipts: z.array(receiptSchema),
   backpressure: backpressureHintSchema.optional(),
 })
+
+/** A publish that waits: stored now, written to the log (and so delivered) at `deliverAt` or after `delayMs`. */
+export const schedulePublishSchema = z
+  .strictObject({
+    event: publishEventSchema,
+    deliverAt: z.iso
+      .datetime({ offset: true, message: 'use ISO-8601 with a time zone, e.g. 2026-11-27T18:00:00Z' })
+      .optional(),
+    delayMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(366 * 86_400_000)
+      .optional(),
+  })
+  .refine((s) => (s.deliverAt === undefined) !== (s.delayMs === undefined), {
+    message: 'give exactly one of deliverAt or delayMs',
+    path: ['deliverAt'],
+  })
+
+export type SchedulePublish = z.infer<typeof schedulePublishSchema>

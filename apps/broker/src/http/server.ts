@@ -10,6 +10,7 @@ import { toQuestlogError } from './errors'
 import { eventsRoutes } from './events-routes'
 import { healthRoutes } from './health-routes'
 import { replaysRoutes } from './replays-routes'
+import { scheduledRoutes } from './scheduled-routes'
 import { streamRoute } from './stream-route'
 import { subscriptionsRoutes } from './subscriptions-routes'
 import { topicsRoutes } from './topics-routes'
@@ -53,6 +54,7 @@ export async function createHttpServer(s: Services): Promise<FastifyInstance> {
   healthRoutes(app, s)
   subscriptionsRoutes(app, s)
   replaysRoutes(app, s)
+  scheduledRoutes(app, s)
   await app.register(fastifyTRPCPlugin, {
     prefix: '/trpc',
     trpcOptions: { router: adminRouter, createContext: () => ({ s }) },

@@ -1,0 +1,127 @@
+import { NotFoundError, type PublishEvent, type SchedulePublish } from '@questlog/protocol'
+import type { Logger } from 'pino'
+import { v7 as uuidv7 } from 'uuid'
+import { prepareEvent } from '../publish/prepare'
+import type { Publisher } from '../publish/publisher'
+import type { Sql } from '../storage/db'
+import type { TopicService } from '../topics/topic-service'
+
+export interface ScheduledEvent {
+  id: string
+  topic: string
+  deliverAt: string
+  event: PublishEvent
+}
+
+const MAX_SLEEP_MS = 1000
+const BATCH = 500
+
+/**
+ * Scheduled delivery: the event is stored at once and written to the log when
+ * due, so subscribers see it at its time. Any broker may write a due event
+ * (rows are claimed with SKIP LOCKED); the event's id doubles as its dedupe key,
+ * so a retried write never duplicates it.
+ */
+export class Scheduler {
+  private timer: NodeJS.Timeout | undefined
+  private stopped = false
+  private busy: Promise<void> | undefined
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly topics: TopicService,
+    private readonly publisher: Publisher,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.arm(0)
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    clearTimeout(this.timer)
+    await this.busy?.catch(() => {})
+  }
+
+  private arm(ms: number): void {
+    if (this.stopped) return
+    clearTimeout(this.timer)
+    this.timer = setTimeout(() => {
+      this.busy = this.tick()
+        .catch((err) => this.log.warn({ err }, 'scheduled delivery round failed'))
+        .then(async () => {
+          const [next] = await this.sql`SELECT min(deliver_at) AS at FROM ql_scheduled`.catch(() => [])
+          const due = next?.at ? new Date(next.at as string).getTime() - Date.now() : MAX_SLEEP_MS
+          this.arm(Math.max(0, Math.min(MAX_SLEEP_MS, due)))
+        })
+    }, ms)
+    this.timer.unref()
+  }
+
+  async schedule(topicName: string, req: SchedulePublish): Promise<ScheduledEvent> {
+    const topic = await this.topics.get(topicName)
+    // checked now, so a bad event fails at once instead of at its time
+    prepareEvent(req.event, null, { topic, defaultSource: '/http' })
+    const id = req.event.id ?? uuidv7()
+    const deliverAt = req.deliverAt ? new Date(req.deliverAt) : new Date(Date.now() + (req.delayMs ?? 0))
+    const event = { ...req.event, id }
+    await this.sql`INSERT INTO ql_scheduled (id, topic_id, deliver_at, event)
+                   VALUES (${id}, ${topic.id}, ${deliverAt.toISOString()}::timestamptz, ${JSON.stringify(event)}::jsonb)`
+    if (deliverAt.getTime() - Date.now() < MAX_SLEEP_MS)
+      this.arm(Math.max(0, deliverAt.getTime() - Date.now()))
+    return { id, topic: topic.name, deliverAt: deliverAt.toISOString(), event }
+  }
+
+  async cancel(id: string): Promise<void> {
+    const rows = await this.sql`DELETE FROM ql_scheduled WHERE id = ${id} RETURNING id`
+    if (rows.length === 0)
+      throw new NotFoundError(
+        `no scheduled event '${id}' (already delivered, cancelled, or never scheduled)`,
+        { id },
+      )
+  }
+
+  async list(topicName?: string): Promise<ScheduledEvent[]> {
+    const rows = await this.sql`
+      SELECT s.id, t.name AS topic, s.deliver_at, s.event::text AS event FROM ql_scheduled s JOIN ql_topics t ON t.id = s.topic_id
+      ${topicName === undefined ? this.sql`` : this.sql`WHERE t.name = ${topicName}`}
+      ORDER BY s.deliver_at LIMIT 1000`
+    return rows.map((r) => ({
+      id: r.id as string,
+      topic: r.topic as string,
+      deliverAt: new Date(r.deliver_at as string).toISOString(),
+      event: JSON.parse(r.event as string) as PublishEvent,
+    }))
+  }
+
+  /** Writes every due event to its topic's log. */
+  async tick(): Promise<number> {
+    let written = 0
+    for (;;) {
+      const n = await this.sql.begin(async (tx) => {
+        const due = await tx`
+          SELECT s.id, t.name AS topic, s.event::text AS event FROM ql_scheduled s JOIN ql_topics t ON t.id = s.topic_id
+          WHERE s.deliver_at <= now() ORDER BY s.deliver_at LIMIT ${BATCH} FOR UPDATE OF s SKIP LOCKED`
+        for (const r of due) {
+          const topic = await this.topics.get(r.topic as string)
+          const event = JSON.parse(r.event as string) as PublishEvent
+          const prepared = prepareEvent(
+            { ...event, dedupeKey: event.dedupeKey ?? `scheduled-${r.id}` },
+            null,
+            {
+              topic,
+              defaultSource: '/scheduled',
+            },
+          )
+          await this.publisher.publish(topic, [prepared])
+        }
+        if (due.length > 0)
+          await tx`DELETE FROM ql_scheduled WHERE id = ANY(${due.map((r) => r.id as string)}::text[])`
+        return due.length
+      })
+      written += n
+      if (n < BATCH) return written
+    }
+  }
+}

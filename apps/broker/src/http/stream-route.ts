@@ -13,6 +13,11 @@ const HEARTBEAT_MS = 15_000
 
 /** Server-Sent Events: every `id:` is a cursor over all partitions read, so a reconnect resumes exactly. */
 export function streamRoute(app: FastifyInstance, s: Services): void {
+  // hijacked responses outlive app.close(): end them so clients reconnect at once
+  const open = new Set<TopicTail>()
+  app.addHook('preClose', async () => {
+    for (const tail of open) tail.stop()
+  })
   app.get<{ Params: TopicParams }>('/v1/topics/:topic/stream', async (req, reply) => {
     const name = topicName(req.params)
     const q = parse(streamQuerySchema, req.query)
@@ -65,7 +70,11 @@ export function streamRoute(app: FastifyInstance, s: Services): void {
     })
     const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS)
     heartbeat.unref()
-    res.on('close', () => tail.stop())
+    open.add(tail)
+    res.on('close', () => {
+      open.delete(tail)
+      tail.stop()
+    })
     try {
       await tail.start()
     } catch (e) {

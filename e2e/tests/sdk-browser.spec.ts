@@ -1,0 +1,197 @@
+import { execFileSync } from 'node:child_process'
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises'
+import { createServer, type Server } from 'node:http'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { expect, type Page, test } from '@playwright/test'
+import {
+  type Broker,
+  createBroker,
+  type EmbeddedDatabase,
+  freePort,
+  startEmbeddedPostgres,
+} from '@questlog/broker'
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const fixtureDir = path.resolve(here, '../fixtures/sdk-browser')
+const sdkDir = path.resolve(here, '../../packages/sdk-browser')
+
+// This suite restarts its broker to cut the browser's connections, so it runs its own
+// broker and database rather than the shared stack of global-setup.ts.
+let dir: string
+let db: EmbeddedDatabase
+let broker: Broker
+let brokerPort: number
+let pages: Server
+let pagesUrl: string
+
+async function startOwnBroker(): Promise<Broker> {
+  return createBroker({ port: brokerPort, databaseUrl: db.url, logLevel: 'warn' })
+}
+
+/** Stops the broker and starts it again on the same port and database: every connection drops. */
+async function restartBroker(): Promise<void> {
+  await broker.stop()
+  broker = await startOwnBroker()
+}
+
+async function http<T = unknown>(
+  method: string,
+  url: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${broker.url}${url}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
+  return { status: res.status, body: (await res.json()) as T }
+}
+
+async function storedData(topic: string): Promise<unknown[]> {
+  const res = await http<{ events: Array<{ data: unknown }> }>(
+    'GET',
+    `/v1/topics/${topic}/events?partition=0&from=0&limit=1000`,
+  )
+  return res.body.events.map((e) => e.data)
+}
+
+async function openFixture(page: Page, transport: string, extra = ''): Promise<void> {
+  await page.goto(
+    `${pagesUrl}/index.html?broker=${encodeURIComponent(broker.url)}&transport=${transport}${extra}`,
+  )
+  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true')
+}
+
+/** What the fixture page puts on `window.questlog`. */
+interface Fixture {
+  mode: string
+  received: unknown[]
+  states: string[]
+  subscribe(topic: string, from: string): void
+  publishAll(topic: string, items: unknown[]): Promise<number>
+  enqueue(topic: string, items: unknown[]): number
+}
+type Win = { questlog: Fixture }
+
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => ({ n: from + i }))
+
+test.describe.configure({ mode: 'serial' })
+
+test.beforeAll(async () => {
+  execFileSync(process.execPath, ['build.mjs'], { cwd: sdkDir, stdio: 'ignore' })
+  dir = await mkdtemp(path.join(os.tmpdir(), 'questlog-sdk-browser-'))
+  // the server runs as the unprivileged postgres user when we are root: it must reach its folder
+  await chmod(dir, 0o755)
+  db = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg') })
+  brokerPort = await freePort()
+  broker = await startOwnBroker()
+
+  // the fixture page and the SDK bundle, from another origin than the broker, as a game would be
+  const files: Record<string, { file: string; type: string }> = {
+    '/index.html': { file: path.join(fixtureDir, 'index.html'), type: 'text/html' },
+    '/questlog.js': { file: path.join(sdkDir, 'dist/questlog.js'), type: 'text/javascript' },
+    '/questlog.js.map': { file: path.join(sdkDir, 'dist/questlog.js.map'), type: 'application/json' },
+  }
+  pages = createServer(async (req, res) => {
+    const entry = files[(req.url ?? '').split('?')[0]!]
+    if (!entry) return void res.writeHead(404).end()
+    res.writeHead(200, { 'content-type': entry.type }).end(await readFile(entry.file))
+  })
+  const pagesPort = await freePort()
+  await new Promise<void>((resolve) => pages.listen(pagesPort, '127.0.0.1', resolve))
+  pagesUrl = `http://127.0.0.1:${pagesPort}`
+})
+
+test.afterAll(async () => {
+  await new Promise((resolve) => pages?.close(resolve))
+  await broker?.stop()
+  await db?.stop()
+  if (dir) await rm(dir, { recursive: true, force: true })
+})
+
+test('over WebSocket, a page publishes and receives live events, and resumes without gaps after a forced disconnect', async ({
+  page,
+}) => {
+  expect((await http('POST', '/v1/topics', { name: 'browser.feed' })).status).toBe(201)
+  await openFixture(page, 'websocket')
+  expect(await page.evaluate(() => (globalThis as unknown as Win).questlog.mode)).toBe('websocket')
+  await page.evaluate(() => (globalThis as unknown as Win).questlog.subscribe('browser.feed', 'earliest'))
+
+  expect(
+    await page.evaluate(
+      (items) => (globalThis as unknown as Win).questlog.publishAll('browser.feed', items),
+      range(1, 25),
+    ),
+  ).toBe(25)
+  await expect(page.locator('#count')).toHaveText('25')
+  await expect(page.locator('#status')).toHaveText('open')
+
+  await restartBroker()
+  // published while the page is still reconnecting: it must pick them up from its cursor
+  expect(
+    (
+      await http('POST', '/v1/topics/browser.feed/events', {
+        events: range(26, 50).map((data) => ({ data })),
+      })
+    ).status,
+  ).toBe(201)
+  await expect(page.locator('#status')).toHaveText('open', { timeout: 15_000 })
+  expect(
+    await page.evaluate(
+      (items) => (globalThis as unknown as Win).questlog.publishAll('browser.feed', items),
+      range(51, 60),
+    ),
+  ).toBe(10)
+  await expect(page.locator('#count')).toHaveText('60')
+
+  const received = await page.evaluate(() => (globalThis as unknown as Win).questlog.received)
+  expect(received).toEqual(range(1, 60))
+  expect(await page.evaluate(() => (globalThis as unknown as Win).questlog.states)).toContain('reconnecting')
+  expect(await storedData('browser.feed')).toEqual(range(1, 60))
+})
+
+test('over SSE and HTTP, a page publishes and receives live events, and resumes after a forced disconnect', async ({
+  page,
+}) => {
+  expect((await http('POST', '/v1/topics', { name: 'browser.sse' })).status).toBe(201)
+  await openFixture(page, 'sse')
+  expect(await page.evaluate(() => (globalThis as unknown as Win).questlog.mode)).toBe('sse')
+  await page.evaluate(() => (globalThis as unknown as Win).questlog.subscribe('browser.sse', 'earliest'))
+
+  expect(
+    await page.evaluate(
+      (items) => (globalThis as unknown as Win).questlog.publishAll('browser.sse', items),
+      range(1, 20),
+    ),
+  ).toBe(20)
+  await expect(page.locator('#count')).toHaveText('20')
+
+  await restartBroker()
+  expect(
+    (await http('POST', '/v1/topics/browser.sse/events', { events: range(21, 40).map((data) => ({ data })) }))
+      .status,
+  ).toBe(201)
+  await expect(page.locator('#count')).toHaveText('40', { timeout: 15_000 })
+  expect(await page.evaluate(() => (globalThis as unknown as Win).questlog.received)).toEqual(range(1, 40))
+  expect(await storedData('browser.sse')).toEqual(range(1, 40))
+})
+
+test('queued events are sent with keepalive requests when the page is left', async ({ page }) => {
+  expect((await http('POST', '/v1/topics', { name: 'browser.unload' })).status).toBe(201)
+  // a batch lingers a minute, so nothing leaves unless the page-hide flush sends it
+  await openFixture(page, 'websocket', '&linger=60000')
+  await expect(page.locator('#status')).toHaveText('open')
+  expect(
+    await page.evaluate(
+      (items) => (globalThis as unknown as Win).questlog.enqueue('browser.unload', items),
+      range(1, 30),
+    ),
+  ).toBe(30)
+  await page.waitForTimeout(300)
+  expect(await storedData('browser.unload')).toEqual([])
+
+  await page.goto('about:blank')
+  await expect.poll(() => storedData('browser.unload'), { timeout: 10_000 }).toEqual(range(1, 30))
+})

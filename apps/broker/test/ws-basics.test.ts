@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { z } from 'zod'
 import type { Broker } from '../src/broker'
-import { createTopic, readAll, startBroker } from './helpers'
+import { api, createTopic, readAll, sleep, startBroker } from './helpers'
 
 /** Opens a raw socket and collects the broker's frames. */
 async function rawSocket(url: string) {
@@ -117,6 +117,57 @@ describe('WebSocket endpoint', () => {
       (await readAll(broker.url, 'ws.basics', 0)).length + (await readAll(broker.url, 'ws.basics', 1)).length
     expect(after).toBe(before)
     expect(bus.stats().batches).toBe(0)
+    await bus.close()
+  })
+  it('sends at most `credits` un-acked events, more as acks arrive, and redelivers a nak', async () => {
+    await createTopic(broker.url, 'ws.credits')
+    const events = Array.from({ length: 20 }, (_, n) => ({ data: { n } }))
+    expect((await api(broker.url, 'POST', '/v1/topics/ws.credits/events', { events })).status).toBe(201)
+    const s = await rawSocket(broker.url)
+    s.send({ op: 'hello', v: PROTOCOL_VERSION })
+    await s.next(1)
+    s.send({ op: 'subscribe', sid: 'a', topic: 'ws.credits', from: 'earliest', credits: 5 })
+    const delivered = () => s.frames.filter((f) => f.op === 'events').flatMap((f) => f.events)
+    const settle = async (n: number) => {
+      for (let i = 0; i < 200 && delivered().length < n; i++) await sleep(10)
+      // and nothing more arrives
+      await sleep(300)
+      return delivered()
+    }
+    expect((await settle(5)).map((d) => d.event.data.n)).toEqual([0, 1, 2, 3, 4])
+    s.send({
+      op: 'ack',
+      sid: 'a',
+      acks: [
+        [0, '0'],
+        [0, '1'],
+        [0, '2'],
+      ],
+    })
+    expect((await settle(8)).map((d) => d.event.data.n)).toEqual([0, 1, 2, 3, 4, 5, 6, 7])
+    // a nak keeps its credit: the same event comes again, marked, and nothing new
+    s.send({ op: 'nak', sid: 'a', partition: 0, offset: '3' })
+    const after = await settle(9)
+    expect(after).toHaveLength(9)
+    expect(after[8]).toMatchObject({ event: { offset: '3' }, redelivery: 1 })
+    s.ws.close()
+  })
+
+  it('ends a subscription when its AbortSignal fires, and refuses a publish aborted before it was sent', async () => {
+    const bus = createClient({ brokers: [broker.url] })
+    const stop = new AbortController()
+    const sub = bus.subscribe('ws.basics', { from: 'latest', signal: stop.signal })
+    const reading = (async () => {
+      let n = 0
+      for await (const _ of sub) n++
+      return n
+    })()
+    setTimeout(() => stop.abort(), 100)
+    expect(await reading).toBe(0)
+    const aborted = AbortSignal.abort()
+    await expect(bus.publish('ws.basics', { x: 1 }, { signal: aborted })).rejects.toMatchObject({
+      name: 'AbortedError',
+    })
     await bus.close()
   })
 })

@@ -12,7 +12,7 @@ import { healthRoutes } from './health-routes'
 import { replaysRoutes } from './replays-routes'
 import { scheduledRoutes } from './scheduled-routes'
 import { streamRoute } from './stream-route'
-import { subscriptionsRoutes } from './subscriptions-routes'
+import { eventStatusRoute, subscriptionsRoutes } from './subscriptions-routes'
 import { topicsRoutes } from './topics-routes'
 
 export async function createHttpServer(s: Services): Promise<FastifyInstance> {
@@ -53,6 +53,7 @@ export async function createHttpServer(s: Services): Promise<FastifyInstance> {
   cloudEventsRoute(app, s)
   healthRoutes(app, s)
   subscriptionsRoutes(app, s)
+  eventStatusRoute(app, s)
   replaysRoutes(app, s)
   scheduledRoutes(app, s)
   await app.register(fastifyTRPCPlugin, {

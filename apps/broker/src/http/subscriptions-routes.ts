@@ -10,6 +10,7 @@ import {
 } from '@questlog/protocol'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
+import { eventStatus } from '../delivery/event-status'
 import { deadLetterViews, deliveriesJson, reportView, subscriptionView } from '../delivery/views'
 import type { Services } from '../services'
 import { parse } from './parse'
@@ -83,5 +84,12 @@ export function subscriptionsRoutes(app: FastifyInstance, s: Services): void {
     const sub = await d.subs.get(name(req.params))
     const body = parse(redriveRequestSchema, req.body)
     return { redriven: await d.deadLetters.redrive(sub, 'all' in body ? 'all' : body.ids) }
+  })
+}
+
+export function eventStatusRoute(app: FastifyInstance, s: Services): void {
+  app.get('/v1/events/:id', async (req) => {
+    const { id } = parse(z.object({ id: z.string().min(1).max(256) }), req.params)
+    return eventStatus(s.sql, s.delivery.subs, id)
   })
 }

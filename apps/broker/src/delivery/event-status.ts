@@ -1,0 +1,109 @@
+import { compileSubjectPattern, NotFoundError } from '@questlog/protocol'
+import type { Sql } from '../storage/db'
+import type { SubscriptionService } from './subscriptions'
+
+export type DeliveryState = 'not_delivered' | 'pending' | 'acked' | 'dead_lettered' | 'filtered_out'
+
+export interface EventStatus {
+  id: string
+  topic: string
+  partition: number
+  offset: string
+  time: string
+  type: string
+  subscriptions: Array<{
+    name: string
+    mode: 'stream' | 'queue'
+    state: DeliveryState
+    deliveries?: number
+    member?: string | null
+    reason?: string
+  }>
+}
+
+// ids the broker assigns are UUIDv7: their first 48 bits are the publish time,
+// which narrows the search to a few segments and BRIN ranges
+const WINDOW_MS = 10 * 60_000
+
+function uuidv7Time(id: string): number | undefined {
+  const m = /^([0-9a-f]{8})-([0-9a-f]{4})-7[0-9a-f]{3}-/i.exec(id)
+  return m ? Number.parseInt(m[1]! + m[2]!, 16) : undefined
+}
+
+/** Where an event is and, per subscription of its topic, whether it was delivered, acked, is pending or dead. */
+export async function eventStatus(sql: Sql, subs: SubscriptionService, id: string): Promise<EventStatus> {
+  const at = uuidv7Time(id)
+  const near =
+    at === undefined
+      ? sql``
+      : sql`AND e.time BETWEEN ${new Date(at - WINDOW_MS).toISOString()}::timestamptz
+                           AND ${new Date(at + WINDOW_MS).toISOString()}::timestamptz`
+  let [row] = await sql`
+    SELECT e.topic_id, t.name AS topic, e.partition, e."offset", (extract(epoch FROM e.time) * 1000)::float8 AS time_ms, e.type
+    FROM ql_events e JOIN ql_topics t ON t.id = e.topic_id WHERE e.id = ${id} ${near} LIMIT 1`
+  if (!row && at !== undefined) {
+    // a scheduled event keeps the id it got when scheduled: search everything
+    ;[row] = await sql`
+      SELECT e.topic_id, t.name AS topic, e.partition, e."offset", (extract(epoch FROM e.time) * 1000)::float8 AS time_ms, e.type
+      FROM ql_events e JOIN ql_topics t ON t.id = e.topic_id WHERE e.id = ${id} LIMIT 1`
+  }
+  if (!row) throw new NotFoundError(`no event with id '${id}'`, { id })
+  const topicId = Number(row.topic_id)
+  const partition = Number(row.partition)
+  const offset = Number(row.offset)
+  const type = row.type as string
+  const out: EventStatus = {
+    id,
+    topic: row.topic as string,
+    partition,
+    offset: String(offset),
+    time: new Date(Number(row.time_ms)).toISOString(),
+    type,
+    subscriptions: [],
+  }
+  for (const sub of await subs.list()) {
+    if (!compileSubjectPattern(sub.topicPattern)(out.topic)) continue
+    const base = { name: sub.name, mode: sub.mode }
+    if (sub.typeFilter !== null && !compileSubjectPattern(sub.typeFilter)(type)) {
+      out.subscriptions.push({ ...base, state: 'filtered_out' })
+      continue
+    }
+    const [dead] = await sql`
+      SELECT reason, deliveries FROM ql_dead_letters WHERE subscription_id = ${sub.id} AND topic_id = ${topicId}
+        AND partition = ${partition} AND "offset" = ${offset} AND redriven_at IS NULL LIMIT 1`
+    if (dead) {
+      out.subscriptions.push({
+        ...base,
+        state: 'dead_lettered',
+        reason: dead.reason as string,
+        deliveries: Number(dead.deliveries),
+      })
+      continue
+    }
+    if (sub.mode === 'queue') {
+      const [pending] = await sql`
+        SELECT deliveries, member FROM ql_pending WHERE subscription_id = ${sub.id} AND topic_id = ${topicId}
+          AND partition = ${partition} AND "offset" = ${offset}`
+      if (pending) {
+        out.subscriptions.push({
+          ...base,
+          state: 'pending',
+          deliveries: Number(pending.deliveries),
+          member: pending.member as string | null,
+        })
+        continue
+      }
+    }
+    const table =
+      sub.mode === 'queue'
+        ? sql`ql_sub_positions WHERE subscription_id = ${sub.id}`
+        : sql`ql_consumer_offsets WHERE group_name = ${sub.name}`
+    const [pos] =
+      await sql`SELECT next_offset FROM ${table} AND topic_id = ${topicId} AND partition = ${partition}`
+    out.subscriptions.push({
+      ...base,
+      state: pos && Number(pos.next_offset) > offset ? 'acked' : 'not_delivered',
+    })
+  }
+  return out
+}

@@ -170,4 +170,31 @@ describe('WebSocket endpoint', () => {
     })
     await bus.close()
   })
+  it('resumes from a stored cursor or offset', async () => {
+    await createTopic(broker.url, 'ws.resume', { partitions: 3 })
+    const events = Array.from({ length: 30 }, (_, n) => ({ key: `k${n % 5}`, data: { n } }))
+    expect((await api(broker.url, 'POST', '/v1/topics/ws.resume/events', { events })).status).toBe(201)
+    const bus = createClient({ brokers: [broker.url] })
+    const seen = new Set<number>()
+    let stored: string | undefined
+    for await (const ev of bus.subscribe<{ n: number }>('ws.resume', { from: 'earliest' })) {
+      seen.add(ev.data.n)
+      stored = ev.cursor
+      if (seen.size === 12) break
+    }
+    // a later run starts after the stored cursor: the other 18, none twice
+    for await (const ev of bus.subscribe<{ n: number }>('ws.resume', { cursor: stored! })) {
+      expect(seen.has(ev.data.n)).toBe(false)
+      seen.add(ev.data.n)
+      if (seen.size === 30) break
+    }
+    expect(seen.size).toBe(30)
+    const fromOffset: string[] = []
+    for await (const ev of bus.subscribe('ws.resume', { partition: 1, from: { offset: '2' } })) {
+      fromOffset.push(ev.offset)
+      if (fromOffset.length === 3) break
+    }
+    expect(fromOffset).toEqual(['2', '3', '4'])
+    await bus.close()
+  })
 })

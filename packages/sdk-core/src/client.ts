@@ -42,6 +42,8 @@ export interface ClientOptions {
   deliveryTimeoutMs?: number
   /** Connect plus handshake must finish within this (default 10 s). */
   connectTimeoutMs?: number
+  /** Ping a connection quiet for this long; drop it after twice as long without a frame (default 15 s). */
+  pingIntervalMs?: number
 }
 
 export interface PublishOptions {
@@ -84,6 +86,7 @@ export class QuestlogClient {
       clientName: o.clientName,
       backoff: o.backoff ?? DEFAULT_BACKOFF,
       connectTimeoutMs: o.connectTimeoutMs ?? 10_000,
+      pingIntervalMs: o.pingIntervalMs ?? 15_000,
       onPublishCredits: (n) => {
         this.producer.pacer.credits = n
       },

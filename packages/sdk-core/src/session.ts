@@ -35,6 +35,8 @@ export interface SessionOptions {
   backoff: BackoffOptions
   /** Connect + handshake must finish within this. */
   connectTimeoutMs: number
+  /** A ping goes out after this much silence; twice as long without any frame drops the connection. */
+  pingIntervalMs: number
   /** The broker changed the publish window. */
   onPublishCredits?: (credits: number) => void
 }
@@ -156,10 +158,16 @@ export class Session {
         this.conn = conn
         this.status.transition({ state: 'open', reason: 'connected', url })
         for (const s of this.subscribers.values()) s.onOpen(this)
-        for (;;) {
-          const next = await frames.next()
-          if (next.done) break
-          this.dispatch(next.value)
+        const watchdog = this.watch(conn)
+        try {
+          for (;;) {
+            const next = await frames.next()
+            if (next.done) break
+            watchdog.heard()
+            this.dispatch(next.value)
+          }
+        } finally {
+          watchdog.stop()
         }
         error = new ConnectionLostError()
       } catch (e) {
@@ -185,6 +193,23 @@ export class Session {
       } catch {
         return
       }
+    }
+  }
+
+  /** Pings a quiet connection and drops one that stays silent, which a half-open TCP connection would. */
+  private watch(conn: TransportConnection): { heard(): void; stop(): void } {
+    let last = Date.now()
+    const timer = setInterval(() => {
+      const quiet = Date.now() - last
+      if (quiet >= 2 * this.o.pingIntervalMs) conn.close(4000, 'no answer to ping')
+      else if (quiet >= this.o.pingIntervalMs) this.send({ op: 'ping', t: Date.now() })
+    }, this.o.pingIntervalMs / 2)
+    ;(timer as { unref?: () => void }).unref?.()
+    return {
+      heard: () => {
+        last = Date.now()
+      },
+      stop: () => clearInterval(timer),
     }
   }
 

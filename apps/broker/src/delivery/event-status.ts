@@ -1,6 +1,6 @@
 import { compileSubjectPattern, NotFoundError } from '@questlog/protocol'
 import type { Sql } from '../storage/db'
-import type { SubscriptionService } from './subscriptions'
+import type { Subscription, SubscriptionService } from './subscriptions'
 
 export type DeliveryState = 'not_delivered' | 'pending' | 'acked' | 'dead_lettered' | 'filtered_out'
 
@@ -63,47 +63,51 @@ export async function eventStatus(sql: Sql, subs: SubscriptionService, id: strin
   }
   for (const sub of await subs.list()) {
     if (!compileSubjectPattern(sub.topicPattern)(out.topic)) continue
-    const base = { name: sub.name, mode: sub.mode }
-    if (sub.typeFilter !== null && !compileSubjectPattern(sub.typeFilter)(type)) {
-      out.subscriptions.push({ ...base, state: 'filtered_out' })
-      continue
-    }
-    const [dead] = await sql`
-      SELECT reason, deliveries FROM ql_dead_letters WHERE subscription_id = ${sub.id} AND topic_id = ${topicId}
-        AND partition = ${partition} AND "offset" = ${offset} AND redriven_at IS NULL LIMIT 1`
-    if (dead) {
-      out.subscriptions.push({
-        ...base,
-        state: 'dead_lettered',
-        reason: dead.reason as string,
-        deliveries: Number(dead.deliveries),
-      })
-      continue
-    }
-    if (sub.mode === 'queue') {
-      const [pending] = await sql`
-        SELECT deliveries, member FROM ql_pending WHERE subscription_id = ${sub.id} AND topic_id = ${topicId}
-          AND partition = ${partition} AND "offset" = ${offset}`
-      if (pending) {
-        out.subscriptions.push({
-          ...base,
-          state: 'pending',
-          deliveries: Number(pending.deliveries),
-          member: pending.member as string | null,
-        })
-        continue
-      }
-    }
-    const table =
-      sub.mode === 'queue'
-        ? sql`ql_sub_positions WHERE subscription_id = ${sub.id}`
-        : sql`ql_consumer_offsets WHERE group_name = ${sub.name}`
-    const [pos] =
-      await sql`SELECT next_offset FROM ${table} AND topic_id = ${topicId} AND partition = ${partition}`
     out.subscriptions.push({
-      ...base,
-      state: pos && Number(pos.next_offset) > offset ? 'acked' : 'not_delivered',
+      name: sub.name,
+      mode: sub.mode,
+      ...(await stateIn(sql, sub, { topicId, partition, offset, type })),
     })
   }
   return out
+}
+
+export interface EventCoordinates {
+  topicId: number
+  partition: number
+  offset: number
+  type: string
+}
+
+/** The state of one event in one subscription of its topic. */
+export async function stateIn(
+  sql: Sql,
+  sub: Subscription,
+  e: EventCoordinates,
+): Promise<{ state: DeliveryState; deliveries?: number; member?: string | null; reason?: string }> {
+  if (sub.typeFilter !== null && !compileSubjectPattern(sub.typeFilter)(e.type))
+    return { state: 'filtered_out' }
+  const [dead] = await sql`
+    SELECT reason, deliveries FROM ql_dead_letters WHERE subscription_id = ${sub.id} AND topic_id = ${e.topicId}
+      AND partition = ${e.partition} AND "offset" = ${e.offset} AND redriven_at IS NULL LIMIT 1`
+  if (dead)
+    return { state: 'dead_lettered', reason: dead.reason as string, deliveries: Number(dead.deliveries) }
+  if (sub.mode === 'queue') {
+    const [pending] = await sql`
+      SELECT deliveries, member FROM ql_pending WHERE subscription_id = ${sub.id} AND topic_id = ${e.topicId}
+        AND partition = ${e.partition} AND "offset" = ${e.offset}`
+    if (pending)
+      return {
+        state: 'pending',
+        deliveries: Number(pending.deliveries),
+        member: pending.member as string | null,
+      }
+  }
+  const table =
+    sub.mode === 'queue'
+      ? sql`ql_sub_positions WHERE subscription_id = ${sub.id}`
+      : sql`ql_consumer_offsets WHERE group_name = ${sub.name}`
+  const [pos] =
+    await sql`SELECT next_offset FROM ${table} AND topic_id = ${e.topicId} AND partition = ${e.partition}`
+  return { state: pos && Number(pos.next_offset) > e.offset ? 'acked' : 'not_delivered' }
 }

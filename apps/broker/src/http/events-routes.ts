@@ -1,5 +1,7 @@
 import { readQuerySchema } from '@questlog/protocol'
 import type { FastifyInstance } from 'fastify'
+import { z } from 'zod'
+import { waitForAcks } from '../delivery/confirmations'
 import { publishRequest } from '../publish/publish-request'
 import { envelopeJson } from '../read/envelope-json'
 import { readPage } from '../read/reader'
@@ -7,10 +9,39 @@ import type { Services } from '../services'
 import { parse } from './parse'
 import { type TopicParams, topicName } from './topics-routes'
 
+/** `?confirm=n`: answer only once n subscriptions have acked every event (publisher confirmations). */
+const confirmQuery = z.strictObject({
+  confirm: z.coerce.number().int().min(1).max(100).optional(),
+  confirmTimeoutMs: z.coerce.number().int().min(1).max(300_000).default(10_000),
+})
+
+function publishedTypes(body: unknown, topic: string): string[] {
+  const b = body as { events?: Array<{ type?: string }>; type?: string }
+  return Array.isArray(b.events) ? b.events.map((e) => e.type ?? topic) : [b.type ?? topic]
+}
+
 export function eventsRoutes(app: FastifyInstance, s: Services): void {
   app.post<{ Params: TopicParams }>('/v1/topics/:topic/events', async (req, reply) => {
     const name = topicName(req.params)
+    const { confirm, confirmTimeoutMs } = parse(confirmQuery, req.query)
     const answer = await publishRequest(s, name, req.body, '/http')
+    if (confirm !== undefined) {
+      const receipts = 'receipts' in answer ? answer.receipts : [answer]
+      const types = publishedTypes(req.body, name)
+      await waitForAcks(
+        s.sql,
+        s.delivery.subs,
+        await s.topics.get(name),
+        receipts.map((r, i) => ({
+          partition: r.partition,
+          offset: Number(r.offset),
+          type: types[i] ?? name,
+        })),
+        confirm,
+        confirmTimeoutMs,
+      )
+      return reply.status(201).send({ ...answer, confirmed: confirm })
+    }
     return reply.status(201).send(answer)
   })
 

@@ -197,4 +197,22 @@ describe('WebSocket endpoint', () => {
     expect(fromOffset).toEqual(['2', '3', '4'])
     await bus.close()
   })
+  it('ends a subscription with TopicNotFoundError when its topic is deleted', async () => {
+    await createTopic(broker.url, 'ws.doomed')
+    const bus = createClient({ brokers: [broker.url] })
+    const sub = bus.subscribe('ws.doomed', { from: 'earliest' })
+    const ended = (async () => {
+      try {
+        for await (const _ of sub) {
+        }
+        return 'done'
+      } catch (e) {
+        return (e as Error).name
+      }
+    })()
+    while (Object.keys(sub.positions).length === 0) await sleep(10)
+    expect((await api(broker.url, 'DELETE', '/v1/topics/ws.doomed')).status).toBe(204)
+    expect(await ended).toBe('TopicNotFoundError')
+    await bus.close()
+  })
 })

@@ -13,6 +13,8 @@ export class SseSubscription<T> implements EventSubscription<T> {
   private ended = false
   private error: Error | undefined
   private last: string | undefined
+  /** A stream does not report where it starts. */
+  readonly positions: Readonly<Record<string, string>> = {}
 
   constructor(broker: string, topic: string, o: SubscribeOptions) {
     if (o.group !== undefined) {

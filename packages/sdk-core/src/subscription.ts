@@ -48,6 +48,8 @@ const ACK_BATCH = 500
 export interface EventSubscription<T = unknown> extends AsyncIterable<ReceivedEvent<T>> {
   /** Cursor of the last event received: resume after it with `{ cursor }`. */
   readonly cursor: string | undefined
+  /** Partitions read and the offset each started from, once the broker placed the subscription (WebSocket only). */
+  readonly positions: Readonly<Record<string, string>>
   /** Stops the subscription; iteration ends after events already received. */
   close(): void
 }

@@ -9,6 +9,7 @@ import {
   type QuestlogError,
   SUPPORTED_PROTOCOL_VERSIONS,
   type SubscribeFrame,
+  TopicNotFoundError,
   ValidationError,
   validationErrorFromZod,
   WS_CLOSE_CODES,
@@ -254,6 +255,10 @@ export class WsConnection {
         key: f.key,
         type: f.type,
         credits: f.credits ?? DEFAULT_SUBSCRIBE_CREDITS,
+        onEnd: () => {
+          this.subs.delete(f.sid)
+          this.fail(new TopicNotFoundError(topic.name), { sid: f.sid })
+        },
       },
     )
     this.subs.set(f.sid, sub)

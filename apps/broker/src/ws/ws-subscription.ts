@@ -23,6 +23,8 @@ export interface WsSubscriptionOptions {
   key?: string | undefined
   type?: string | undefined
   credits: number
+  /** The tail ended on its own (the topic was deleted). */
+  onEnd: () => void
 }
 
 interface Held {
@@ -67,6 +69,9 @@ export class WsSubscription {
       sink: {
         send: (event, cursor) => this.offer(event, cursor),
         drained: () => this.whenRoom(),
+      },
+      onClose: () => {
+        if (!this.stopped) o.onEnd()
       },
     })
   }

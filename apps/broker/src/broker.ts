@@ -4,6 +4,7 @@ import pino, { type Logger } from 'pino'
 import { type BrokerConfig, type BrokerConfigInput, brokerConfigSchema } from './config'
 import { DeliveryService } from './delivery/delivery-service'
 import { ReplayJobs } from './delivery/replay-jobs'
+import { Webhooks } from './delivery/webhooks'
 import { EVENTS_CHANNEL, Fanout } from './fanout/fanout'
 import { createHttpServer } from './http/server'
 import { HealthMonitor } from './observability/health'
@@ -112,6 +113,8 @@ export async function createBroker(
   await replays.resume()
   const scheduler = new Scheduler(sql, topics, publisher, log)
   scheduler.start()
+  const webhooks = new Webhooks(sql, delivery, brokerId, log)
+  webhooks.start()
 
   const services: Services = {
     brokerId,
@@ -130,6 +133,7 @@ export async function createBroker(
     delivery,
     replays,
     scheduler,
+    webhooks,
   }
   const app = await createHttpServer(services)
   await app.listen({ port: config.port, host: config.host })
@@ -153,6 +157,7 @@ export async function createBroker(
         await withTimeout(retention.stop(), 5000)
         await withTimeout(replays.stop(), 5000)
         await withTimeout(scheduler.stop(), 5000)
+        await withTimeout(webhooks.stop(), 5000)
         await withTimeout(app.close(), 5000)
         await withTimeout(fanout.stop(), 2000)
         await withTimeout(sql.end({ timeout: 2 }), 3000)

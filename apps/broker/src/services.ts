@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import type { BrokerConfig } from './config'
 import type { DeliveryService } from './delivery/delivery-service'
 import type { ReplayJobs } from './delivery/replay-jobs'
+import type { Webhooks } from './delivery/webhooks'
 import type { Fanout } from './fanout/fanout'
 import type { HealthMonitor } from './observability/health'
 import type { Metrics } from './observability/metrics'
@@ -31,4 +32,5 @@ export interface Services {
   delivery: DeliveryService
   replays: ReplayJobs
   scheduler: Scheduler
+  webhooks: Webhooks
 }

@@ -36,6 +36,25 @@ export const SUBSCRIPTION_DEFAULTS = {
   sessionTimeoutMs: 10_000,
 } as const
 
+/** Push delivery: the broker POSTs the subscription's events to an HTTP endpoint instead of waiting for pulls. */
+export const webhookSchema = z.strictObject({
+  url: z.url({ protocol: /^https?$/, message: 'an http(s) URL' }),
+  /** 1 sends each event alone (the body is the envelope); more sends `{"events":[…]}`. */
+  batchSize: z.number().int().min(1).max(1000).default(1),
+  /** Most events per second sent to the endpoint. */
+  maxEventsPerSecond: z.number().int().min(1).max(100_000).optional(),
+  timeoutMs: z.number().int().min(100).max(60_000).default(5000),
+  /** Delay before each retry of a failed request (the last value repeats). */
+  retryBackoffMs: z.array(z.number().int().min(0).max(600_000)).min(1).max(20).default([500, 2000, 10_000]),
+  /** Consecutive failures that open the circuit breaker. */
+  failureThreshold: z.number().int().min(1).max(1000).default(5),
+  /** How long an open breaker waits before one trial request (half-open). */
+  openMs: z.number().int().min(100).max(3_600_000).default(30_000),
+  headers: z.record(z.string(), z.string()).optional(),
+})
+
+export type Webhook = z.output<typeof webhookSchema>
+
 export const createSubscriptionSchema = z.strictObject({
   name: subscriptionNameSchema,
   /** A topic name or a pattern over topic names (`game.*`, `game.>`). */
@@ -57,6 +76,8 @@ export const createSubscriptionSchema = z.strictObject({
     .default([...SUBSCRIPTION_DEFAULTS.backoffMs]),
   /** Stream mode: a member that has not pulled for this long leaves the group. */
   sessionTimeoutMs: z.number().int().min(500).max(300_000).default(SUBSCRIPTION_DEFAULTS.sessionTimeoutMs),
+  /** Push to an HTTP endpoint; the subscription then works as a consumer group whose members are the brokers. */
+  webhook: webhookSchema.optional(),
 })
 
 export type CreateSubscriptionInput = z.input<typeof createSubscriptionSchema>

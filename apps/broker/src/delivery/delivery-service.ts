@@ -1,4 +1,4 @@
-import type { CreateSubscription, StartPosition } from '@questlog/protocol'
+import { type CreateSubscription, type StartPosition, ValidationError } from '@questlog/protocol'
 import type { Fanout } from '../fanout/fanout'
 import type { Publisher } from '../publish/publisher'
 import type { Sql } from '../storage/db'
@@ -51,6 +51,14 @@ export class DeliveryService {
   }
 
   create(input: CreateSubscription): Promise<Subscription> {
+    if (input.webhook && input.mode !== 'stream') {
+      throw new ValidationError([
+        {
+          path: 'mode',
+          message: 'webhook subscriptions are consumer groups (mode stream): order per partition is kept',
+        },
+      ])
+    }
     return this.subs.create(input)
   }
 

@@ -59,10 +59,15 @@ export class GroupConsumer {
     }))
   }
 
-  async pull(sub: Subscription, member: string, max: number): Promise<Delivery[]> {
+  /** Keeps a member in the group without pulling (a webhook pusher waiting on its endpoint). */
+  async heartbeat(sub: Subscription, member: string): Promise<void> {
     await this.sql`
       INSERT INTO ql_sub_members (subscription_id, member, last_seen) VALUES (${sub.id}, ${member}, now())
       ON CONFLICT (subscription_id, member) DO UPDATE SET last_seen = now()`
+  }
+
+  async pull(sub: Subscription, member: string, max: number): Promise<Delivery[]> {
+    await this.heartbeat(sub, member)
     if (sub.paused) return []
     const members = await this.liveMembers(sub)
     const mine = this.assign(members, await this.subs.positions(sub)).get(member) ?? []

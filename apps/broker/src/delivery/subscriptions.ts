@@ -5,6 +5,7 @@ import {
   type StartPosition,
   SubscriptionExistsError,
   SubscriptionNotFoundError,
+  type Webhook,
 } from '@questlog/protocol'
 import type { Sql } from '../storage/db'
 import { highWatermarks, lowWatermarks, offsetsForTime } from '../storage/event-store'
@@ -22,6 +23,7 @@ export interface Subscription {
   backoffMs: number[]
   sessionTimeoutMs: number
   paused: boolean
+  webhook: Webhook | null
   /** Bumped whenever positions move back, so handed-out state is dropped. */
   epoch: number
   createdAt: Date
@@ -41,6 +43,7 @@ function fromRow(r: Record<string, unknown>): Subscription {
     sessionTimeoutMs: Number(r.session_timeout_ms),
     paused: Boolean(r.paused),
     epoch: Number(r.epoch),
+    webhook: r.webhook_json ? (JSON.parse(r.webhook_json as string) as Webhook) : null,
     createdAt: new Date(r.created_at as string),
   }
 }
@@ -87,10 +90,11 @@ export class SubscriptionService {
     try {
       ;[row] = await this.sql`
         INSERT INTO ql_subscriptions (name, topic_pattern, type_filter, mode, start, ack_wait_ms, max_deliveries,
-                                      backoff_ms, session_timeout_ms)
+                                      backoff_ms, session_timeout_ms, webhook)
         VALUES (${input.name}, ${input.topic}, ${input.typeFilter ?? null}, ${input.mode}, ${JSON.stringify(input.from)}::jsonb,
-                ${input.ackWaitMs}, ${input.maxDeliveries}, ${input.backoffMs}::int[], ${input.sessionTimeoutMs})
-        RETURNING *, start::text AS start_json`
+                ${input.ackWaitMs}, ${input.maxDeliveries}, ${input.backoffMs}::int[], ${input.sessionTimeoutMs},
+                ${input.webhook ? JSON.stringify(input.webhook) : null}::jsonb)
+        RETURNING *, start::text AS start_json, webhook::text AS webhook_json`
     } catch (e) {
       if ((e as { code?: string }).code === '23505') throw new SubscriptionExistsError(input.name)
       throw e
@@ -103,7 +107,7 @@ export class SubscriptionService {
 
   async find(name: string): Promise<Subscription | undefined> {
     const [row] = await this
-      .sql`SELECT *, start::text AS start_json FROM ql_subscriptions WHERE name = ${name}`
+      .sql`SELECT *, start::text AS start_json, webhook::text AS webhook_json FROM ql_subscriptions WHERE name = ${name}`
     return row ? fromRow(row) : undefined
   }
 
@@ -114,9 +118,10 @@ export class SubscriptionService {
   }
 
   async list(): Promise<Subscription[]> {
-    return (await this.sql`SELECT *, start::text AS start_json FROM ql_subscriptions ORDER BY name`).map(
-      fromRow,
-    )
+    return (
+      await this
+        .sql`SELECT *, start::text AS start_json, webhook::text AS webhook_json FROM ql_subscriptions ORDER BY name`
+    ).map(fromRow)
   }
 
   async delete(name: string): Promise<void> {
@@ -129,7 +134,7 @@ export class SubscriptionService {
 
   async setPaused(name: string, paused: boolean): Promise<Subscription> {
     const [row] = await this
-      .sql`UPDATE ql_subscriptions SET paused = ${paused} WHERE name = ${name} RETURNING *, start::text AS start_json`
+      .sql`UPDATE ql_subscriptions SET paused = ${paused} WHERE name = ${name} RETURNING *, start::text AS start_json, webhook::text AS webhook_json`
     if (!row) throw new SubscriptionNotFoundError(name)
     return fromRow(row)
   }

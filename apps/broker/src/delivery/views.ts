@@ -18,6 +18,7 @@ export function subscriptionView(s: Subscription) {
     maxDeliveries: s.maxDeliveries,
     backoffMs: s.backoffMs,
     sessionTimeoutMs: s.sessionTimeoutMs,
+    webhook: s.webhook,
     paused: s.paused,
     createdAt: s.createdAt.toISOString(),
   }

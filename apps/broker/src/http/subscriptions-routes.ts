@@ -30,7 +30,20 @@ export function subscriptionsRoutes(app: FastifyInstance, s: Services): void {
 
   app.post('/v1/subscriptions', async (req, reply) => {
     const sub = await d.create(parse(createSubscriptionSchema, req.body))
+    if (sub.webhook) await s.webhooks.sync()
     return reply.status(201).send(reportView(await d.report(sub.name)))
+  })
+  app.get<{ Params: Params }>('/v1/subscriptions/:name/webhook', async (req) => {
+    const sub = await d.subs.get(name(req.params))
+    const q = parse(
+      z.strictObject({ limit: z.coerce.number().int().min(1).max(1000).default(100) }),
+      req.query,
+    )
+    return {
+      webhook: sub.webhook,
+      state: s.webhooks.state(sub.name),
+      attempts: await s.webhooks.attempts(sub, q.limit),
+    }
   })
   app.get('/v1/subscriptions', async () => ({ subscriptions: (await d.subs.list()).map(subscriptionView) }))
   app.get<{ Params: Params }>('/v1/subscriptions/:name', async (req) =>

@@ -40,19 +40,9 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     db = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg') })
     broker = await createBroker({ port: 0, databaseUrl: db.url, logLevel: 'warn' })
     buildConsoleOnce()
-    const port = await freePort()
-    const consoleUrl = `http://127.0.0.1:${port}`
-    consoleProcess = spawn(
-      process.execPath,
-      [next, 'start', '--port', String(port), '--hostname', '127.0.0.1'],
-      {
-        cwd: consoleDir,
-        env: { ...process.env, QUESTLOG_BROKER_URL: broker.url, NEXT_TELEMETRY_DISABLED: '1' },
-        stdio: ['ignore', 'ignore', 'inherit'],
-        // its own process group, so the teardown stops whatever it forks too
-        detached: true,
-      },
-    )
+    const started = await startConsole(broker.url)
+    consoleProcess = started.process
+    const consoleUrl = started.url
     await waitForHttp(`${consoleUrl}/trpc/health`, consoleProcess)
     process.env[BROKER_URL_VAR] = broker.url
     process.env[CONSOLE_URL_VAR] = consoleUrl
@@ -61,6 +51,26 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     await teardown()
     throw e
   }
+}
+
+/** The console's production build on a free port, pointed at `brokerUrl`; stop it with `stopProcess`. */
+export async function startConsole(brokerUrl: string): Promise<{ url: string; process: ChildProcess }> {
+  const port = await freePort()
+  const url = `http://127.0.0.1:${port}`
+  const child = spawn(process.execPath, [next, 'start', '--port', String(port), '--hostname', '127.0.0.1'], {
+    cwd: consoleDir,
+    env: { ...process.env, QUESTLOG_BROKER_URL: brokerUrl, NEXT_TELEMETRY_DISABLED: '1' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+    // its own process group, so stopping it stops whatever it forks too
+    detached: true,
+  })
+  try {
+    await waitForHttp(`${url}/icon.svg`, child)
+  } catch (e) {
+    await stopProcess(child)
+    throw e
+  }
+  return { url, process: child }
 }
 
 /** `turbo run test` builds the console first; a bare `playwright test` on a fresh checkout builds it here. */
@@ -87,7 +97,7 @@ async function waitForHttp(url: string, child: ChildProcess, timeoutMs = 60_000)
   throw new Error(`${url} did not answer within ${timeoutMs} ms`)
 }
 
-async function stopProcess(child: ChildProcess): Promise<void> {
+export async function stopProcess(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.pid === undefined) return
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   const signal = (s: NodeJS.Signals) => {

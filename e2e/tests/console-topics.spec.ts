@@ -78,6 +78,15 @@ test('a topic created and fed through the console shows its events, and HTTP pub
   await expect(events).toHaveCount(1)
   await expect(events.first()).toHaveAttribute('data-type', 'order.placed')
 
+  await page.getByRole('button', { name: 'Time', exact: true }).click()
+  await page.locator('#browse-since').fill('1h')
+  await page.getByRole('button', { name: 'Show' }).click()
+  await expect(events).toHaveCount(2)
+  await page.locator('#browse-since').fill(new Date(Date.now() + 60_000).toISOString())
+  await page.getByRole('button', { name: 'Show' }).click()
+  await expect(page.getByTestId('no-events')).toBeVisible()
+  await expect(events).toHaveCount(0)
+
   await page.getByRole('button', { name: 'Partition + offset' }).click()
   await page.locator('#browse-partition').selectOption(String(published.body.partition))
   await page.locator('#browse-from').fill(published.body.offset)
@@ -92,7 +101,7 @@ test('a topic created and fed through the console shows its events, and HTTP pub
   await saveScreenshot(page, info, 'topics')
 })
 
-test('editing a topic grows its partitions and refuses to shrink them', async ({ page }) => {
+test('a topic'''s settings grow its partitions but never shrink them, and deleting it removes it', async ({ page }) => {
   const { consoleUrl } = stack()
   const name = `e2e.settings-${randomBytes(3).toString('hex')}`
   expect((await brokerApi('POST', '/v1/topics', { name, partitions: 2 })).status).toBe(201)
@@ -109,4 +118,9 @@ test('editing a topic grows its partitions and refuses to shrink them', async ({
   await expect(page.getByTestId('partitions-table').locator('tbody tr')).toHaveCount(4)
   const described = await brokerApi<{ partitions: number; retentionMs: number }>('GET', `/v1/topics/${name}`)
   expect(described.body).toMatchObject({ partitions: 4, retentionMs: 3_600_000 })
+  page.once('dialog', (d) => void d.accept())
+  await page.getByRole('button', { name: 'Delete' }).click()
+  await expect(page).toHaveURL(/\/topics$/)
+  await expect(page.locator(`tr[data-topic="${name}"]`)).toHaveCount(0)
+  expect((await brokerApi('GET', `/v1/topics/${name}`)).status).toBe(404)
 })

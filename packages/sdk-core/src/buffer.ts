@@ -95,6 +95,6 @@ export class BoundedBuffer<T> {
 
   private append(item: T): void {
     this.items.push(item)
-    for (const w of this.itemWaiters.splice(0)) w()
+    if (this.itemWaiters.length > 0) for (const w of this.itemWaiters.splice(0)) w()
   }
 }

@@ -182,7 +182,8 @@ export class QuestlogClient {
       reject = rej
     })
     swallow(receipt)
-    const q: QueuedEvent = { topic, event, bytes: estimateBytes(data), signal: o.signal, resolve, reject }
+    // sized later, by the sender: keeps JSON.stringify off the caller's path
+    const q: QueuedEvent = { topic, event, bytes: -1, signal: o.signal, resolve, reject }
     try {
       const blocked = this.producer.enqueue(q)
       if (blocked) return blocked.then(() => receipt)
@@ -205,15 +206,6 @@ export class QuestlogClient {
 
 const noTransport: Transport = {
   connect: () => Promise.reject(new ClientClosedError('this client has no persistent connection')),
-}
-
-function estimateBytes(data: unknown): number {
-  if (typeof data === 'string') return data.length + 2
-  try {
-    return JSON.stringify(data)?.length ?? 4
-  } catch {
-    return 64
-  }
 }
 
 function prefixed(e: ValidationError, prefix: string): ValidationError {

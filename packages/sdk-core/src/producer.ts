@@ -36,6 +36,7 @@ export interface ProducerOptions extends BatchLimits {
 export interface QueuedEvent {
   topic: string
   event: PublishEvent
+  /** Estimated JSON size; -1 until the sender measures it. */
   bytes: number
   signal: AbortSignal | undefined
   resolve: (r: Receipt) => void
@@ -144,6 +145,15 @@ export class Producer {
     return [...this.current, ...this.buffer.shift(this.buffer.length)]
   }
 
+  /** Sizes the events that could join the next batch (callers enqueue them unsized). */
+  private measure(): void {
+    const n = Math.min(this.buffer.length, this.o.maxEvents)
+    for (let i = 0; i < n; i++) {
+      const q = this.buffer.at(i)!
+      if (q.bytes < 0) q.bytes = estimateBytes(q.event.data)
+    }
+  }
+
   private limits(): BatchLimits {
     return {
       maxEvents: Math.max(1, Math.min(this.o.maxEvents, this.pacer.credits)),
@@ -159,8 +169,10 @@ export class Producer {
         await this.buffer.whenNotEmpty()
         continue
       }
+      this.measure()
       if (this.urgent === 0 && this.o.lingerMs > 0 && !batchIsFull(this.buffer, this.limits())) {
         await this.linger()
+        this.measure()
       }
       const n = nextBatchSize(this.buffer, this.limits())
       if (n === 0) continue
@@ -230,5 +242,14 @@ export class Producer {
         }
       }
     }
+  }
+}
+
+function estimateBytes(data: unknown): number {
+  if (typeof data === 'string') return data.length + 2
+  try {
+    return JSON.stringify(data)?.length ?? 4
+  } catch {
+    return 64
   }
 }

@@ -1,3 +1,5 @@
+import { ClientClosedError } from './errors'
+
 /** Why the connection state changed. */
 export type StatusReason =
   | 'start'
@@ -61,7 +63,7 @@ export class StatusMachine {
   /** Resolves when the state is `open`; rejects if it becomes `closed` first. */
   whenOpen(): Promise<void> {
     if (this.current.state === 'open') return Promise.resolve()
-    if (this.current.state === 'closed') return Promise.reject(this.current.error ?? new Error('closed'))
+    if (this.current.state === 'closed') return Promise.reject(this.current.error ?? new ClientClosedError())
     return new Promise((resolve, reject) => {
       const l = (s: Status) => {
         if (s.state === 'open') {
@@ -69,7 +71,7 @@ export class StatusMachine {
           resolve()
         } else if (s.state === 'closed') {
           this.listeners.delete(l)
-          reject(s.error ?? new Error('closed'))
+          reject(s.error ?? new ClientClosedError())
         }
       }
       this.listeners.add(l)

@@ -1,3 +1,5 @@
+import { AbortedError, ConnectionLostError } from './errors'
+
 /** One open connection to a broker, as the client core sees it: text frames in and out. */
 export interface TransportConnection {
   send(text: string): void
@@ -35,7 +37,7 @@ export function webSocketTransport(Ctor: WebSocketConstructor): Transport {
         let wake: (() => void) | undefined
         const onAbort = () => {
           socket.close(1000, 'aborted')
-          reject(signal.reason ?? new Error('aborted'))
+          reject(new AbortedError(signal.reason))
         }
         signal.addEventListener('abort', onAbort, { once: true })
         socket.addEventListener('message', (ev: { data: unknown }) => {
@@ -46,7 +48,11 @@ export function webSocketTransport(Ctor: WebSocketConstructor): Transport {
           ended = true
           wake?.()
           signal.removeEventListener('abort', onAbort)
-          reject(new Error(`connection closed (${ev.code ?? 'no code'}${ev.reason ? `: ${ev.reason}` : ''})`))
+          reject(
+            new ConnectionLostError(
+              `connection closed (${ev.code ?? 'no code'}${ev.reason ? `: ${ev.reason}` : ''})`,
+            ),
+          )
         })
         socket.addEventListener('error', () => {
           // a close event always follows; it settles everything

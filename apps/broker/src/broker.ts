@@ -4,6 +4,7 @@ import pino, { type Logger } from 'pino'
 import { type BrokerConfig, type BrokerConfigInput, brokerConfigSchema } from './config'
 import { DeliveryService } from './delivery/delivery-service'
 import { ReplayJobs } from './delivery/replay-jobs'
+import { SubscriptionStats } from './delivery/stats-collector'
 import { Webhooks } from './delivery/webhooks'
 import { EVENTS_CHANNEL, Fanout } from './fanout/fanout'
 import { createHttpServer } from './http/server'
@@ -108,7 +109,9 @@ export async function createBroker(
   const retention = new RetentionWorker(sql, topics, segments, metrics, log)
   retention.start(config.retentionIntervalMs)
 
-  const delivery = new DeliveryService(sql, topics, publisher, fanout)
+  const delivery = new DeliveryService(sql, topics, publisher, fanout, metrics)
+  const subscriptionStats = new SubscriptionStats(sql, delivery, metrics, log)
+  subscriptionStats.start(config.statsIntervalMs)
   const replays = new ReplayJobs(sql, topics, delivery.subs, publisher, log)
   await replays.resume()
   const scheduler = new Scheduler(sql, topics, publisher, log)
@@ -152,6 +155,7 @@ export async function createBroker(
     stop() {
       stopping ??= (async () => {
         health.stop()
+        await withTimeout(subscriptionStats.stop(), 5000)
         stats.stop()
         // each step is bounded: a broker whose database is gone must still stop
         await withTimeout(retention.stop(), 5000)

@@ -25,6 +25,8 @@ export const brokerConfigSchema = z.object({
   softQueueEvents: z.coerce.number().int().min(1).default(20_000),
   /** Events waiting in one partition's write queue before publishes are refused with 429. */
   hardQueueEvents: z.coerce.number().int().min(1).default(100_000),
+  /** How often per-subscription gauges (lag, pending, dead letters) are refreshed. */
+  statsIntervalMs: z.coerce.number().int().min(100).default(5000),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 })
 
@@ -43,6 +45,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): BrokerConfi
     retentionIntervalMs: env.QUESTLOG_RETENTION_INTERVAL_MS,
     softQueueEvents: env.QUESTLOG_SOFT_QUEUE_EVENTS,
     hardQueueEvents: env.QUESTLOG_HARD_QUEUE_EVENTS,
+    statsIntervalMs: env.QUESTLOG_STATS_INTERVAL_MS,
     logLevel: env.LOG_LEVEL,
   })
   if (!parsed.success) {

@@ -1,5 +1,6 @@
 import { type CreateSubscription, type StartPosition, ValidationError } from '@questlog/protocol'
 import type { Fanout } from '../fanout/fanout'
+import type { Metrics } from '../observability/metrics'
 import type { Publisher } from '../publish/publisher'
 import type { Sql } from '../storage/db'
 import { highWatermarks } from '../storage/event-store'
@@ -43,6 +44,7 @@ export class DeliveryService {
     topics: TopicService,
     publisher: Publisher,
     private readonly fanout: Fanout,
+    private readonly metrics?: Metrics,
   ) {
     this.subs = new SubscriptionService(sql, topics)
     this.deadLetters = new DeadLetters(sql, topics, publisher)
@@ -77,9 +79,19 @@ export class DeliveryService {
         sub.mode === 'queue'
           ? await this.queue.pull(sub, member, max)
           : await this.group.pull(sub, member, max)
+      this.observe(sub.name, got)
       if (got.length > 0 || Date.now() >= deadline || signal?.aborted) return got
       await this.waitForEvents(sub, Math.min(deadline - Date.now(), POLL_TICK_MS * 10))
     }
+  }
+
+  /** Counts deliveries and, for first deliveries, how long after their commit they went out. */
+  observe(subscription: string, got: Delivery[]): void {
+    if (!this.metrics || got.length === 0) return
+    this.metrics.delivered.inc({ subscription }, got.length)
+    const now = Date.now()
+    for (const d of got)
+      if (d.deliveries === 1) this.metrics.deliveryLatency.observe((now - d.event.time.getTime()) / 1000)
   }
 
   private async waitForEvents(sub: Subscription, ms: number): Promise<void> {

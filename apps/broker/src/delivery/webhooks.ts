@@ -72,6 +72,7 @@ class WebhookPusher {
       }
       const max = this.state.breaker === 'half_open' ? 1 : sub.webhook.batchSize
       const batch = await this.delivery.group.pull(sub, this.member, max)
+      this.delivery.observe(sub.name, batch)
       if (batch.length === 0) {
         await sleep(IDLE_MS)
         continue

@@ -3,7 +3,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 /** The broker's Prometheus metrics, in a registry of its own (several brokers may share a process in tests). */
 export function createMetrics() {
   const registry = new Registry()
-  collectDefaultMetrics({ register: registry, prefix: 'questlog_process_' })
+  collectDefaultMetrics({ register: registry, prefix: 'questlog_' })
   const eventsIn = new Counter({
     name: 'questlog_events_in_total',
     help: 'Events stored, by topic',
@@ -56,8 +56,57 @@ export function createMetrics() {
     labelNames: ['reason'],
     registers: [registry],
   })
+  const subscriptionLag = new Gauge({
+    name: 'questlog_subscription_lag_events',
+    help: 'Events a subscription has not yet consumed (queue mode: including those handed out and not acked)',
+    labelNames: ['subscription'],
+    registers: [registry],
+  })
+  const subscriptionLagSeconds = new Gauge({
+    name: 'questlog_subscription_lag_seconds',
+    help: 'Age of the oldest event a subscription has not yet consumed',
+    labelNames: ['subscription'],
+    registers: [registry],
+  })
+  const subscriptionPending = new Gauge({
+    name: 'questlog_subscription_pending',
+    help: 'Queue-mode deliveries waiting for an ack or a redelivery',
+    labelNames: ['subscription'],
+    registers: [registry],
+  })
+  const subscriptionRedelivered = new Gauge({
+    name: 'questlog_subscription_redelivered',
+    help: 'Pending deliveries that were delivered more than once',
+    labelNames: ['subscription'],
+    registers: [registry],
+  })
+  const subscriptionDeadLetters = new Gauge({
+    name: 'questlog_subscription_dead_letters',
+    help: 'Dead letters not yet redriven',
+    labelNames: ['subscription'],
+    registers: [registry],
+  })
+  const delivered = new Counter({
+    name: 'questlog_events_delivered_total',
+    help: 'Events handed to consumers of a subscription (pulls and webhooks), redeliveries included',
+    labelNames: ['subscription'],
+    registers: [registry],
+  })
+  const deliveryLatency = new Histogram({
+    name: 'questlog_delivery_latency_seconds',
+    help: 'From commit to first hand-out to a consumer (end-to-end delivery latency)',
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300],
+    registers: [registry],
+  })
   return {
     registry,
+    subscriptionLag,
+    subscriptionLagSeconds,
+    subscriptionPending,
+    subscriptionRedelivered,
+    subscriptionDeadLetters,
+    delivered,
+    deliveryLatency,
     eventsIn,
     bytesIn,
     eventsOut,

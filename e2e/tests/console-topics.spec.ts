@@ -101,7 +101,9 @@ test('a topic created and fed through the console shows its events, and HTTP pub
   await saveScreenshot(page, info, 'topics')
 })
 
-test('a topic'''s settings grow its partitions but never shrink them, and deleting it removes it', async ({ page }) => {
+test("settings grow a topic's partitions but never shrink them, and deleting the topic removes it", async ({
+  page,
+}) => {
   const { consoleUrl } = stack()
   const name = `e2e.settings-${randomBytes(3).toString('hex')}`
   expect((await brokerApi('POST', '/v1/topics', { name, partitions: 2 })).status).toBe(201)

@@ -25,9 +25,10 @@ export async function openDatabase(env: NodeJS.ProcessEnv): Promise<BenchDatabas
     const pg = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg') })
     url = pg.url
     description = 'embedded PostgreSQL (the broker default), private data folder in a temp dir'
-    stopEmbedded = async () => {
-      await pg.stop()
-      rmSync(dir, { recursive: true, force: true })
+    let stopping: Promise<void> | undefined
+    stopEmbedded = () => {
+      stopping ??= pg.stop().finally(() => rmSync(dir, { recursive: true, force: true }))
+      return stopping
     }
   }
   const sql = postgres(url, { max: 1, onnotice: () => {} })

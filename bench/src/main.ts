@@ -1,26 +1,47 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { openDatabase } from './database'
+import { machineInfo, versions } from './machine'
 import { parseOptions } from './options'
-import { startBroker } from './proc/broker-process'
+import { type BrokerProcess, startBroker } from './proc/broker-process'
 import { stopAll } from './proc/child'
 import { natsSupportsSyncAlways, type PrivateServer, startNats, startRedis } from './proc/servers'
+import { summarizeProfile } from './report/cpu-profile'
+import { QL, renderMarkdown } from './report/markdown'
+import { latencyCdf, throughputVsBatch } from './report/plots'
+import type { Results } from './report/results'
+import { measureCatchUp } from './scenarios/catch-up'
+import { drive } from './scenarios/drive'
+import { measureLatency } from './scenarios/latency'
+import { idleUsage, loadedUsage, watchPeakRss } from './scenarios/resources'
 import { measureThroughput } from './scenarios/throughput'
-import { natsJetStream } from './systems/nats-js'
+import { spread } from './stats'
+import { natsCatchUp, natsJetStream, natsLatency } from './systems/nats-js'
 import { questlogHttp } from './systems/questlog-http'
+import { questlogPagesCatchUp, questlogSseCatchUp, questlogSseLatency } from './systems/questlog-live'
 import { createRawTable, dropRawTable, rawCopy, rawUnnest } from './systems/raw-pg'
-import { redisStreams } from './systems/redis-streams'
+import { redisCatchUp, redisLatency, redisStreams } from './systems/redis-streams'
+import type { ThroughputCase } from './systems/types'
 
-const docsDir = fileURLToPath(new URL('../../docs', import.meta.url))
-const o = parseOptions(process.argv.slice(2), path.resolve(docsDir))
+const here = path.dirname(fileURLToPath(import.meta.url))
+const o = parseOptions(process.argv.slice(2), path.resolve(here, '../../docs'))
 const log = (s: string) => process.stderr.write(`${s}\n`)
 
-async function main() {
+const SDK_PENDING =
+  'Questlog over the Node SDK (WebSocket): `packages/sdk-node` has no client yet, so every Questlog figure here is over HTTP and SSE; SDK publish, SDK `publish()` enqueue cost, fan-out to 100 subscribers and request/reply wait for it.'
+
+async function main(): Promise<void> {
+  const began = performance.now()
   const db = await openDatabase(process.env)
+  stopDatabase = () => db.stop()
   log(`database: ${db.description}; ${db.version}`)
   const servers: PrivateServer[] = []
+  let broker: BrokerProcess | undefined
   try {
-    const broker = await startBroker(db.url)
+    broker = await startBroker(db.url)
+    const url = () => broker!.url
     log(`broker: ${broker.url} (pid ${broker.pid})`)
     await createRawTable(db.url)
     const syncAlways = natsSupportsSyncAlways()
@@ -31,39 +52,181 @@ async function main() {
     const redisAlways = await startRedis('always')
     const redisEverysec = await startRedis('everysec')
     servers.push(redisAlways, redisEverysec)
-    const targets = [
-      questlogHttp(() => broker.url),
+    const natsRuns = [{ server: nats, name: 'NATS JetStream' }]
+    if (natsAlways) natsRuns.push({ server: natsAlways, name: 'NATS JetStream sync always' })
+    const redisRuns = [
+      { server: redisAlways, name: 'Redis always' },
+      { server: redisEverysec, name: 'Redis everysec' },
+    ]
+
+    const throughputTargets = [
+      questlogHttp(url),
       rawUnnest(() => db.url),
       rawCopy(() => db.url),
-      natsJetStream(() => nats.port, nats.settings, 'NATS JetStream'),
-      ...(natsAlways
-        ? [natsJetStream(() => natsAlways.port, natsAlways.settings, 'NATS JetStream sync always')]
-        : []),
-      redisStreams(() => redisAlways.port, redisAlways.settings, 'Redis always'),
-      redisStreams(() => redisEverysec.port, redisEverysec.settings, 'Redis everysec'),
+      ...natsRuns.map((n) => natsJetStream(() => n.server.port, n.server.settings, n.name)),
+      ...redisRuns.map((x) => redisStreams(() => x.server.port, x.server.settings, x.name)),
     ]
-    const rows = await measureThroughput(
-      targets,
-      o.cases.map(([partitions, producers, eventBytes]) => ({
-        partitions,
-        producers,
-        eventBytes,
-        batch: 1000,
-      })),
+    const cases: ThroughputCase[] = o.cases.map(([partitions, producers, eventBytes]) => ({
+      partitions,
+      producers,
+      eventBytes,
+      batch: 1000,
+    }))
+
+    log('producer throughput')
+    const peak = watchPeakRss(broker.pid)
+    const throughput = await measureThroughput(throughputTargets, cases, o)
+    log('throughput vs batch size')
+    const batchSweep = await measureThroughput(
+      throughputTargets,
+      o.batchSizes.map((batch) => ({ partitions: 8, producers: 8, eventBytes: 200, batch })),
+      { ...o, seconds: Math.min(o.seconds, 2) },
+    )
+    const peakRss = peak.stop()
+
+    log('end-to-end latency')
+    const latency = await measureLatency(
+      [
+        questlogSseLatency(url),
+        ...natsRuns.map((n) => natsLatency(() => n.server.port, n.server.settings, n.name)),
+        ...redisRuns.map((x) => redisLatency(() => x.server.port, x.server.settings, x.name)),
+      ],
       o,
     )
-    console.log(JSON.stringify(rows, null, 1))
-    await broker.stop()
-    await dropRawTable(db.url)
+
+    log('consumer catch-up')
+    const catchUp = await measureCatchUp(
+      [
+        questlogSseCatchUp(url),
+        questlogPagesCatchUp(url),
+        natsCatchUp(() => nats.port, 'NATS JetStream'),
+        redisCatchUp(() => redisEverysec.port, 'Redis Streams'),
+      ],
+      o,
+    )
+
+    log('broker resources')
+    const qlPeak =
+      throughput.find((r) => r.system === QL && r.case.partitions === 1 && r.case.producers === 8)
+        ?.eventsPerSecond.median ?? 10_000
+    const idle = await idleUsage(broker.pid, o.quick ? 1 : 3)
+    const load = await loadedUsage(broker.url, broker.pid, qlPeak / 2, o.quick ? 2 : 5)
+    log(
+      `  idle ${idle.cpuPercent.toFixed(1)}% ${idle.rssMb.toFixed(0)} MB; load ${load.cpuPercent.toFixed(0)}% ${load.rssMb.toFixed(0)} MB`,
+    )
+
+    log('cold start')
+    const spawnToReady: number[] = []
+    const create: number[] = []
+    for (let i = 0; i < (o.quick ? 1 : o.reps); i++) {
+      await broker.stop()
+      broker = await startBroker(db.url)
+      spawnToReady.push(broker.spawnToReadyMs)
+      create.push(broker.createMs)
+      log(
+        `  spawn → ready ${broker.spawnToReadyMs.toFixed(0)} ms (createBroker ${broker.createMs.toFixed(0)} ms)`,
+      )
+    }
+
+    let profile: Results['profile']
+    if (o.profile) {
+      log('cpu profile')
+      await broker.stop()
+      const profDir = mkdtempSync(path.join(tmpdir(), 'questlog-bench-prof-'))
+      broker = await startBroker(db.url, { cpuProfDir: profDir })
+      const opened = await questlogHttp(url).open({
+        partitions: 1,
+        producers: 8,
+        eventBytes: 200,
+        batch: 1000,
+      })
+      const r = await drive(opened.producers, 500, o.seconds * 1000)
+      await opened.close()
+      await broker.stop()
+      broker = undefined
+      profile = { ...summarizeProfile(profDir), eventsPerSecond: r.eventsPerSecond }
+      rmSync(profDir, { recursive: true, force: true })
+    }
+
+    const results: Results = {
+      date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+      command: o.command,
+      quick: o.quick,
+      reps: o.reps,
+      seconds: o.seconds,
+      wallSeconds: (performance.now() - began) / 1000,
+      machine: machineInfo(),
+      versions: versions(db.version),
+      database: { description: db.description, settings: db.settings },
+      peers: [
+        `Questlog: the broker in its own Node process with its default configuration, on the database above (${db.description}).`,
+        `raw PG: the same PostgreSQL database, table \`bench_raw_events\` of the log's shape, one \`postgres\` connection per producer.`,
+        `NATS: a private nats-server started by the bench on a free 127.0.0.1 port (not the machine's :4222): ${nats.settings}.` +
+          (syncAlways
+            ? ' Also run with `sync_interval: always`.'
+            : ` This nats-server does not accept \`sync_interval: always\` (added in 2.10), so JetStream acks here are not fsynced per message: a weaker guarantee than Questlog's commit.`),
+        `Redis: two private redis-server instances started by the bench on free 127.0.0.1 ports (not the machine's :6379), AOF on: ${redisAlways.settings}; ${redisEverysec.settings}. Catch-up reads the everysec instance.`,
+      ],
+      natsSyncAlwaysSupported: syncAlways,
+      throughput,
+      batchSweep,
+      latency,
+      catchUp,
+      resources: { idle, load, targetRate: qlPeak / 2, peakRssDuringThroughputMb: peakRss },
+      coldStart: { spawnToReadyMs: spread(spawnToReady), createBrokerMs: spread(create) },
+      ...(profile ? { profile } : {}),
+      missing: [
+        SDK_PENDING,
+        `Catch-up reads ${o.catchUpEvents.toLocaleString('en')} stored events, not the 1M the issue names, to keep the full run under 20 minutes on 2 shared cores.`,
+      ],
+    }
+    writeReport(results)
   } finally {
+    await broker?.stop()
     for (const s of servers) await s.stop()
+    await dropRawTable(db.url)
     await stopAll()
     await db.stop()
   }
 }
 
+function writeReport(r: Results): void {
+  const analysisFile = path.resolve(here, '../analysis.md')
+  let analysis = ''
+  try {
+    analysis = readFileSync(analysisFile, 'utf8')
+  } catch {
+    // no hand-written reading yet
+  }
+  const out = path.join(o.docsDir, 'bench')
+  mkdirSync(out, { recursive: true })
+  const compact = {
+    ...r,
+    latency: r.latency.map(({ sample, ...rest }) => ({ ...rest, samples: sample.length })),
+  }
+  writeFileSync(path.join(out, 'results.json'), `${JSON.stringify(compact, null, 1)}\n`)
+  if (r.batchSweep.length > 0)
+    writeFileSync(path.join(out, 'throughput-vs-batch.svg'), throughputVsBatch(r.batchSweep))
+  if (r.latency.length > 0) writeFileSync(path.join(out, 'latency-cdf.svg'), latencyCdf(r.latency))
+  writeFileSync(path.join(o.docsDir, 'BENCHMARKS.md'), renderMarkdown(r, analysis))
+  log(`wrote ${path.join(o.docsDir, 'BENCHMARKS.md')} and plots in ${out} (${Math.round(r.wallSeconds)} s)`)
+}
+
+/** Stops the database too when the run is interrupted; servers and the broker are stopped by `stopAll`. */
+let stopDatabase: () => Promise<void> = async () => {}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`${signal}: stopping every process this run started`)
+    void stopAll()
+      .then(() => stopDatabase())
+      .finally(() => process.exit(130))
+  })
+}
+
 main().catch(async (e) => {
   log(String(e?.stack ?? e))
   await stopAll()
+  await stopDatabase()
   process.exit(1)
 })

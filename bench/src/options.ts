@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import { parseArgs } from 'node:util'
 
 /** What one run measures and for how long; `--quick` is a smoke run, the default the full one. */
@@ -19,7 +21,7 @@ export interface BenchOptions {
   catchUpEvents: number
   /** Record a CPU profile of the broker during one extra, unmeasured throughput run. */
   profile: boolean
-  /** Where BENCHMARKS.md and the plots go (the repository's docs/). */
+  /** Where BENCHMARKS.md and the plots go: the repository's docs/, or a temp folder for `--quick`. */
   docsDir: string
   /** The command line, as the report prints it. */
   command: string
@@ -52,7 +54,8 @@ export function parseOptions(argv: string[], docsDir: string): BenchOptions {
         latencySeconds: 2,
         catchUpEvents: 20_000,
         profile: false,
-        docsDir,
+        // a smoke run must not overwrite the committed report
+        docsDir: path.join(tmpdir(), 'questlog-bench-quick'),
         command: 'npm run bench -- --quick',
       }
     : {

@@ -26,6 +26,7 @@ export async function startRedis(appendfsync: 'always' | 'everysec'): Promise<Pr
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '']
   args.push('--appendonly', 'yes', '--appendfsync', appendfsync, '--daemonize', 'no')
   const child = startProcess('redis-server', args)
+  child.once('exit', () => rmSync(dir, { recursive: true, force: true }))
   try {
     await waitForLine(child, /Ready to accept connections/, 15_000)
   } catch (e) {
@@ -71,6 +72,7 @@ export async function startNats(syncAlways: boolean): Promise<PrivateServer> {
     `listen: "127.0.0.1:${port}"\njetstream { store_dir: "${path.join(dir, 'js')}"${sync} }\n`,
   )
   const child = startProcess('nats-server', ['-c', conf])
+  child.once('exit', () => rmSync(dir, { recursive: true, force: true }))
   try {
     await waitForLine(child, /Server is ready/, 15_000)
   } catch (e) {

@@ -108,9 +108,8 @@ export function natsCatchUp(port: () => number, name: string): CatchUpTarget {
       return {
         async readAll() {
           const sub = await connect({ servers: `127.0.0.1:${port()}` })
-          const consumer = await sub.jetstream().consumers.get(stream!, {
-            deliver_policy: DeliverPolicy.All,
-          })
+          // an ordered consumer starts at the stream's first message by default
+          const consumer = await sub.jetstream().consumers.get(stream!)
           const messages = await consumer.consume({ max_messages: 5000 })
           let got = 0
           for await (const m of messages) {

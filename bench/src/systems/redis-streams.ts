@@ -3,7 +3,8 @@ import { eventJson, sentAtOf } from '../payload'
 import type { CatchUpTarget, LatencyTarget, OpenedTarget, ThroughputCase, ThroughputTarget } from './types'
 
 let seq = 0
-const connectTo = (port: number) => new Redis({ host: '127.0.0.1', port, lazyConnect: false })
+// command errors still reject their promises; the event only repeats them (and reconnect noise on shutdown)
+const connectTo = (port: number) => new Redis({ host: '127.0.0.1', port }).on('error', () => {})
 
 /** Redis Streams: one stream key per partition, `XADD` pipelined `batch` deep per producer connection. */
 export function redisStreams(port: () => number, durability: string, name: string): ThroughputTarget {

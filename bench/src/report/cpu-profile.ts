@@ -1,0 +1,85 @@
+import { readdirSync, readFileSync } from 'node:fs'
+import path from 'node:path'
+
+interface ProfileNode {
+  id: number
+  callFrame: { functionName: string; url: string; lineNumber: number }
+  hitCount?: number
+}
+
+export interface ProfileSummary {
+  totalMs: number
+  /** Self time by area of the code (driver, HTTP, validation, GC, …), largest first. */
+  byArea: Array<{ area: string; percent: number }>
+  /** Self time of the heaviest functions. */
+  top: Array<{ fn: string; where: string; percent: number }>
+}
+
+const AREAS: Array<[RegExp, string]> = [
+  [/node_modules\/postgres\//, 'postgres driver (query encoding, protocol)'],
+  [/node_modules\/(fastify|find-my-way|light-my-request|avvio|@fastify)/, 'fastify (HTTP routing, reply)'],
+  [/node_modules\/zod\//, 'zod (request validation)'],
+  [/node_modules\/uuid\//, 'uuid (event ids)'],
+  [/node_modules\/(pino|prom-client)/, 'logging and metrics'],
+  [/packages\/protocol\//, 'protocol package'],
+  [/apps\/broker\/src\/publish\//, 'broker publish path'],
+  [/apps\/broker\/src\/storage\//, 'broker storage'],
+  [/apps\/broker\/src\/http\//, 'broker HTTP handlers'],
+  [/apps\/broker\//, 'broker, other'],
+  [/^node:|^$/, 'Node built-ins (JSON, buffers, sockets, promises)'],
+]
+
+function areaOf(node: ProfileNode): string {
+  const { functionName, url } = node.callFrame
+  if (functionName === '(garbage collector)') return 'garbage collection'
+  if (functionName === '(idle)') return 'idle'
+  if (functionName === '(program)') return 'V8/native (program)'
+  for (const [re, area] of AREAS) if (re.test(url)) return area
+  return 'other'
+}
+
+function shortWhere(url: string, line: number): string {
+  const m = url.match(/(node_modules\/(?:@[^/]+\/)?[^/]+|apps\/[^/]+|packages\/[^/]+)\/(.*)$/)
+  const where = m ? `${m[1]!.replace('node_modules/', '')}/${m[2]}` : url.replace(/^file:\/\//, '')
+  return where ? `${where}:${line + 1}` : '(native)'
+}
+
+/** Summarizes the newest `.cpuprofile` in `dir` by self time, leaving out idle time. */
+export function summarizeProfile(dir: string, topN = 12): ProfileSummary {
+  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))
+  if (files.length === 0) throw new Error(`no .cpuprofile written in ${dir}`)
+  const file = path.join(dir, files.sort().at(-1)!)
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as {
+    nodes: ProfileNode[]
+    startTime: number
+    endTime: number
+    samples: number[]
+  }
+  const interval = (profile.endTime - profile.startTime) / 1000 / Math.max(1, profile.samples.length)
+  const area = new Map<string, number>()
+  const fn = new Map<string, { fn: string; where: string; hits: number }>()
+  let busy = 0
+  for (const n of profile.nodes) {
+    const hits = n.hitCount ?? 0
+    if (hits === 0) continue
+    const a = areaOf(n)
+    if (a === 'idle') continue
+    busy += hits
+    area.set(a, (area.get(a) ?? 0) + hits)
+    const where = shortWhere(n.callFrame.url, n.callFrame.lineNumber)
+    const name = n.callFrame.functionName || '(anonymous)'
+    const key = `${name}@${where}`
+    const entry = fn.get(key) ?? { fn: name, where, hits: 0 }
+    entry.hits += hits
+    fn.set(key, entry)
+  }
+  const pct = (h: number) => (busy === 0 ? 0 : (h / busy) * 100)
+  return {
+    totalMs: busy * interval,
+    byArea: [...area].map(([a, h]) => ({ area: a, percent: pct(h) })).sort((x, y) => y.percent - x.percent),
+    top: [...fn.values()]
+      .sort((x, y) => y.hits - x.hits)
+      .slice(0, topN)
+      .map((e) => ({ fn: e.fn, where: e.where, percent: pct(e.hits) })),
+  }
+}

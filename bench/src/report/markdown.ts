@@ -1,0 +1,244 @@
+import type { ThroughputRow } from '../scenarios/throughput'
+import type { ThroughputCase } from '../systems/types'
+import { ms, rate, ratio, si, table } from './format'
+import type { Results } from './results'
+
+export const QL = 'Questlog HTTP'
+const RAW = ['raw PG unnest', 'raw PG COPY']
+
+const caseKey = (c: ThroughputCase) => `${c.partitions}/${c.producers}/${c.eventBytes}/${c.batch}`
+const caseName = (c: ThroughputCase) =>
+  `${c.partitions} part., ${c.producers} prod., ${c.eventBytes === 1024 ? '1 KB' : `${c.eventBytes} B`}`
+
+function byCase(rows: ThroughputRow[]): Map<string, ThroughputRow[]> {
+  const m = new Map<string, ThroughputRow[]>()
+  for (const r of rows) m.set(caseKey(r.case), [...(m.get(caseKey(r.case)) ?? []), r])
+  return m
+}
+
+const med = (rows: ThroughputRow[], system: string) =>
+  rows.find((r) => r.system === system)?.eventsPerSecond.median ?? Number.NaN
+/** The raw limit of a cell: the faster of unnest and COPY. */
+export const rawLimit = (rows: ThroughputRow[]) =>
+  Math.max(...RAW.map((s) => med(rows, s)).filter(Number.isFinite))
+
+export function throughputTable(rows: ThroughputRow[], label = (c: ThroughputCase) => caseName(c)): string {
+  const systems = [...new Set(rows.map((r) => r.system))]
+  const peers = systems.filter((s) => s !== QL && !RAW.includes(s))
+  const head = ['cell', ...systems, 'Questlog / raw', ...peers.map((p) => `Questlog / ${p}`)]
+  const out: string[][] = []
+  for (const cell of byCase(rows).values()) {
+    const ql = med(cell, QL)
+    out.push([
+      label(cell[0]!.case),
+      ...systems.map((s) => rate(cell.find((r) => r.system === s)!.eventsPerSecond)),
+      ratio(ql, rawLimit(cell)),
+      ...peers.map((p) => ratio(ql, med(cell, p))),
+    ])
+  }
+  return table(head, out)
+}
+
+function goalLine(name: string, measured: string, goal: string, met: boolean | undefined): string[] {
+  return [name, measured, goal, met === undefined ? 'not measured' : met ? 'met' : 'not met']
+}
+
+function goals(r: Results): string {
+  const cells = byCase(r.throughput)
+  const rows: string[][] = []
+  for (const p of [1, 8]) {
+    const cell = cells.get(`${p}/8/200/1000`)
+    if (!cell) continue
+    const q = med(cell, QL) / rawLimit(cell)
+    rows.push(
+      goalLine(`Questlog / raw PG, ${p} partition(s), 8 producers (issue 2)`, ratio(q, 1), '≥ 50%', q >= 0.5),
+    )
+    rows.push(
+      goalLine(`Questlog / raw PG, ${p} partition(s), 8 producers (issue 5)`, ratio(q, 1), '≥ 80%', q >= 0.8),
+    )
+    for (const peer of [...new Set(cell.map((c) => c.system))].filter((s) => s !== QL && !RAW.includes(s))) {
+      const x = med(cell, QL) / med(cell, peer)
+      rows.push(goalLine(`Questlog / ${peer}, ${p} partition(s), 8 producers`, ratio(x, 1), '> 100%', x > 1))
+    }
+  }
+  const lat = r.latency.find((l) => l.system.startsWith('Questlog') && l.rate === 5000)
+  rows.push(
+    goalLine(
+      'p99 publish → deliver at 5k/s (SSE)',
+      lat ? `${lat.p99.median.toFixed(2)} ms` : 'n/a',
+      '< 5 ms',
+      lat && lat.p99.median < 5,
+    ),
+  )
+  const res = r.resources
+  rows.push(
+    goalLine(
+      'broker RSS at 50% of peak load',
+      res ? `${res.load.rssMb.toFixed(0)} MB` : 'n/a',
+      '< 150 MB',
+      res && res.load.rssMb < 150,
+    ),
+  )
+  const cs = r.coldStart
+  rows.push(
+    goalLine(
+      'cold start to ready (spawn → /health/ready)',
+      cs ? `${cs.spawnToReadyMs.median.toFixed(0)} ms` : 'n/a',
+      '< 1 s',
+      cs && cs.spawnToReadyMs.median < 1000,
+    ),
+  )
+  rows.push(goalLine('SDK publish() enqueue cost', 'n/a', '< 1 µs', undefined))
+  return table(['goal', 'measured (median)', 'target', 'verdict'], rows)
+}
+
+/** BENCHMARKS.md from one run's results; `analysis` is the hand-written reading of the profile. */
+export function renderMarkdown(r: Results, analysis: string): string {
+  const s: string[] = []
+  s.push('# Benchmarks', '')
+  s.push(
+    `Latest ${r.quick ? 'smoke (`--quick`)' : 'full'} run: ${r.date}, ${Math.round(r.wallSeconds)} s wall time. Reproduce with:`,
+    '',
+    '```sh',
+    r.command,
+    '```',
+    '',
+    'Every system runs in the same run, on the same machine, on 127.0.0.1; for each cell the systems',
+    `alternate inside each of ${r.reps} repetition(s) (${r.seconds} s measured after a warm-up), and tables show the`,
+    'median with the min–max in brackets. **The machine is shared with other work (2 cores), so compare the',
+    'ratios measured in the same run rather than absolute figures.** `--quick` is a smoke run (one repetition,',
+    'short cells, fewer scenarios).',
+    '',
+  )
+  s.push('## Goals', '', goals(r), '')
+  s.push('## Producer throughput (events/s, durable acks)', '')
+  s.push(
+    'Closed-loop producers: each sends a batch (one HTTP request of `{events:[…]}`, one Redis pipeline of',
+    '`XADD`s, or that many JetStream publishes in flight), waits for the acks, and sends the next. Batches of',
+    '1000 events; "part." is partitions (topic partitions, Redis stream keys, or JetStream streams, one subject',
+    "each). Raw PG is the physical limit: the same events straight into a table of the log's shape, no broker,",
+    'offsets handed out by the client (no per-partition counter row), one connection per producer.',
+    '',
+    throughputTable(r.throughput),
+    '',
+  )
+  if (r.batchSweep.length > 0) {
+    s.push(
+      '### Throughput against batch size (8 partitions, 8 producers, 200 B)',
+      '',
+      throughputTable(r.batchSweep, (c) => `batch ${c.batch}`),
+      '',
+      '![throughput vs batch size](bench/throughput-vs-batch.svg)',
+      '',
+    )
+  }
+  if (r.latency.length > 0) {
+    s.push(
+      '## End-to-end latency, publish → consumer (ms, 200 B events, 1 partition)',
+      '',
+      'A publisher sends at a fixed rate (every millisecond, the events due by then, as one HTTP batch, one',
+      'Redis pipeline or that many JetStream publishes); a live consumer in the same process (Questlog: the SSE',
+      'stream `GET /v1/topics/{t}/stream?from=latest`; JetStream: an ordered consumer; Redis: blocking `XREAD`)',
+      "records now − the event's send time. This includes the publish round trip to a durable commit.",
+      '',
+      table(
+        ['system', 'rate/s', 'p50', 'p99', 'p99.9', 'max', 'delivered (worst rep.)'],
+        r.latency.map((l) => [
+          l.system,
+          si(l.rate),
+          ms(l.p50),
+          ms(l.p99),
+          ms(l.p999),
+          ms(l.max, 1),
+          `${(l.deliveredMin * 100).toFixed(1)}%`,
+        ]),
+      ),
+      '',
+      '![latency CDF](bench/latency-cdf.svg)',
+      '',
+    )
+  }
+  if (r.catchUp.length > 0) {
+    s.push(
+      `## Consumer catch-up (events/s reading ${si(r.catchUp[0]!.events)} stored 200 B events)`,
+      '',
+      table(
+        ['system', 'events/s'],
+        r.catchUp.map((c) => [c.system, rate(c.eventsPerSecond)]),
+      ),
+      '',
+    )
+  }
+  if (r.resources || r.coldStart) {
+    s.push('## Broker resources and cold start', '')
+    const rows: string[][] = []
+    if (r.resources) {
+      const { idle, load } = r.resources
+      rows.push(['idle', `${idle.cpuPercent.toFixed(1)}% of a core`, `${idle.rssMb.toFixed(0)} MB`])
+      rows.push([
+        `publishing ${si(load.eventsPerSecond)} events/s (50% of peak, 1 partition)`,
+        `${load.cpuPercent.toFixed(0)}% of a core`,
+        `${load.rssMb.toFixed(0)} MB (peak)`,
+      ])
+      rows.push([
+        'peak over the throughput runs',
+        '',
+        `${r.resources.peakRssDuringThroughputMb.toFixed(0)} MB`,
+      ])
+    }
+    if (rows.length > 0) s.push(table(['broker state', 'CPU', 'RSS'], rows), '')
+    if (r.coldStart) {
+      s.push(
+        `Cold start on an existing database: spawn → \`/health/ready\` ${ms(r.coldStart.spawnToReadyMs, 0)} ms, of which`,
+        `\`createBroker()\` itself ${ms(r.coldStart.createBrokerMs, 0)} ms (the rest is Node starting and loading the`,
+        'TypeScript sources through tsx, as `npm run broker` does).',
+        '',
+      )
+    }
+  }
+  if (r.profile) {
+    const p = r.profile
+    s.push(
+      '## Where the broker spends its CPU (`--cpu-prof`, 1 partition, 8 producers, batches of 1000)',
+      '',
+      `Profiled in a separate, unmeasured pass at ${si(p.eventsPerSecond)} events/s (profiling slows it), ${Math.round(p.totalMs)} ms of busy CPU; idle time left out.`,
+      '',
+      table(
+        ['area', 'self time'],
+        p.byArea.slice(0, 10).map((a) => [a.area, `${a.percent.toFixed(1)}%`]),
+      ),
+      '',
+      table(
+        ['function', 'where', 'self time'],
+        p.top.map((t) => [`\`${t.fn}\``, `\`${t.where}\``, `${t.percent.toFixed(1)}%`]),
+      ),
+      '',
+    )
+  }
+  if (analysis.trim()) s.push(analysis.trim(), '')
+  if (r.missing.length > 0) s.push('## Not measured yet', '', ...r.missing.map((m) => `- ${m}`), '')
+  s.push('## How it was run', '')
+  s.push(
+    table(
+      ['', ''],
+      [
+        ['date', r.date],
+        ['machine', `${r.machine.nproc} CPUs (\`nproc\`), ${r.machine.memoryGb} GB memory, ${r.machine.cpu}`],
+        ['OS', r.machine.os],
+        ['Node', r.machine.node],
+        ['database', r.database.description],
+        [
+          'PostgreSQL settings',
+          Object.entries(r.database.settings)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(', '),
+        ],
+        ...Object.entries(r.versions).map(([k, v]) => [k, v]),
+      ],
+    ),
+    '',
+    ...r.peers.map((p) => `- ${p}`),
+    '',
+  )
+  return `${s.join('\n')}\n`
+}

@@ -1,0 +1,38 @@
+import type { MachineInfo } from '../machine'
+import type { CatchUpRow } from '../scenarios/catch-up'
+import type { LatencyRow } from '../scenarios/latency'
+import type { UsageSample } from '../scenarios/resources'
+import type { ThroughputRow } from '../scenarios/throughput'
+import type { Spread } from '../stats'
+import type { ProfileSummary } from './cpu-profile'
+
+/** Everything one run measured; BENCHMARKS.md and the plots are made from this alone. */
+export interface Results {
+  date: string
+  command: string
+  quick: boolean
+  reps: number
+  seconds: number
+  wallSeconds: number
+  machine: MachineInfo
+  versions: Record<string, string>
+  database: { description: string; settings: Record<string, string> }
+  /** What each peer was and how it was started. */
+  peers: string[]
+  natsSyncAlwaysSupported: boolean
+  throughput: ThroughputRow[]
+  batchSweep: ThroughputRow[]
+  latency: LatencyRow[]
+  catchUp: CatchUpRow[]
+  resources?: {
+    idle: UsageSample
+    load: UsageSample
+    /** Half the Questlog 1-partition, 8-producer median. */
+    targetRate: number
+    peakRssDuringThroughputMb: number
+  }
+  coldStart?: { spawnToReadyMs: Spread; createBrokerMs: Spread }
+  profile?: ProfileSummary & { eventsPerSecond: number }
+  /** Scenarios not run, and why. */
+  missing: string[]
+}

@@ -1,0 +1,109 @@
+import { sentAtOf } from '../payload'
+import { HttpClient } from './http-client'
+import { batchBody, createTopic } from './questlog-http'
+import { openSse } from './sse-client'
+import type { CatchUpTarget, LatencyTarget } from './types'
+
+/** Publishes over HTTP and consumes the topic's SSE stream (`from=latest`). */
+export function questlogSseLatency(url: () => string): LatencyTarget {
+  return {
+    name: 'Questlog HTTP → SSE',
+    durability: 'PostgreSQL COMMIT (synchronous_commit=on)',
+    async openLive(_eventBytes, onReceive) {
+      const client = new HttpClient(url(), 16)
+      const topic = await createTopic(client, 'lat', 1)
+      const stream = await openSse(`${url()}/v1/topics/${topic}/stream?from=latest`, (d) =>
+        onReceive(sentAtOf(d)),
+      )
+      const path = `/v1/topics/${topic}/events`
+      return {
+        async publish(events) {
+          const body = `{"events":[${events.map((e) => `{"data":${e}}`).join(',')}]}`
+          const res = await client.request('POST', path, body)
+          if (res.status >= 300) throw new Error(`publish: ${res.status} ${res.body.slice(0, 200)}`)
+        },
+        async close() {
+          stream.close()
+          await client.json('DELETE', `/v1/topics/${topic}`).catch(() => {})
+          client.close()
+        },
+      }
+    },
+  }
+}
+
+/** Stores events in a 1-partition topic, then reads them back from `earliest` over SSE. */
+export function questlogSseCatchUp(url: () => string): CatchUpTarget {
+  return {
+    name: 'Questlog SSE',
+    async fill(count, eventBytes) {
+      const { client, topic } = await fillTopic(url(), count, eventBytes)
+      return {
+        async readAll() {
+          let got = 0
+          let done: () => void = () => {}
+          const all = new Promise<void>((r) => {
+            done = r
+          })
+          const stream = await openSse(`${url()}/v1/topics/${topic}/stream?from=earliest`, () => {
+            if (++got === count) done()
+          })
+          await Promise.race([all, stream.ended])
+          stream.close()
+          return got
+        },
+        close: () => dropTopic(client, topic),
+      }
+    },
+  }
+}
+
+/** Stores events in a 1-partition topic, then pages through them with `GET …/events?from=&limit=1000`. */
+export function questlogPagesCatchUp(url: () => string): CatchUpTarget {
+  return {
+    name: 'Questlog HTTP pages',
+    async fill(count, eventBytes) {
+      const { client, topic } = await fillTopic(url(), count, eventBytes)
+      return {
+        async readAll() {
+          let got = 0
+          let from = '0'
+          for (;;) {
+            const page = await client.json<{ events: unknown[]; next: string }>(
+              'GET',
+              `/v1/topics/${topic}/events?partition=0&from=${from}&limit=1000`,
+            )
+            if (page.events.length === 0) break
+            got += page.events.length
+            from = page.next
+          }
+          return got
+        },
+        close: () => dropTopic(client, topic),
+      }
+    },
+  }
+}
+
+async function fillTopic(url: string, count: number, eventBytes: number) {
+  const client = new HttpClient(url, 4)
+  const topic = await createTopic(client, 'catchup', 1)
+  const body = batchBody(1000, eventBytes)
+  const path = `/v1/topics/${topic}/events`
+  let sent = 0
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (sent < count) {
+        sent += 1000
+        const res = await client.request('POST', path, body)
+        if (res.status >= 300) throw new Error(`publish: ${res.status}`)
+      }
+    }),
+  )
+  return { client, topic }
+}
+
+async function dropTopic(client: HttpClient, topic: string): Promise<void> {
+  await client.json('DELETE', `/v1/topics/${topic}`).catch(() => {})
+  client.close()
+}

@@ -149,7 +149,7 @@ export async function createBroker(
 
   let stopping: Promise<void> | undefined
   return {
-    url: `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`,
+    url: `${config.tlsCert ? 'https' : 'http'}://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`,
     port,
     services,
     stop() {

@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs'
+import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 
 /** The broker's whole configuration; `process.env` is read here and nowhere else. */
-export const brokerConfigSchema = z.object({
+export const brokerConfigSchema = z.strictObject({
   /** HTTP port; 0 picks a free one. */
   port: z.coerce.number().int().min(0).max(65535).default(4600),
   host: z.string().default('127.0.0.1'),
@@ -25,6 +27,10 @@ export const brokerConfigSchema = z.object({
   softQueueEvents: z.coerce.number().int().min(1).default(20_000),
   /** Events waiting in one partition's write queue before publishes are refused with 429. */
   hardQueueEvents: z.coerce.number().int().min(1).default(100_000),
+  /** PEM certificate file: with `tlsKey`, the broker serves HTTPS and WSS only. */
+  tlsCert: z.string().min(1).optional(),
+  /** PEM private key file of `tlsCert`. */
+  tlsKey: z.string().min(1).optional(),
   /** How often per-subscription gauges (lag, pending, dead letters) are refreshed. */
   statsIntervalMs: z.coerce.number().int().min(100).default(5000),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -33,24 +39,62 @@ export const brokerConfigSchema = z.object({
 export type BrokerConfig = z.infer<typeof brokerConfigSchema>
 export type BrokerConfigInput = z.input<typeof brokerConfigSchema>
 
+/** The environment variable of each setting. */
+export const ENV_NAMES: Record<keyof BrokerConfig, string> = {
+  port: 'PORT',
+  host: 'HOST',
+  databaseUrl: 'DATABASE_URL',
+  dataDir: 'QUESTLOG_DATA_DIR',
+  poolSize: 'QUESTLOG_POOL_SIZE',
+  maxBatchEvents: 'QUESTLOG_MAX_BATCH_EVENTS',
+  maxBodyBytes: 'QUESTLOG_MAX_BODY_BYTES',
+  retentionIntervalMs: 'QUESTLOG_RETENTION_INTERVAL_MS',
+  softQueueEvents: 'QUESTLOG_SOFT_QUEUE_EVENTS',
+  hardQueueEvents: 'QUESTLOG_HARD_QUEUE_EVENTS',
+  tlsCert: 'QUESTLOG_TLS_CERT',
+  tlsKey: 'QUESTLOG_TLS_KEY',
+  statsIntervalMs: 'QUESTLOG_STATS_INTERVAL_MS',
+  logLevel: 'LOG_LEVEL',
+}
+
+/**
+ * The configuration from an optional YAML file (`QUESTLOG_CONFIG`, keys as in
+ * brokerConfigSchema) overlaid with environment variables. Anything invalid
+ * stops start-up with a message naming the field.
+ */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): BrokerConfig {
-  const parsed = brokerConfigSchema.safeParse({
-    port: env.PORT,
-    host: env.HOST,
-    databaseUrl: env.DATABASE_URL || undefined,
-    dataDir: env.QUESTLOG_DATA_DIR,
-    poolSize: env.QUESTLOG_POOL_SIZE,
-    maxBatchEvents: env.QUESTLOG_MAX_BATCH_EVENTS,
-    maxBodyBytes: env.QUESTLOG_MAX_BODY_BYTES,
-    retentionIntervalMs: env.QUESTLOG_RETENTION_INTERVAL_MS,
-    softQueueEvents: env.QUESTLOG_SOFT_QUEUE_EVENTS,
-    hardQueueEvents: env.QUESTLOG_HARD_QUEUE_EVENTS,
-    statsIntervalMs: env.QUESTLOG_STATS_INTERVAL_MS,
-    logLevel: env.LOG_LEVEL,
-  })
+  let fromFile: Record<string, unknown> = {}
+  const file = env.QUESTLOG_CONFIG
+  if (file) {
+    let doc: unknown
+    try {
+      doc = parseYaml(readFileSync(file, 'utf8'))
+    } catch (e) {
+      throw new Error(`cannot read the configuration file ${file}: ${(e as Error).message}`)
+    }
+    if (doc !== null && doc !== undefined && (typeof doc !== 'object' || Array.isArray(doc))) {
+      throw new Error(`the configuration file ${file} must hold a mapping of settings`)
+    }
+    fromFile = (doc ?? {}) as Record<string, unknown>
+  }
+  const merged: Record<string, unknown> = { ...fromFile }
+  for (const [key, name] of Object.entries(ENV_NAMES)) {
+    const value = env[name]
+    if (value !== undefined && value !== '') merged[key] = value
+  }
+  const parsed = brokerConfigSchema.safeParse(merged)
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`)
+    const lines = parsed.error.issues.map((i) => {
+      const key = i.path.join('.') || (i.code === 'unrecognized_keys' ? i.keys.join(', ') : '')
+      const name = ENV_NAMES[key as keyof BrokerConfig]
+      return `  ${key}${name ? ` (${name})` : ''}: ${i.message}`
+    })
     throw new Error(`invalid configuration:\n${lines.join('\n')}`)
+  }
+  if ((parsed.data.tlsCert === undefined) !== (parsed.data.tlsKey === undefined)) {
+    throw new Error(
+      'invalid configuration:\n  tlsCert (QUESTLOG_TLS_CERT), tlsKey (QUESTLOG_TLS_KEY): give both or neither',
+    )
   }
   return parsed.data
 }

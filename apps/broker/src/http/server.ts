@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import cors from '@fastify/cors'
 import { NotFoundError } from '@questlog/protocol'
 import { fastifyTRPCPlugin } from '@trpc/server/adapters/fastify'
@@ -16,12 +17,16 @@ import { eventStatusRoute, subscriptionsRoutes } from './subscriptions-routes'
 import { topicsRoutes } from './topics-routes'
 
 export async function createHttpServer(s: Services): Promise<FastifyInstance> {
+  const { tlsCert, tlsKey } = s.config
+  const https = tlsCert && tlsKey ? { cert: readFileSync(tlsCert), key: readFileSync(tlsKey) } : null
+  // the https variant has its own server type; routes are the same either way
   const app = Fastify({
+    https,
     loggerInstance: s.log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: s.config.maxBodyBytes,
     routerOptions: { maxParamLength: 500 },
-  })
+  }) as unknown as FastifyInstance
   await app.register(cors, { origin: true, exposedHeaders: ['Retry-After'] })
 
   // CloudEvents and arbitrary binary-mode payloads arrive as raw bytes; routes decode them.

@@ -205,6 +205,31 @@ test('over SSE and HTTP, a page publishes and receives live events, and resumes 
   expect(await storedData('browser.sse')).toEqual(range(1, 40))
 })
 
+test('with WebSockets blocked, auto falls back to SSE + HTTP and still publishes and receives', async ({
+  page,
+}) => {
+  expect((await http('POST', '/v1/topics', { name: 'browser.fallback' })).status).toBe(201)
+  // what a proxy that refuses WebSocket upgrades looks like to the page
+  let refused = 0
+  await page.routeWebSocket(/\/v1\/ws/, (ws) => {
+    refused++
+    ws.close({ code: 1011, reason: 'blocked' })
+  })
+  await openFixture(page, 'auto', '&fallback=2')
+  await page.evaluate(() => (globalThis as unknown as Win).questlog.subscribe('browser.fallback', 'earliest'))
+  expect(
+    await page.evaluate(
+      (items) => (globalThis as unknown as Win).questlog.publishAll('browser.fallback', items),
+      range(1, 10),
+    ),
+  ).toBe(10)
+  await expect(page.locator('#count')).toHaveText('10')
+  expect(await page.evaluate(() => (globalThis as unknown as Win).questlog.mode)).toBe('sse')
+  expect(refused).toBeGreaterThanOrEqual(2)
+  expect(await page.evaluate(() => (globalThis as unknown as Win).questlog.received)).toEqual(range(1, 10))
+  expect(await storedData('browser.fallback')).toEqual(range(1, 10))
+})
+
 test('queued events are sent with keepalive requests when the page is left', async ({ page }) => {
   expect((await http('POST', '/v1/topics', { name: 'browser.unload' })).status).toBe(201)
   // a batch lingers a minute, so nothing leaves unless the page-hide flush sends it

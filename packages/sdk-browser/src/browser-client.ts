@@ -12,6 +12,7 @@ import {
   type WebSocketConstructor,
   webSocketTransport,
 } from '@questlog/sdk-core'
+import { FallbackSubscription } from './fallback-subscription'
 import { httpPublish } from './http-publish'
 import { SseSubscription } from './sse-subscription'
 
@@ -23,6 +24,8 @@ export interface BrowserClientOptions extends Omit<ClientOptions, 'transport'> {
   transport?: 'auto' | 'websocket' | 'sse'
   /** Send what is queued with `fetch(…, { keepalive: true })` when the page is hidden or left (default true). */
   flushOnHide?: boolean
+  /** With `auto`: WebSocket connects that fail, before any succeeded, until the client moves to SSE + HTTP (default 3). */
+  fallbackAfter?: number
 }
 
 // keepalive requests may carry 64 KiB in total; stay under it with room for the envelope
@@ -30,7 +33,9 @@ const KEEPALIVE_BUDGET = 60_000
 
 /** The Questlog client for browsers. */
 export class BrowserClient extends QuestlogClient {
-  readonly mode: 'websocket' | 'sse'
+  private currentMode: 'websocket' | 'sse'
+  private readonly movable = new Set<FallbackSubscription<unknown>>()
+  private fallbackWatch = false
   private readonly token: string | undefined
   private readonly onHide: (() => void) | undefined
 
@@ -45,8 +50,9 @@ export class BrowserClient extends QuestlogClient {
           ? webSocketTransport(globalThis.WebSocket as unknown as WebSocketConstructor)
           : null,
     })
-    this.mode = mode
+    this.currentMode = mode
     this.token = o.token
+    if (wanted === 'auto' && mode === 'websocket') void this.fallBackIfNeeded(o.fallbackAfter ?? 3)
     if ((o.flushOnHide ?? true) && typeof addEventListener === 'function') {
       const onHide = () => this.flushForUnload()
       const onVisibility = () => {
@@ -61,10 +67,41 @@ export class BrowserClient extends QuestlogClient {
     }
   }
 
+  /** The transport in use now: `auto` starts on `websocket` and may move to `sse`. */
+  get mode(): 'websocket' | 'sse' {
+    return this.currentMode
+  }
+
   override subscribe<T>(topic: TopicRef<T>, options: SubscribeOptions = {}): EventSubscription<T> {
-    if (this.mode === 'websocket') return super.subscribe(topic, options)
     if (this.closing) throw new ClientClosedError()
-    return new SseSubscription<T>(this.brokers[0]!, topicName(topic), options)
+    const overSse = (cursor: string | undefined) =>
+      new SseSubscription<T>(
+        this.brokers[0]!,
+        topicName(topic),
+        cursor === undefined ? options : { ...options, cursor },
+      )
+    if (this.currentMode === 'sse') return overSse(options.cursor)
+    if (!this.fallbackWatch) return super.subscribe(topic, options)
+    const sub = new FallbackSubscription<T>(super.subscribe(topic, options), overSse)
+    this.movable.add(sub as FallbackSubscription<unknown>)
+    return sub
+  }
+
+  /** Moves to SSE + HTTP when WebSocket connects keep failing before any succeeded (a proxy that blocks them). */
+  private async fallBackIfNeeded(after: number): Promise<void> {
+    this.fallbackWatch = true
+    let failures = 0
+    for await (const s of this.status()) {
+      if (s.state === 'open' || s.state === 'closed') break
+      if (s.state === 'reconnecting' && s.reason === 'connect_failed' && ++failures >= after) {
+        this.currentMode = 'sse'
+        this.session.abandon()
+        for (const sub of this.movable) sub.switchToSse()
+        break
+      }
+    }
+    this.fallbackWatch = false
+    this.movable.clear()
   }
 
   override close(): Promise<void> {
@@ -122,7 +159,7 @@ export class BrowserClient extends QuestlogClient {
     events: PublishEvent[],
     signal: AbortSignal,
   ): Promise<BatchResult> {
-    if (this.mode === 'websocket') return super.sendBatch(topic, events, signal)
+    if (this.currentMode === 'websocket') return super.sendBatch(topic, events, signal)
     return httpPublish(topic, events, { broker: this.brokers[0]!, token: this.token, signal })
   }
 }

@@ -58,6 +58,7 @@ export class Session {
   private readonly subscribers = new Map<string, SessionSubscriber>()
   private readonly stop = new AbortController()
   private closing = false
+  private abandoned = false
   welcome: WelcomeFrame | undefined
 
   constructor(private readonly o: SessionOptions) {}
@@ -79,7 +80,9 @@ export class Session {
   request(make: (id: number) => ClientFrame, signal?: AbortSignal): Promise<ServerFrame> {
     // sent at once when open, so frames keep the order of the calls
     if (this.isOpen) return this.sendRequest(make)
-    return this.whenOpen(signal).then(() => this.sendRequest(make))
+    return this.whenOpen(signal).then(() =>
+      this.conn ? this.sendRequest(make) : Promise.reject(new ConnectionLostError('no connection is open')),
+    )
   }
 
   private sendRequest(make: (id: number) => ClientFrame): Promise<ServerFrame> {
@@ -125,6 +128,21 @@ export class Session {
     }
   }
 
+  /**
+   * Stops connecting, for good, without ending the client: another transport has
+   * taken over. Requests waiting for a connection fail with a retryable error.
+   */
+  abandon(): void {
+    if (this.closing || this.abandoned) return
+    this.abandoned = true
+    this.stop.abort()
+    const conn = this.conn
+    this.conn = undefined
+    conn?.close(1000, 'switching transport')
+    this.failPending(new ConnectionLostError('the client switched to another transport'))
+    this.status.transition({ state: 'open', reason: 'fallback', url: this.o.urls[0]! })
+  }
+
   /** Closes for good; `error` when something fatal ended it. */
   close(error?: Error): void {
     if (this.closing) return
@@ -145,12 +163,12 @@ export class Session {
   private async run(): Promise<void> {
     let attempt = 0
     let turn = 0
-    while (!this.closing) {
+    while (!this.closing && !this.abandoned) {
       const url = this.o.urls[turn++ % this.o.urls.length]!
       let error: Error | undefined
       try {
         const { conn, frames } = await this.open(url)
-        if (this.closing) {
+        if (this.closing || this.abandoned) {
           conn.close(1000, 'client closed')
           return
         }
@@ -177,7 +195,7 @@ export class Session {
           return
         }
       }
-      if (this.closing) return
+      if (this.closing || this.abandoned) return
       const wasOpen = this.conn !== undefined
       this.conn = undefined
       this.failPending(new ConnectionLostError('the connection to the broker was lost', error))

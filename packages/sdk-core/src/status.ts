@@ -8,6 +8,8 @@ export type StatusReason =
   | 'connect_failed'
   | 'client_closed'
   | 'fatal_error'
+  /** Another transport (HTTP + SSE) took over from WebSocket. */
+  | 'fallback'
 
 /** Connection state; every transition carries its reason. */
 export type Status =

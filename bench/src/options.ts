@@ -61,7 +61,7 @@ export function parseOptions(argv: string[], docsDir: string): BenchOptions {
     : {
         quick,
         reps: 3,
-        seconds: 3,
+        seconds: 2.5,
         warmupSeconds: 0.5,
         cases: [
           [1, 8, 200],
@@ -73,8 +73,8 @@ export function parseOptions(argv: string[], docsDir: string): BenchOptions {
         ],
         batchSizes: [1, 10, 100, 1000],
         rates: [1000, 5000, 20_000],
-        latencySeconds: 4,
-        catchUpEvents: 200_000,
+        latencySeconds: 3,
+        catchUpEvents: 100_000,
         profile: true,
         docsDir,
         command: 'npm run bench',

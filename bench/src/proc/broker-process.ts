@@ -1,55 +1,58 @@
-import type { ChildProcess } from 'node:child_process'
+import { type ChildProcess, execFileSync } from 'node:child_process'
+import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { startProcess, stopProcess, waitForLine } from './child'
+import { freePort } from '@questlog/broker'
+import { startProcess, stopProcess } from './child'
 
 export interface BrokerProcess {
   url: string
   pid: number
   /** Milliseconds from spawning the process until /health/ready answered 200. */
   spawnToReadyMs: number
-  /** Milliseconds `createBroker()` itself took, as the child measured it. */
-  createMs: number
   stop(): Promise<void>
 }
 
-const entry = fileURLToPath(new URL('./broker-child.ts', import.meta.url))
+/** The broker's own entry point, the one `npm run broker` runs (next to the package's index). */
+const entry = path.join(path.dirname(fileURLToPath(import.meta.resolve('@questlog/broker'))), 'main.ts')
 
-/** Starts the broker in its own process (so its CPU and memory are its own) on `databaseUrl`. */
+/** Starts the broker in its own process (so its CPU and memory are its own), with its defaults, on `databaseUrl`. */
 export async function startBroker(
   databaseUrl: string,
   opts: { cpuProfDir?: string } = {},
 ): Promise<BrokerProcess> {
+  const port = await freePort()
   const args = ['--import', 'tsx']
   if (opts.cpuProfDir) args.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`)
   args.push(entry)
   const t0 = performance.now()
   const child: ChildProcess = startProcess(process.execPath, args, {
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: '0' },
+    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port) },
   })
-  child.stderr?.resume()
+  let output = ''
+  const keep = (c: Buffer) => {
+    output = (output + c.toString()).slice(-4000)
+  }
+  child.stdout?.on('data', keep)
+  child.stderr?.on('data', keep)
+  const url = `http://127.0.0.1:${port}`
   try {
-    const line = await waitForLine(child, /^READY /, 60_000)
-    const [, url, createMs] = line.trim().split(' ')
-    if (!url) throw new Error(`unexpected broker output: ${line}`)
-    await waitReady(url, 30_000)
-    const spawnToReadyMs = performance.now() - t0
-    child.stdout?.resume()
+    await waitReady(url, child, 60_000)
     return {
       url,
       pid: child.pid!,
-      spawnToReadyMs,
-      createMs: Number(createMs),
+      spawnToReadyMs: performance.now() - t0,
       stop: () => stopProcess(child),
     }
   } catch (e) {
     await stopProcess(child)
-    throw e
+    throw new Error(`${(e as Error).message}\n${output}`)
   }
 }
 
-async function waitReady(url: string, timeoutMs: number): Promise<void> {
+async function waitReady(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
+    if (child.exitCode !== null) throw new Error(`the broker exited with code ${child.exitCode}`)
     try {
       const res = await fetch(`${url}/health/ready`)
       await res.arrayBuffer()
@@ -60,4 +63,12 @@ async function waitReady(url: string, timeoutMs: number): Promise<void> {
     if (Date.now() > deadline) throw new Error(`broker at ${url} not ready after ${timeoutMs} ms`)
     await new Promise((r) => setTimeout(r, 5))
   }
+}
+
+/** Milliseconds to start and end a Node process that loads one empty TypeScript file through tsx. */
+export function nodeWithTsxStartMs(): number {
+  const file = fileURLToPath(new URL('./empty-child.ts', import.meta.url))
+  const t0 = performance.now()
+  execFileSync(process.execPath, ['--import', 'tsx', file], { stdio: 'ignore', timeout: 30_000 })
+  return performance.now() - t0
 }

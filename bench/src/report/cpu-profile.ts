@@ -44,17 +44,26 @@ function shortWhere(url: string, line: number): string {
   return where ? `${where}:${line + 1}` : '(native)'
 }
 
-/** Summarizes the newest `.cpuprofile` in `dir` by self time, leaving out idle time. */
+interface Profile {
+  nodes: ProfileNode[]
+  startTime: number
+  endTime: number
+  samples: number[]
+}
+
+const busyHits = (p: Profile) =>
+  p.nodes.reduce((sum, n) => sum + (n.callFrame.functionName === '(idle)' ? 0 : (n.hitCount ?? 0)), 0)
+
+/**
+ * Summarizes the main thread's `.cpuprofile` in `dir` by self time, leaving out
+ * idle time. tsx's module loader runs in a worker that writes a profile of its
+ * own; the main thread's is the busiest one.
+ */
 export function summarizeProfile(dir: string, topN = 12): ProfileSummary {
   const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))
   if (files.length === 0) throw new Error(`no .cpuprofile written in ${dir}`)
-  const file = path.join(dir, files.sort().at(-1)!)
-  const profile = JSON.parse(readFileSync(file, 'utf8')) as {
-    nodes: ProfileNode[]
-    startTime: number
-    endTime: number
-    samples: number[]
-  }
+  const profiles = files.map((f) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as Profile)
+  const profile = profiles.sort((a, b) => busyHits(b) - busyHits(a))[0]!
   const interval = (profile.endTime - profile.startTime) / 1000 / Math.max(1, profile.samples.length)
   const area = new Map<string, number>()
   const fn = new Map<string, { fn: string; where: string; hits: number }>()

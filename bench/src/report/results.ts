@@ -31,7 +31,10 @@ export interface Results {
     targetRate: number
     peakRssDuringThroughputMb: number
   }
-  coldStart?: { spawnToReadyMs: Spread; createBrokerMs: Spread }
+  /** Spawn → ready of the broker, and of a Node process loading an empty file through tsx, for scale. */
+  coldStart?: { spawnToReadyMs: Spread; nodeWithTsxMs: Spread }
+  /** Nanoseconds per SDK `publish()` call, enqueue only. */
+  sdkEnqueueNs?: Spread
   profile?: ProfileSummary & { eventsPerSecond: number }
   /** Scenarios not run, and why. */
   missing: string[]

@@ -14,6 +14,7 @@ import { StatsSampler } from './observability/timeseries'
 import { Publisher } from './publish/publisher'
 import { RetentionWorker } from './retention/retention'
 import { Scheduler } from './schedule/scheduler'
+import { SchemaRegistry } from './schemas/schema-registry'
 import type { Services } from './services'
 import { createDrizzle, createSql } from './storage/db'
 import { type EmbeddedDatabase, startEmbeddedPostgres } from './storage/embedded'
@@ -137,6 +138,7 @@ export async function createBroker(
     replays,
     scheduler,
     webhooks,
+    schemas: new SchemaRegistry(sql),
   }
   const app = await createHttpServer(services)
   await app.listen({ port: config.port, host: config.host })

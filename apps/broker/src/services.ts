@@ -10,6 +10,7 @@ import type { StatsSampler } from './observability/timeseries'
 import type { Publisher } from './publish/publisher'
 import type { RetentionWorker } from './retention/retention'
 import type { Scheduler } from './schedule/scheduler'
+import type { SchemaRegistry } from './schemas/schema-registry'
 import type { Db, Sql } from './storage/db'
 import type { SegmentRegistry } from './storage/segments'
 import type { TopicService } from './topics/topic-service'
@@ -33,4 +34,5 @@ export interface Services {
   replays: ReplayJobs
   scheduler: Scheduler
   webhooks: Webhooks
+  schemas: SchemaRegistry
 }

@@ -30,6 +30,8 @@ export const publishEventSchema = z
     data: z.json().optional(),
     /** Binary payload, base64. */
     dataBase64: z.base64().optional(),
+    /** Schema version of the payload, on a topic with registered schemas; the latest when absent. */
+    schemaVersion: z.number().int().min(1).optional(),
   })
   .refine((e) => (e.data === undefined) !== (e.dataBase64 === undefined), {
     message: 'give exactly one of data or dataBase64',
@@ -63,6 +65,8 @@ export const receiptSchema = z.object({
   offset: z.string(),
   /** True when the dedupe key was seen before: nothing new was stored. */
   duplicate: z.boolean(),
+  /** Set when the event failed its schema and went to the topic's `.invalid` topic (partition and offset are there). */
+  invalid: z.object({ topic: z.string(), reason: z.string() }).optional(),
 })
 
 export type Receipt = z.infer<typeof receiptSchema>

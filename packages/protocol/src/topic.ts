@@ -49,6 +49,11 @@ const partitions = z
   .min(1, 'a topic has at least 1 partition')
   .max(TOPIC_LIMITS.maxPartitions, `a topic has at most ${TOPIC_LIMITS.maxPartitions} partitions`)
 
+/** How a new schema version must relate to the previous one. */
+export const schemaCompatibilitySchema = z.enum(['backward', 'forward', 'full', 'none'])
+/** What happens to an event that fails its schema: refused, or diverted to the `{topic}.invalid` topic. */
+export const onInvalidSchema = z.enum(['reject', 'dead-letter'])
+
 export const createTopicSchema = z.strictObject({
   name: topicNameSchema,
   /** Number of partitions; events with the same key share one and keep their order. */
@@ -68,6 +73,8 @@ export const createTopicSchema = z.strictObject({
     .min(TOPIC_LIMITS.minSegmentMs, 'segments span at least 1000 ms')
     .max(TOPIC_LIMITS.maxSegmentMs, 'segments span at most 7 days')
     .optional(),
+  schemaCompatibility: schemaCompatibilitySchema.default('backward'),
+  onInvalid: onInvalidSchema.default('reject'),
 })
 
 export type CreateTopicInput = z.input<typeof createTopicSchema>
@@ -80,6 +87,8 @@ export const updateTopicSchema = z.strictObject({
   retentionBytes: retentionBytes.optional(),
   dedupeWindowMs: dedupeWindowMs.optional(),
   maxEventBytes: maxEventBytes.optional(),
+  schemaCompatibility: schemaCompatibilitySchema.optional(),
+  onInvalid: onInvalidSchema.optional(),
 })
 
 export type UpdateTopic = z.infer<typeof updateTopicSchema>
@@ -100,6 +109,8 @@ export const topicInfoSchema = z.object({
   dedupeWindowMs: z.number(),
   maxEventBytes: z.number(),
   segmentMs: z.number(),
+  schemaCompatibility: schemaCompatibilitySchema,
+  onInvalid: onInvalidSchema,
   createdAt: z.string(),
   /** Bytes on disk for the topic's log (heap, indexes, TOAST). */
   sizeBytes: z.number().optional(),
@@ -110,3 +121,10 @@ export const topicInfoSchema = z.object({
 
 export type TopicInfo = z.infer<typeof topicInfoSchema>
 export type PartitionInfo = z.infer<typeof partitionInfoSchema>
+
+export const registerSchemaSchema = z.strictObject({
+  /** A JSON Schema (draft 2020-12), e.g. from zod's `z.toJSONSchema`. */
+  schema: z.record(z.string(), z.unknown()),
+  /** Overrides the topic's compatibility rule for this registration. */
+  compatibility: schemaCompatibilitySchema.optional(),
+})

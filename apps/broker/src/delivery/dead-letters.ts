@@ -58,19 +58,12 @@ export class DeadLetters {
   async publishCopies(sub: Subscription, ids: number[]): Promise<void> {
     if (ids.length === 0) return
     const name = deadLetterTopicName(sub.name)
-    let dlq = await this.topics.find(name)
-    if (!dlq) {
-      try {
-        dlq = await this.topics.create({
-          name,
-          partitions: 1,
-          dedupeWindowMs: 86_400_000,
-          maxEventBytes: 8 * 1024 * 1024,
-        })
-      } catch {
-        dlq = await this.topics.get(name)
-      }
-    }
+    const dlq = await this.topics.ensure({
+      name,
+      partitions: 1,
+      dedupeWindowMs: 86_400_000,
+      maxEventBytes: 8 * 1024 * 1024,
+    })
     const rows = await this.sql`
       SELECT d.id, d.topic_id, d.partition, d."offset", d.reason, d.deliveries, t.name AS topic
       FROM ql_dead_letters d JOIN ql_topics t ON t.id = d.topic_id WHERE d.id = ANY(${ids}::bigint[]) ORDER BY d.id`

@@ -12,6 +12,7 @@ import { eventsRoutes } from './events-routes'
 import { healthRoutes } from './health-routes'
 import { replaysRoutes } from './replays-routes'
 import { scheduledRoutes } from './scheduled-routes'
+import { schemasRoutes } from './schemas-routes'
 import { streamRoute } from './stream-route'
 import { eventStatusRoute, subscriptionsRoutes } from './subscriptions-routes'
 import { topicsRoutes } from './topics-routes'
@@ -61,6 +62,7 @@ export async function createHttpServer(s: Services): Promise<FastifyInstance> {
   eventStatusRoute(app, s)
   replaysRoutes(app, s)
   scheduledRoutes(app, s)
+  schemasRoutes(app, s)
   await app.register(fastifyTRPCPlugin, {
     prefix: '/trpc',
     trpcOptions: { router: adminRouter, createContext: () => ({ s }) },

@@ -5,10 +5,54 @@ import {
   publishBatchSchema,
   publishEventSchema,
   type Receipt,
+  ValidationError,
 } from '@questlog/protocol'
 import { parse } from '../http/parse'
 import type { Services } from '../services'
+import type { Topic } from '../topics/topic-service'
 import { type PreparedEvent, prepareEvent } from './prepare'
+import type { PublishResult } from './publisher'
+
+function withHeader(headersJson: string | null, name: string, value: string): string {
+  return JSON.stringify({
+    ...(headersJson ? (JSON.parse(headersJson) as Record<string, string>) : {}),
+    [name]: value,
+  })
+}
+
+/**
+ * Valid events go to the topic; those that failed the topic's schema (when it
+ * dead-letters) go to `{topic}.invalid` with the reason in a header. Receipts
+ * stay in request order.
+ */
+async function publishSplit(
+  s: Services,
+  topic: Topic,
+  prepared: PreparedEvent[],
+  invalid: Array<{ index: number; reason: string }>,
+): Promise<PublishResult> {
+  if (invalid.length === 0) return s.publisher.publish(topic, prepared)
+  const bad = new Map(invalid.map((x) => [x.index, x.reason]))
+  const good = prepared.filter((_, i) => !bad.has(i))
+  const target = await s.topics.ensure({ name: `${topic.name}.invalid`, partitions: 1 })
+  const diverted = invalid.map((x) => ({
+    ...prepared[x.index]!,
+    partition: 0,
+    headersJson: withHeader(prepared[x.index]!.headersJson, 'ql-invalid-reason', x.reason),
+  }))
+  const [ok, ko] = await Promise.all([
+    good.length > 0 ? s.publisher.publish(topic, good) : Promise.resolve({ receipts: [] } as PublishResult),
+    s.publisher.publish(target, diverted),
+  ])
+  let g = 0
+  let b = 0
+  const receipts = prepared.map((_, i) =>
+    bad.has(i)
+      ? { ...ko.receipts[b++]!, invalid: { topic: target.name, reason: bad.get(i)! } }
+      : ok.receipts[g++]!,
+  )
+  return ok.backpressure ? { receipts, backpressure: ok.backpressure } : { receipts }
+}
 
 export type PublishAnswer =
   | (Receipt & { backpressure?: BackpressureHint })
@@ -34,7 +78,29 @@ export async function publishRequest(
   const topic = await s.topics.get(topicName)
   const ctx = { topic, defaultSource }
   const prepared: PreparedEvent[] = events.map((e, i) => prepareEvent(e, batch ? i : null, ctx))
-  const result = await s.publisher.publish(topic, prepared)
+  const checked = await s.schemas.check(
+    topic,
+    prepared.map((p, i) => ({
+      data: p.data,
+      contentType: p.contentType,
+      schemaVersion: events[i]!.schemaVersion,
+    })),
+    (i) => (batch ? `events.${i}.data` : 'data'),
+  )
+  let invalid: Array<{ index: number; reason: string }> = []
+  if (checked) {
+    const issues = checked.flatMap((c) => c.issues)
+    if (issues.length > 0 && topic.onInvalid === 'reject') throw new ValidationError(issues)
+    invalid = checked.flatMap((c, index) =>
+      c.issues.length > 0
+        ? [{ index, reason: c.issues.map((x) => `${x.path}: ${x.message}`).join('; ') }]
+        : [],
+    )
+    checked.forEach((c, i) => {
+      prepared[i]!.headersJson = withHeader(prepared[i]!.headersJson, 'ql-schema-version', String(c.version))
+    })
+  }
+  const result = await publishSplit(s, topic, prepared, invalid)
   if (batch) return result
   const answer: PublishAnswer = { ...result.receipts[0]! }
   if (result.backpressure) answer.backpressure = result.backpressure

@@ -12,6 +12,12 @@ export const topics = pgTable('ql_topics', {
   dedupeWindowMs: bigint('dedupe_window_ms', { mode: 'number' }).notNull(),
   maxEventBytes: integer('max_event_bytes').notNull(),
   segmentMs: bigint('segment_ms', { mode: 'number' }).notNull(),
+  schemaCompatibility: text('schema_compatibility', { enum: ['backward', 'forward', 'full', 'none'] })
+    .notNull()
+    .default('backward'),
+  onInvalid: text('on_invalid', { enum: ['reject', 'dead-letter'] })
+    .notNull()
+    .default('reject'),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 })
 

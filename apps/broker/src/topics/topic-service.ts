@@ -1,5 +1,8 @@
 import {
   type CreateTopic,
+  type CreateTopicInput,
+  createTopicSchema,
+  isQuestlogError,
   TopicExistsError,
   type TopicInfo,
   TopicNotFoundError,
@@ -76,6 +79,8 @@ export class TopicService {
             dedupeWindowMs: input.dedupeWindowMs,
             maxEventBytes: input.maxEventBytes,
             segmentMs,
+            schemaCompatibility: input.schemaCompatibility,
+            onInvalid: input.onInvalid,
           })
           .returning()
         if (!row) throw new Error('insert returned no row')
@@ -97,6 +102,18 @@ export class TopicService {
     return topic
   }
 
+  /** The topic, created with these settings if it does not exist yet (races with other creators are fine). */
+  async ensure(settings: CreateTopicInput): Promise<Topic> {
+    const found = await this.find(settings.name)
+    if (found) return found
+    try {
+      return await this.create(createTopicSchema.parse(settings))
+    } catch (e) {
+      if (isQuestlogError(e) && e.code === 'topic_exists') return this.get(settings.name)
+      throw e
+    }
+  }
+
   async update(name: string, patch: UpdateTopic): Promise<Topic> {
     const current = await this.get(name)
     if (patch.partitions !== undefined && patch.partitions < current.partitions) {
@@ -113,6 +130,8 @@ export class TopicService {
           ...(patch.retentionBytes !== undefined && { retentionBytes: patch.retentionBytes }),
           ...(patch.dedupeWindowMs !== undefined && { dedupeWindowMs: patch.dedupeWindowMs }),
           ...(patch.maxEventBytes !== undefined && { maxEventBytes: patch.maxEventBytes }),
+          ...(patch.schemaCompatibility !== undefined && { schemaCompatibility: patch.schemaCompatibility }),
+          ...(patch.onInvalid !== undefined && { onInvalid: patch.onInvalid }),
         })
         .where(eq(topicsTable.id, current.id))
         .returning()
@@ -176,6 +195,8 @@ export function toTopicInfo(t: Topic): TopicInfo {
     dedupeWindowMs: t.dedupeWindowMs,
     maxEventBytes: t.maxEventBytes,
     segmentMs: t.segmentMs,
+    schemaCompatibility: t.schemaCompatibility,
+    onInvalid: t.onInvalid,
     createdAt: t.createdAt.toISOString(),
   }
 }

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import os from 'node:os'
@@ -50,10 +51,22 @@ function packageVersion(name: string): string {
   return 'unknown'
 }
 
+/** The checked-out commit, and whether the broker and SDK sources differ from it. */
+function sourceRevision(): string {
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { encoding: 'utf8', timeout: 5000 }).trim()
+    const head = git('rev-parse', '--short', 'HEAD')
+    const dirty = git('status', '--porcelain', '--', '../apps/broker', '../packages') !== ''
+    return dirty ? `${head} with uncommitted changes in apps/ or packages/` : head
+  } catch {
+    return 'unknown (not a git checkout)'
+  }
+}
+
 /** Every component's version, for the report. */
 export function versions(postgresServer: string): Record<string, string> {
   return {
-    'Questlog broker': VERSION,
+    'Questlog broker': `${VERSION} (commit ${sourceRevision()})`,
     PostgreSQL: postgresServer,
     'postgres (npm client)': packageVersion('postgres'),
     'nats-server': serverVersion('nats-server').replace(/^nats-server:\s*/, ''),

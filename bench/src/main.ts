@@ -196,14 +196,25 @@ async function main(): Promise<void> {
   }
 }
 
-function writeReport(r: Results): void {
-  const analysisFile = path.resolve(here, '../analysis.md')
-  let analysis = ''
+function readAnalysis(): string {
   try {
-    analysis = readFileSync(analysisFile, 'utf8')
+    return readFileSync(path.resolve(here, '../analysis.md'), 'utf8')
   } catch {
-    // no hand-written reading yet
+    return '' // no hand-written reading yet
   }
+}
+
+/** Renders BENCHMARKS.md again from the saved results (the plots need the raw samples and stay as they are). */
+function renderOnly(): void {
+  const file = path.join(o.docsDir, 'bench', 'results.json')
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as Results
+  const r: Results = { ...saved, latency: saved.latency.map((l) => ({ ...l, sample: [] })) }
+  writeFileSync(path.join(o.docsDir, 'BENCHMARKS.md'), renderMarkdown(r, readAnalysis()))
+  log(`rendered ${path.join(o.docsDir, 'BENCHMARKS.md')} from ${file}`)
+}
+
+function writeReport(r: Results): void {
+  const analysis = readAnalysis()
   const out = path.join(o.docsDir, 'bench')
   mkdirSync(out, { recursive: true })
   const compact = {
@@ -230,9 +241,11 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   })
 }
 
-main().catch(async (e) => {
-  log(String(e?.stack ?? e))
-  await stopAll()
-  await stopDatabase()
-  process.exit(1)
-})
+if (o.renderOnly) renderOnly()
+else
+  main().catch(async (e) => {
+    log(String(e?.stack ?? e))
+    await stopAll()
+    await stopDatabase()
+    process.exit(1)
+  })

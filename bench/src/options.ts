@@ -25,6 +25,8 @@ export interface BenchOptions {
   docsDir: string
   /** The command line, as the report prints it. */
   command: string
+  /** Re-render BENCHMARKS.md from the saved results.json (after editing analysis.md) without measuring. */
+  renderOnly: boolean
 }
 
 export function parseOptions(argv: string[], docsDir: string): BenchOptions {
@@ -33,6 +35,7 @@ export function parseOptions(argv: string[], docsDir: string): BenchOptions {
     options: {
       quick: { type: 'boolean', default: false },
       'no-profile': { type: 'boolean', default: false },
+      'render-only': { type: 'boolean', default: false },
       reps: { type: 'string' },
       out: { type: 'string' },
     },
@@ -57,6 +60,7 @@ export function parseOptions(argv: string[], docsDir: string): BenchOptions {
         // a smoke run must not overwrite the committed report
         docsDir: path.join(tmpdir(), 'questlog-bench-quick'),
         command: 'npm run bench -- --quick',
+        renderOnly: false,
       }
     : {
         quick,
@@ -78,11 +82,13 @@ export function parseOptions(argv: string[], docsDir: string): BenchOptions {
         profile: true,
         docsDir,
         command: 'npm run bench',
+        renderOnly: false,
       }
+  base.renderOnly = values['render-only'] ?? false
   if (values.reps) base.reps = Math.max(1, Number(values.reps))
   if (values['no-profile']) base.profile = false
   if (values.out) base.docsDir = values.out
-  const extra = argv.filter((a) => a !== '--quick')
+  const extra = argv.filter((a) => a !== '--quick' && a !== '--render-only')
   if (extra.length > 0 && !quick) base.command = `npm run bench -- ${extra.join(' ')}`
   return base
 }

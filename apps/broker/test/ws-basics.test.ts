@@ -215,4 +215,17 @@ describe('WebSocket endpoint', () => {
     expect(await ended).toBe('TopicNotFoundError')
     await bus.close()
   })
+  it('fails only the event the broker refuses, not the rest of the batch it shared', async () => {
+    await createTopic(broker.url, 'ws.mixed')
+    const bus = createClient({ brokers: [broker.url], lingerMs: 50 })
+    const results = await Promise.allSettled([
+      bus.publish('ws.mixed', { n: 0 }),
+      bus.publish('ws.mixed', { n: 1 }, { partition: 7 }),
+      bus.publish('ws.mixed', { n: 2 }),
+    ])
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
+    expect((results[1] as PromiseRejectedResult).reason.message).toMatch(/^events\.1\.partition: /)
+    expect((await readAll(broker.url, 'ws.mixed', 0)).map((e) => e.data.n)).toEqual([0, 2])
+    await bus.close()
+  })
 })

@@ -1,4 +1,10 @@
-import { BackpressureError, BadRequestError, type PublishEvent, type Receipt } from '@questlog/protocol'
+import {
+  BackpressureError,
+  BadRequestError,
+  type PublishEvent,
+  type Receipt,
+  ValidationError,
+} from '@questlog/protocol'
 import { describe, expect, it } from 'vitest'
 import { ConnectionLostError } from './errors'
 import { Producer, type ProducerOptions, type QueuedEvent, type SendBatch } from './producer'
@@ -103,6 +109,15 @@ describe('Producer', () => {
     expect(performance.now() - started).toBeLessThan(1000)
     await Promise.all(receipts)
     expect(s.stored.size).toBe(2)
+    await p.close()
+  })
+  it('fails only the event the broker names as invalid, and sends the rest of its batch', async () => {
+    const s = store([new ValidationError([{ path: 'events.1.data.points', message: 'expected a number' }])])
+    const p = new Producer(options, s.send)
+    const results = await Promise.allSettled(queue(p, 'a', 3))
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
+    expect((results[1] as PromiseRejectedResult).reason.code).toBe('validation_error')
+    expect([...s.stored.keys()]).toEqual(['a-0', 'a-2'])
     await p.close()
   })
 })

@@ -202,9 +202,10 @@ export class Producer {
     })
   }
 
-  private async deliver(batch: QueuedEvent[]): Promise<void> {
+  private async deliver(all: QueuedEvent[]): Promise<void> {
+    let batch = all
     const topic = batch[0]!.topic
-    const events = batch.map((q) => q.event)
+    let events = batch.map((q) => q.event)
     const deadline = AbortSignal.timeout(this.o.deliveryTimeoutMs)
     this.budget.request()
     let attempt = 0
@@ -226,6 +227,15 @@ export class Producer {
         return
       } catch (e) {
         const error = isQuestlogError(e) ? e : new QuestlogError('internal', String(e), { cause: e })
+        // one bad event must not sink the batch it happened to share: fail it alone, send the rest
+        const bad = offendingEvent(error, batch.length)
+        if (bad !== undefined) {
+          batch[bad]!.reject(error)
+          batch = batch.filter((_, i) => i !== bad)
+          if (batch.length === 0) return
+          events = batch.map((q) => q.event)
+          continue
+        }
         if (error.code === 'backpressure' || error.code === 'rate_limited') {
           this.pacer.onRefused(Number(error.details?.retryAfterMs ?? 1000))
         }
@@ -243,6 +253,16 @@ export class Producer {
       }
     }
   }
+}
+
+/** The index of the event a validation or size error names (`events.3.data…`), if it names one. */
+function offendingEvent(error: QuestlogError, size: number): number | undefined {
+  if (error.code !== 'validation_error' && error.code !== 'payload_too_large') return undefined
+  const issues = (error.details?.issues as Array<{ path?: string }> | undefined) ?? []
+  const path = issues[0]?.path ?? (error.details?.path as string | undefined) ?? ''
+  const m = /^events\.(\d+)(\.|$)/.exec(path)
+  const i = m ? Number(m[1]) : Number.NaN
+  return Number.isInteger(i) && i < size && size > 1 ? i : undefined
 }
 
 function estimateBytes(data: unknown): number {

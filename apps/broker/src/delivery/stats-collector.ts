@@ -1,6 +1,7 @@
 import { isQuestlogError } from '@questlog/protocol'
 import type { Logger } from 'pino'
 import type { Metrics } from '../observability/metrics'
+import { subscriptionLagHistory } from '../observability/timeseries'
 import type { Sql } from '../storage/db'
 import type { DeliveryService } from './delivery-service'
 
@@ -56,8 +57,10 @@ export class SubscriptionStats {
       m.subscriptionRedelivered.set(labels, r.redelivered)
       m.subscriptionDeadLetters.set(labels, r.deadLetters)
       m.subscriptionLagSeconds.set(labels, await this.oldestAge(r.partitions))
+      subscriptionLagHistory(m).record(sub.name, r.partitions)
     }
     for (const gone of [...this.known].filter((n) => !seen.has(n))) {
+      subscriptionLagHistory(m).forget(gone)
       for (const g of [
         m.subscriptionLag,
         m.subscriptionPending,

@@ -16,6 +16,11 @@ export interface StatsPoint {
   errorsPerSec: number
   /** Worst event-loop delay seen in the step. */
   loopLagMs: number
+  /** Events not yet consumed, summed over every subscription, at the end of the step. */
+  lagTotal: number
+  /** The subscription furthest behind and its lag; null while there are no subscriptions. */
+  worstLag: number | null
+  worstSubscription: string | null
 }
 
 export const STATS_WINDOWS = ['5m', '1h', '24h'] as const
@@ -42,6 +47,8 @@ interface Snapshot {
   errors: number
   /** Upper bounds of the publish-latency buckets (seconds) with their cumulative counts. */
   buckets: Array<{ le: number; count: number }>
+  /** Lag gauges per subscription (refreshed by the subscription stats collector). */
+  lags: Array<{ subscription: string; lag: number }>
 }
 
 /** A fixed-size ring of points: the oldest is overwritten once it is full. */
@@ -109,6 +116,11 @@ export class StatsSampler {
     return { window, stepMs: state.tier.stepMs, points: state.ring.toArray() }
   }
 
+  /** One subscription's lag per partition over the last minutes (empty until the collector has seen it). */
+  subscriptionLag(name: string): SubscriptionLagSeries {
+    return subscriptionLagHistory(this.metrics).series(name)
+  }
+
   private async sample(): Promise<void> {
     let snap: Snapshot
     try {
@@ -141,6 +153,10 @@ export class StatsSampler {
     const seconds = Math.max(0.001, (to.t - from.t) / 1000)
     const rate = (a: number, b: number) => round(Math.max(0, b - a) / seconds)
     const deltas = to.buckets.map((b, i) => ({ le: b.le, count: b.count - (from.buckets[i]?.count ?? 0) }))
+    const worst = to.lags.reduce<{ subscription: string; lag: number } | null>(
+      (w, l) => (w === null || l.lag > w.lag ? l : w),
+      null,
+    )
     return {
       t: to.t,
       eventsInPerSec: rate(from.eventsIn, to.eventsIn),
@@ -150,15 +166,19 @@ export class StatsSampler {
       dbLatencyMs: s.dbCount === 0 ? null : round(s.dbSum / s.dbCount),
       errorsPerSec: rate(from.errors, to.errors),
       loopLagMs: round(s.lagMax),
+      lagTotal: to.lags.reduce((n, l) => n + l.lag, 0),
+      worstLag: worst?.lag ?? null,
+      worstSubscription: worst?.subscription ?? null,
     }
   }
 
   private async snapshot(): Promise<Snapshot> {
-    const [eventsIn, eventsOut, errors, latency] = await Promise.all([
+    const [eventsIn, eventsOut, errors, latency, lag] = await Promise.all([
       this.metrics.eventsIn.get(),
       this.metrics.eventsOut.get(),
       this.metrics.rejected.get(),
       this.metrics.publishLatency.get(),
+      this.metrics.subscriptionLag.get(),
     ])
     const sum = (values: Array<{ value: number }>) => values.reduce((n, v) => n + v.value, 0)
     const buckets = latency.values
@@ -174,6 +194,7 @@ export class StatsSampler {
       eventsOut: sum(eventsOut.values),
       errors: sum(errors.values),
       buckets,
+      lags: lag.values.map((v) => ({ subscription: String(v.labels.subscription), lag: v.value })),
     }
   }
 }
@@ -200,3 +221,83 @@ function percentileMs(buckets: Array<{ le: number; count: number }>, q: number):
 }
 
 const round = (n: number) => Math.round(n * 100) / 100
+
+/** One sample of a subscription's lag: the total and each partition's, keyed `topic/partition`. */
+export interface SubscriptionLagPoint {
+  t: number
+  lag: number
+  partitions: Record<string, number>
+}
+
+export interface SubscriptionLagSeries {
+  name: string
+  /** Every `topic/partition` key seen in the points, sorted. */
+  partitions: string[]
+  points: SubscriptionLagPoint[]
+}
+
+// Bounded memory: at most 1000 subscriptions × 300 points × 64 partitions, whatever the uptime.
+// Samples closer than 1 s replace the previous one, so the 300 points span at least 5 minutes
+// (25 minutes at the default 5 s collection interval).
+const LAG_POINTS = 300
+const LAG_MIN_SPACING_MS = 1000
+const LAG_MAX_PARTITIONS = 64
+const LAG_MAX_SUBSCRIPTIONS = 1000
+
+/** Per-subscription rings of lag per partition, fed by the subscription stats collector. */
+export class SubscriptionLagHistory {
+  private readonly rings = new Map<string, Ring<SubscriptionLagPoint>>()
+  private readonly last = new Map<string, SubscriptionLagPoint>()
+
+  record(
+    name: string,
+    partitions: ReadonlyArray<{ topic: string; partition: number; lag: number }>,
+    t = Date.now(),
+  ): void {
+    let ring = this.rings.get(name)
+    if (!ring) {
+      if (this.rings.size >= LAG_MAX_SUBSCRIPTIONS) return
+      ring = new Ring<SubscriptionLagPoint>(LAG_POINTS)
+      this.rings.set(name, ring)
+    }
+    const point: SubscriptionLagPoint = { t, lag: 0, partitions: {} }
+    for (const p of partitions) {
+      point.lag += p.lag
+      if (Object.keys(point.partitions).length < LAG_MAX_PARTITIONS)
+        point.partitions[`${p.topic}/${p.partition}`] = p.lag
+    }
+    const previous = this.last.get(name)
+    if (previous && t - previous.t < LAG_MIN_SPACING_MS) Object.assign(previous, point)
+    else {
+      ring.push(point)
+      this.last.set(name, point)
+    }
+  }
+
+  forget(name: string): void {
+    this.rings.delete(name)
+    this.last.delete(name)
+  }
+
+  series(name: string): SubscriptionLagSeries {
+    const points = (this.rings.get(name)?.toArray() ?? []).map((p) => ({
+      ...p,
+      partitions: { ...p.partitions },
+    }))
+    const keys = new Set(points.flatMap((p) => Object.keys(p.partitions)))
+    return { name, partitions: [...keys].sort(), points }
+  }
+}
+
+// Keyed by the broker's metrics registry, which the sampler and the collector share,
+// so each broker in a process has its own history.
+const histories = new WeakMap<Metrics, SubscriptionLagHistory>()
+
+export function subscriptionLagHistory(metrics: Metrics): SubscriptionLagHistory {
+  let h = histories.get(metrics)
+  if (!h) {
+    h = new SubscriptionLagHistory()
+    histories.set(metrics, h)
+  }
+  return h
+}

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import path from 'node:path'
 import pino, { type Logger } from 'pino'
 import { type BrokerConfig, type BrokerConfigInput, brokerConfigSchema } from './config'
+import { PayloadCrypto } from './crypto/payload-crypto'
 import { DeliveryService } from './delivery/delivery-service'
 import { ReplayJobs } from './delivery/replay-jobs'
 import { SubscriptionStats } from './delivery/stats-collector'
@@ -18,6 +19,7 @@ import { SchemaRegistry } from './schemas/schema-registry'
 import type { Services } from './services'
 import { createDrizzle, createSql } from './storage/db'
 import { type EmbeddedDatabase, startEmbeddedPostgres } from './storage/embedded'
+import { registerPayloadDecoder } from './storage/event-store'
 import { migrate } from './storage/migrate'
 import { SegmentRegistry } from './storage/segments'
 import { TopicService } from './topics/topic-service'
@@ -65,19 +67,27 @@ export async function createBroker(
   const db = createDrizzle(sql)
   const metrics = createMetrics()
   const segments = new SegmentRegistry(sql)
+  const crypto = new PayloadCrypto(sql, config.encryptionKeys, config.activeEncryptionKey, log)
+  registerPayloadDecoder(sql, (topicId, events) => crypto.decrypt(topicId, events))
 
   // wired below: the topic service tells the fanout and the publisher about changes
   const late: { fanout?: Fanout; publisher?: Publisher } = {}
-  const topics = new TopicService(sql, db, segments, {
-    onChanged: (name) => {
-      void late.fanout?.topicChanged(name).catch(() => {})
-      void topics.find(name).then((t) => t && late.publisher?.refreshTopic(t))
+  const topics = new TopicService(
+    sql,
+    db,
+    segments,
+    {
+      onChanged: (name) => {
+        void late.fanout?.topicChanged(name).catch(() => {})
+        void topics.find(name).then((t) => t && late.publisher?.refreshTopic(t))
+      },
+      onDeleted: (topic) => {
+        late.publisher?.dropTopic(topic.id)
+        late.fanout?.closeTopic(topic.id)
+      },
     },
-    onDeleted: (topic) => {
-      late.publisher?.dropTopic(topic.id)
-      late.fanout?.closeTopic(topic.id)
-    },
-  })
+    crypto.enabled,
+  )
   const fanout = new Fanout(sql, brokerId, (name) => topics.invalidate(name))
   const publisher = new Publisher({
     sql,
@@ -90,6 +100,7 @@ export async function createBroker(
     notifyChannel: EVENTS_CHANNEL,
     notifyPayload: (t, p, next) => fanout.eventsPayload(t, p, next),
     onCommitted: (t, p, first, events) => fanout.committed(t, p, first, events),
+    encrypt: (topic, events) => crypto.encrypt(topic, events),
   })
   late.fanout = fanout
   late.publisher = publisher
@@ -139,6 +150,7 @@ export async function createBroker(
     scheduler,
     webhooks,
     schemas: new SchemaRegistry(sql),
+    crypto,
   }
   const app = await createHttpServer(services)
   await app.listen({ port: config.port, host: config.host })

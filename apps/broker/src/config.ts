@@ -31,6 +31,37 @@ export const brokerConfigSchema = z.strictObject({
   tlsCert: z.string().min(1).optional(),
   /** PEM private key file of `tlsCert`. */
   tlsKey: z.string().min(1).optional(),
+  /**
+   * Master keys for payload encryption at rest, by id: base64 of 32 random bytes
+   * (`openssl rand -base64 32`). Keep old ids configured after a rotation: events sealed with them stay readable.
+   */
+  encryptionKeys: z
+    .union([
+      z.record(z.string().regex(/^[A-Za-z0-9_-]{1,32}$/), z.string()),
+      // from the environment: "k1:base64,k2:base64"
+      z.string().transform((text) =>
+        Object.fromEntries(
+          text
+            .split(',')
+            .filter(Boolean)
+            .map((pair) => {
+              const i = pair.indexOf(':')
+              return [pair.slice(0, i).trim(), pair.slice(i + 1).trim()]
+            }),
+        ),
+      ),
+    ])
+    .pipe(
+      z.record(
+        z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'key ids are 1-32 letters, digits, _ or -'),
+        z
+          .string()
+          .refine((k) => Buffer.from(k, 'base64').length === 32, 'a key is base64 of exactly 32 bytes'),
+      ),
+    )
+    .default({}),
+  /** The master key id that seals new events; the first configured one when absent. */
+  activeEncryptionKey: z.string().optional(),
   /** How often per-subscription gauges (lag, pending, dead letters) are refreshed. */
   statsIntervalMs: z.coerce.number().int().min(100).default(5000),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -54,6 +85,8 @@ export const ENV_NAMES: Record<keyof BrokerConfig, string> = {
   tlsCert: 'QUESTLOG_TLS_CERT',
   tlsKey: 'QUESTLOG_TLS_KEY',
   statsIntervalMs: 'QUESTLOG_STATS_INTERVAL_MS',
+  encryptionKeys: 'QUESTLOG_ENCRYPTION_KEYS',
+  activeEncryptionKey: 'QUESTLOG_ACTIVE_ENCRYPTION_KEY',
   logLevel: 'LOG_LEVEL',
 }
 
@@ -94,6 +127,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): BrokerConfi
   if ((parsed.data.tlsCert === undefined) !== (parsed.data.tlsKey === undefined)) {
     throw new Error(
       'invalid configuration:\n  tlsCert (QUESTLOG_TLS_CERT), tlsKey (QUESTLOG_TLS_KEY): give both or neither',
+    )
+  }
+  const keys = Object.keys(parsed.data.encryptionKeys)
+  if (parsed.data.activeEncryptionKey !== undefined && !keys.includes(parsed.data.activeEncryptionKey)) {
+    throw new Error(
+      `invalid configuration:\n  activeEncryptionKey (QUESTLOG_ACTIVE_ENCRYPTION_KEY): '${parsed.data.activeEncryptionKey}' is not among encryptionKeys`,
     )
   }
   return parsed.data

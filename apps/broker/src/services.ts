@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import type { BrokerConfig } from './config'
+import type { PayloadCrypto } from './crypto/payload-crypto'
 import type { DeliveryService } from './delivery/delivery-service'
 import type { ReplayJobs } from './delivery/replay-jobs'
 import type { Webhooks } from './delivery/webhooks'
@@ -35,4 +36,5 @@ export interface Services {
   scheduler: Scheduler
   webhooks: Webhooks
   schemas: SchemaRegistry
+  crypto: PayloadCrypto
 }

@@ -54,6 +54,9 @@ export const schemaCompatibilitySchema = z.enum(['backward', 'forward', 'full', 
 /** What happens to an event that fails its schema: refused, or diverted to the `{topic}.invalid` topic. */
 export const onInvalidSchema = z.enum(['reject', 'dead-letter'])
 
+/** Payload encryption at rest: none, one key per topic, or one key per event key (erasable per player). */
+export const encryptionModeSchema = z.enum(['none', 'topic', 'per-key'])
+
 export const createTopicSchema = z.strictObject({
   name: topicNameSchema,
   /** Number of partitions; events with the same key share one and keep their order. */
@@ -75,6 +78,7 @@ export const createTopicSchema = z.strictObject({
     .optional(),
   schemaCompatibility: schemaCompatibilitySchema.default('backward'),
   onInvalid: onInvalidSchema.default('reject'),
+  encryption: encryptionModeSchema.default('none'),
 })
 
 export type CreateTopicInput = z.input<typeof createTopicSchema>
@@ -89,6 +93,7 @@ export const updateTopicSchema = z.strictObject({
   maxEventBytes: maxEventBytes.optional(),
   schemaCompatibility: schemaCompatibilitySchema.optional(),
   onInvalid: onInvalidSchema.optional(),
+  encryption: encryptionModeSchema.optional(),
 })
 
 export type UpdateTopic = z.infer<typeof updateTopicSchema>
@@ -111,6 +116,7 @@ export const topicInfoSchema = z.object({
   segmentMs: z.number(),
   schemaCompatibility: schemaCompatibilitySchema,
   onInvalid: onInvalidSchema,
+  encryption: encryptionModeSchema,
   createdAt: z.string(),
   /** Bytes on disk for the topic's log (heap, indexes, TOAST). */
   sizeBytes: z.number().optional(),

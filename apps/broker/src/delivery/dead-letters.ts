@@ -58,15 +58,18 @@ export class DeadLetters {
   async publishCopies(sub: Subscription, ids: number[]): Promise<void> {
     if (ids.length === 0) return
     const name = deadLetterTopicName(sub.name)
+    const rows = await this.sql`
+      SELECT d.id, d.topic_id, d.partition, d."offset", d.reason, d.deliveries, t.name AS topic, t.encryption
+      FROM ql_dead_letters d JOIN ql_topics t ON t.id = d.topic_id WHERE d.id = ANY(${ids}::bigint[]) ORDER BY d.id`
+    // copies of encrypted events stay encrypted at rest
+    const sealed = rows.some((r) => r.encryption !== 'none')
     const dlq = await this.topics.ensure({
       name,
       partitions: 1,
       dedupeWindowMs: 86_400_000,
       maxEventBytes: 8 * 1024 * 1024,
+      encryption: sealed ? 'topic' : 'none',
     })
-    const rows = await this.sql`
-      SELECT d.id, d.topic_id, d.partition, d."offset", d.reason, d.deliveries, t.name AS topic
-      FROM ql_dead_letters d JOIN ql_topics t ON t.id = d.topic_id WHERE d.id = ANY(${ids}::bigint[]) ORDER BY d.id`
     for (const r of rows) {
       const [event] = await readAt(this.sql, Number(r.topic_id), Number(r.partition), [Number(r.offset)])
       if (!event) continue // dropped by retention meanwhile: the record stays, without a copy

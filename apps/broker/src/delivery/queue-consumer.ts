@@ -138,11 +138,11 @@ export class QueueConsumer {
       const topicId = Number(r.topic_id)
       const partition = Number(r.partition)
       const from = Number(r.next_offset)
-      if (!highs.has(topicId)) highs.set(topicId, await highWatermarks(tx as unknown as Sql, topicId))
+      if (!highs.has(topicId)) highs.set(topicId, await highWatermarks(this.sql, topicId))
       const high = highs.get(topicId)!
       if (from >= (high.get(partition) ?? 0)) continue
       const limit = want - (out.length - start)
-      const events = await readEvents(tx as unknown as Sql, topicId, {
+      const events = await readEvents(this.sql, topicId, {
         positions: new Map([[partition, from]]),
         typeRegex: sub.typeFilter === null ? undefined : subjectPatternToRegex(sub.typeFilter),
         limit,

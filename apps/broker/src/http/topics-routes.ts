@@ -1,4 +1,10 @@
-import { createTopicSchema, topicNameSchema, updateTopicSchema } from '@questlog/protocol'
+import {
+  createTopicSchema,
+  NotFoundError,
+  topicNameSchema,
+  updateTopicSchema,
+  ValidationError,
+} from '@questlog/protocol'
 import type { FastifyInstance } from 'fastify'
 import type { Services } from '../services'
 import { toTopicInfo } from '../topics/topic-service'
@@ -29,6 +35,20 @@ export function topicsRoutes(app: FastifyInstance, s: Services): void {
     const name = topicName(req.params)
     await s.topics.update(name, parse(updateTopicSchema, req.body))
     return s.topics.describe(name)
+  })
+
+  // crypto-shredding: the event key's data key goes, and with it every payload it sealed
+  app.delete<{ Params: TopicParams & { key: string } }>('/v1/topics/:topic/keys/:key', async (req, reply) => {
+    const topic = await s.topics.get(topicName(req.params))
+    if (topic.encryption !== 'per-key') {
+      throw new ValidationError([
+        { path: 'topic', message: `topic '${topic.name}' does not encrypt per event key` },
+      ])
+    }
+    const key = decodeURIComponent(req.params.key)
+    if (!(await s.crypto.erase(topic.id, key)))
+      throw new NotFoundError(`no data key for event key '${key}' in '${topic.name}'`)
+    return reply.status(204).send()
   })
 
   app.delete<{ Params: TopicParams }>('/v1/topics/:topic', async (req, reply) => {

@@ -34,7 +34,11 @@ async function publishSplit(
   if (invalid.length === 0) return s.publisher.publish(topic, prepared)
   const bad = new Map(invalid.map((x) => [x.index, x.reason]))
   const good = prepared.filter((_, i) => !bad.has(i))
-  const target = await s.topics.ensure({ name: `${topic.name}.invalid`, partitions: 1 })
+  const target = await s.topics.ensure({
+    name: `${topic.name}.invalid`,
+    partitions: 1,
+    encryption: topic.encryption,
+  })
   const diverted = invalid.map((x) => ({
     ...prepared[x.index]!,
     partition: 0,

@@ -24,6 +24,8 @@ export interface PublisherOptions {
   notifyChannel: string
   notifyPayload: (topicId: number, partition: number, next: number) => string
   onCommitted: (topicId: number, partition: number, first: number, events: StoredEvent[]) => void
+  /** Seals payloads for encrypted topics before they are queued. */
+  encrypt: (topic: Topic, events: PreparedEvent[]) => Promise<void>
 }
 
 export interface PublishResult {
@@ -43,6 +45,7 @@ export class Publisher {
   async publish(topic: Topic, events: PreparedEvent[]): Promise<PublishResult> {
     this.topicById.set(topic.id, topic)
     const started = performance.now()
+    if (topic.encryption !== 'none') await this.o.encrypt(topic, events)
     // keyless events of one request share one partition, so they commit together (sticky partitioning)
     let spread: number | undefined
     const byPartition = new Map<number, number[]>()

@@ -13,9 +13,28 @@ export interface StoredEvent {
   contentType: string
   headersJson: string | null
   data: Buffer
+  /** Id of the key that sealed the stored payload; null or absent when stored in the clear. */
+  encKey?: string | null
 }
 
-export type NewEvent = Omit<StoredEvent, 'offset' | 'time' | 'partition'>
+export type NewEvent = Omit<StoredEvent, 'offset' | 'time' | 'partition'> & {
+  /** What the log stores when it differs from `data` (a sealed payload); live readers still get `data`. */
+  storedData?: Buffer
+}
+
+/** Opens sealed payloads of rows read through a given client (set by the broker that owns it). */
+export type PayloadDecoder = (topicId: number, events: StoredEvent[]) => Promise<void>
+const decoders = new WeakMap<Sql, PayloadDecoder>()
+
+export function registerPayloadDecoder(sql: Sql, decoder: PayloadDecoder): void {
+  decoders.set(sql, decoder)
+}
+
+async function decoded(sql: Sql, topicId: number, events: StoredEvent[]): Promise<StoredEvent[]> {
+  const decoder = decoders.get(sql)
+  if (decoder && events.some((e) => e.encKey)) await decoder(topicId, events)
+  return events
+}
 
 /** Thrown inside a write transaction when some dedupe keys were already taken; the transaction rolls back. */
 export class DedupeConflict extends Error {
@@ -85,12 +104,12 @@ export async function writeBatch(sql: Sql, batch: WriteBatch): Promise<number> {
 
     const ev = batch.events
     await tx`
-      INSERT INTO ql_events (topic_id, partition, "offset", time, id, type, source, key, dedupe_key, content_type, headers, data)
-      SELECT ${topicId}, ${partition}, ${base}::bigint + u.ord - 1, ${batch.time.toISOString()}::timestamptz, u.id, u.type, u.source, u.key, u.dk, u.ct, u.h, u.d::bytea
+      INSERT INTO ql_events (topic_id, partition, "offset", time, id, type, source, key, dedupe_key, content_type, headers, data, enc_key)
+      SELECT ${topicId}, ${partition}, ${base}::bigint + u.ord - 1, ${batch.time.toISOString()}::timestamptz, u.id, u.type, u.source, u.key, u.dk, u.ct, u.h, u.d::bytea, u.ek
       FROM unnest(${ev.map((e) => e.id)}::text[], ${ev.map((e) => e.type)}::text[], ${ev.map((e) => e.source)}::text[],
                   ${ev.map((e) => e.key)}::text[], ${ev.map((e) => e.dedupeKey)}::text[], ${ev.map((e) => e.contentType)}::text[],
-                  ${ev.map((e) => e.headersJson)}::jsonb[], ${ev.map((e) => hex(e.data))}::text[])
-        WITH ORDINALITY AS u(id, type, source, key, dk, ct, h, d, ord)`
+                  ${ev.map((e) => e.headersJson)}::jsonb[], ${ev.map((e) => hex(e.storedData ?? e.data))}::text[], ${ev.map((e) => e.encKey ?? null)}::text[])
+        WITH ORDINALITY AS u(id, type, source, key, dk, ct, h, d, ek, ord)`
     // delivered at COMMIT, so other brokers never hear of an event before it is visible
     await tx`SELECT pg_notify(${batch.notifyChannel}, ${batch.notifyPayload(base + n)})`
     return base
@@ -134,7 +153,7 @@ export interface ReadFilter {
 
 // drizzle's driver keeps timestamps as text on the shared client, so rows carry epoch milliseconds
 const COLUMNS = `e.partition, e."offset", (extract(epoch FROM e.time) * 1000)::float8 AS time_ms, e.id, e.type,
-  e.source, e.key, e.dedupe_key, e.content_type, e.headers::text AS headers, e.data`
+  e.source, e.key, e.dedupe_key, e.content_type, e.headers::text AS headers, e.data, e.enc_key`
 
 export function rowToStored(r: Record<string, unknown>): StoredEvent {
   return {
@@ -149,6 +168,7 @@ export function rowToStored(r: Record<string, unknown>): StoredEvent {
     contentType: r.content_type as string,
     headersJson: (r.headers as string | null) ?? null,
     data: r.data as Buffer,
+    encKey: (r.enc_key as string | null) ?? null,
   }
 }
 
@@ -172,7 +192,7 @@ export async function readEvents(sql: Sql, topicId: number, f: ReadFilter): Prom
     WHERE e.topic_id = ${topicId} ${since} ${until} ${key} ${type}
     ${order}
     LIMIT ${f.limit}`
-  return rows.map(rowToStored)
+  return decoded(sql, topicId, rows.map(rowToStored))
 }
 
 /** Next offset of every partition (the high watermarks). */
@@ -223,5 +243,5 @@ export async function readAt(
     FROM ql_events e
     WHERE e.topic_id = ${topicId} AND e.partition = ${partition} AND e."offset" = ANY(${offsets}::bigint[])
     ORDER BY e."offset"`
-  return rows.map(rowToStored)
+  return decoded(sql, topicId, rows.map(rowToStored))
 }

@@ -18,6 +18,9 @@ export const topics = pgTable('ql_topics', {
   onInvalid: text('on_invalid', { enum: ['reject', 'dead-letter'] })
     .notNull()
     .default('reject'),
+  encryption: text('encryption', { enum: ['none', 'topic', 'per-key'] })
+    .notNull()
+    .default('none'),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 })
 

@@ -39,7 +39,19 @@ export class TopicService {
     private readonly db: Db,
     private readonly segments: SegmentRegistry,
     private readonly events: TopicEvents,
+    private readonly canEncrypt = false,
   ) {}
+
+  private checkEncryption(mode: string | undefined): void {
+    if (mode !== undefined && mode !== 'none' && !this.canEncrypt) {
+      throw new ValidationError([
+        {
+          path: 'encryption',
+          message: 'the broker has no encryption keys configured (QUESTLOG_ENCRYPTION_KEYS)',
+        },
+      ])
+    }
+  }
 
   /** Drops a cached topic so the next lookup reads it again (another broker changed it). */
   invalidate(name: string): void {
@@ -65,6 +77,7 @@ export class TopicService {
   }
 
   async create(input: CreateTopic): Promise<Topic> {
+    this.checkEncryption(input.encryption)
     const segmentMs = input.segmentMs ?? defaultSegmentMs(input.retentionMs)
     let topic: Topic
     try {
@@ -81,6 +94,7 @@ export class TopicService {
             segmentMs,
             schemaCompatibility: input.schemaCompatibility,
             onInvalid: input.onInvalid,
+            encryption: input.encryption,
           })
           .returning()
         if (!row) throw new Error('insert returned no row')
@@ -115,6 +129,7 @@ export class TopicService {
   }
 
   async update(name: string, patch: UpdateTopic): Promise<Topic> {
+    this.checkEncryption(patch.encryption)
     const current = await this.get(name)
     if (patch.partitions !== undefined && patch.partitions < current.partitions) {
       throw new ValidationError([
@@ -132,6 +147,7 @@ export class TopicService {
           ...(patch.maxEventBytes !== undefined && { maxEventBytes: patch.maxEventBytes }),
           ...(patch.schemaCompatibility !== undefined && { schemaCompatibility: patch.schemaCompatibility }),
           ...(patch.onInvalid !== undefined && { onInvalid: patch.onInvalid }),
+          ...(patch.encryption !== undefined && { encryption: patch.encryption }),
         })
         .where(eq(topicsTable.id, current.id))
         .returning()
@@ -197,6 +213,7 @@ export function toTopicInfo(t: Topic): TopicInfo {
     segmentMs: t.segmentMs,
     schemaCompatibility: t.schemaCompatibility,
     onInvalid: t.onInvalid,
+    encryption: t.encryption,
     createdAt: t.createdAt.toISOString(),
   }
 }

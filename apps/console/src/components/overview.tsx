@@ -103,10 +103,20 @@ export function Overview() {
             points={points}
             series={[{ key: 'loopLagMs', name: 'worst delay', color: '#b45309' }]}
           />
-          <div className="panel empty" data-testid="not-available">
-            <h2>Consumer lag</h2>
-            Not available yet: the broker has no subscriptions to measure lag for.
-          </div>
+          <TimeChart
+            id="consumer-lag"
+            title="Consumer lag"
+            unit="events"
+            points={points}
+            series={[
+              { key: 'lagTotal', name: 'all subscriptions', color: '#0369a1' },
+              {
+                key: 'worstLag',
+                name: last?.worstSubscription ? `worst: ${last.worstSubscription}` : 'worst subscription',
+                color: '#ea580c',
+              },
+            ]}
+          />
         </div>
       )}
     </>

@@ -21,7 +21,7 @@ const clock = (t: number) =>
 
 /**
  * A line chart over time. The figure carries how many samples it draws and the
- * largest value of each series, so a test can check the data behind the lines.
+ * largest and latest value of each series, so a test can check the data behind the lines.
  */
 export function TimeChart<P extends { t: number }>({ id, title, unit, points, series }: Props<P>) {
   const values = (key: string) =>
@@ -29,9 +29,9 @@ export function TimeChart<P extends { t: number }>({ id, title, unit, points, se
   const attrs: Record<string, string> = {}
   for (const s of series) {
     const v = values(s.key)
-    attrs[`data-max-${s.key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`] = String(
-      v.length ? Math.max(...v) : 0,
-    )
+    const attr = s.key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+    attrs[`data-max-${attr}`] = String(v.length ? Math.max(...v) : 0)
+    attrs[`data-last-${attr}`] = String(v.at(-1) ?? '')
   }
   const latest = points.at(-1) as Record<string, unknown> | undefined
   const first = series[0]

@@ -1,10 +1,5 @@
-import { NotAvailable } from '@/components/not-available'
+import { DeadLetterOverview } from '@/components/subscriptions/dead-letter-overview'
 
 export default function Page() {
-  return (
-    <NotAvailable
-      title="Dead letters"
-      what="Events that failed past their subscription's maximum deliveries, with the reason, and redrive."
-    />
-  )
+  return <DeadLetterOverview />
 }

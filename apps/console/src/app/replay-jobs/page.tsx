@@ -1,10 +1,5 @@
-import { NotAvailable } from '@/components/not-available'
+import { ReplayList } from '@/components/replays/replay-list'
 
 export default function Page() {
-  return (
-    <NotAvailable
-      title="Replay jobs"
-      what="Re-delivering a topic's events by offset or time range into a subscription or topic, with live progress and cancel."
-    />
-  )
+  return <ReplayList />
 }

@@ -1,10 +1,5 @@
-import { NotAvailable } from '@/components/not-available'
+import { SubscriptionList } from '@/components/subscriptions/subscription-list'
 
 export default function Page() {
-  return (
-    <NotAvailable
-      title="Subscriptions"
-      what="Consumer groups and queues with their members, lag per partition, pending and redelivered events, pause/resume and reset."
-    />
-  )
+  return <SubscriptionList />
 }

@@ -1,0 +1,143 @@
+'use client'
+
+import type { CreateReplay } from '@questlog/protocol'
+import { type FormEvent, type ReactNode, useState } from 'react'
+import { questlogError } from '@/lib/errors'
+import {
+  checkReplay,
+  EMPTY_REPLAY,
+  type ReplayErrors,
+  type ReplayFormValues,
+  replayField,
+} from './replay-values'
+
+type TextField = Exclude<keyof ReplayFormValues, 'range' | 'target'>
+
+function brokerErrors(err: unknown): ReplayErrors {
+  const qe = questlogError(err)
+  const out: ReplayErrors = {}
+  for (const issue of qe?.details?.issues ?? []) out[replayField(issue.path)] ??= issue.message
+  if (qe?.code === 'topic_not_found' && Object.keys(out).length === 0) out.form = qe.message
+  if (Object.keys(out).length === 0) out.form = qe?.message ?? String(err)
+  return out
+}
+
+/** Start a replay job; errors appear beside the field they concern. */
+export function ReplayForm({
+  onStart,
+  onCancel,
+}: {
+  onStart(input: CreateReplay): Promise<void>
+  onCancel(): void
+}) {
+  const [v, setV] = useState<ReplayFormValues>(EMPTY_REPLAY)
+  const [errors, setErrors] = useState<ReplayErrors>({})
+  const [busy, setBusy] = useState(false)
+  const set = (patch: Partial<ReplayFormValues>) => setV({ ...v, ...patch })
+
+  async function submit(e: FormEvent) {
+    e.preventDefault()
+    const checked = checkReplay(v)
+    if (!checked.ok) return setErrors(checked.errors)
+    setBusy(true)
+    try {
+      await onStart(checked.input)
+      setErrors({})
+    } catch (err) {
+      setErrors(brokerErrors(err))
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  const field = (name: keyof ReplayFormValues, label: string, control: ReactNode, hint = '') => (
+    <div className="field">
+      <label htmlFor={`replay-${name}`}>{label}</label>
+      {control}
+      {errors[name] ? (
+        <span className="field-error" data-testid={`replay-error-${name}`}>
+          {errors[name]}
+        </span>
+      ) : (
+        <span className="hint">{hint}</span>
+      )}
+    </div>
+  )
+  const input = (name: TextField, placeholder?: string) => (
+    <input
+      id={`replay-${name}`}
+      value={v[name]}
+      placeholder={placeholder}
+      aria-invalid={errors[name] ? true : undefined}
+      onChange={(e) => set({ [name]: e.target.value })}
+    />
+  )
+
+  return (
+    <form className="form" onSubmit={submit} noValidate aria-label="New replay job">
+      {field('topic', 'Topic', input('topic', 'game.events'), 'The topic whose events are replayed')}
+      {field(
+        'range',
+        'Range',
+        <select
+          id="replay-range"
+          value={v.range}
+          onChange={(e) => set({ range: e.target.value as 'offset' | 'time' })}
+        >
+          <option value="offset">by offset</option>
+          <option value="time">by time</option>
+        </select>,
+      )}
+      {v.range === 'offset' ? (
+        <>
+          {field('fromOffset', 'From offset', input('fromOffset', '0'), 'Inclusive, on every partition')}
+          {field('toOffset', 'To offset', input('toOffset', 'the end'), 'Exclusive; empty: up to now')}
+        </>
+      ) : (
+        <>
+          {field('since', 'Since', input('since', '1h'), "Inclusive: ISO-8601, epoch ms, or '15m' ago")}
+          {field('until', 'Until', input('until', 'now'), 'Exclusive; empty: up to now')}
+        </>
+      )}
+      {field('partition', 'Partition', input('partition', 'every partition'), 'Optional: one partition only')}
+      {field('type', 'Filter: type', input('type', 'every type'), "Subject pattern: 'game.kill', 'game.>'")}
+      {field('key', 'Filter: key', input('key', 'every key'), 'Only events with this key')}
+      {field(
+        'target',
+        'Into',
+        <select
+          id="replay-target"
+          value={v.target}
+          onChange={(e) => set({ target: e.target.value as 'subscription' | 'topic' })}
+        >
+          <option value="subscription">a queue subscription (created when missing)</option>
+          <option value="topic">another topic</option>
+        </select>,
+      )}
+      {field(
+        'targetName',
+        v.target === 'subscription' ? 'Target subscription' : 'Target topic',
+        input('targetName', v.target === 'subscription' ? 'analytics-replay' : 'game.events.replayed'),
+      )}
+      {field(
+        'maxEventsPerSecond',
+        'Pace (events/s)',
+        input('maxEventsPerSecond', 'unlimited'),
+        'Optional: leaves room for live traffic',
+      )}
+      {errors.form && (
+        <div className="error-note form-actions" role="alert">
+          {errors.form}
+        </div>
+      )}
+      <div className="form-actions">
+        <button type="submit" className="primary" disabled={busy}>
+          {busy ? 'Starting…' : 'Start replay'}
+        </button>
+        <button type="button" onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  )
+}

@@ -79,6 +79,7 @@ export class BrowserClient extends QuestlogClient {
         this.brokers[0]!,
         topicName(topic),
         cursor === undefined ? options : { ...options, cursor },
+        this.token,
       )
     if (this.currentMode === 'sse') return overSse(options.cursor)
     if (!this.fallbackWatch) return super.subscribe(topic, options)

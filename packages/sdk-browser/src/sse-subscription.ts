@@ -16,7 +16,7 @@ export class SseSubscription<T> implements EventSubscription<T> {
   /** A stream does not report where it starts. */
   readonly positions: Readonly<Record<string, string>> = {}
 
-  constructor(broker: string, topic: string, o: SubscribeOptions) {
+  constructor(broker: string, topic: string, o: SubscribeOptions, token?: string) {
     if (o.group !== undefined) {
       throw new ValidationError([{ path: 'group', message: 'consumer groups need the WebSocket transport' }])
     }
@@ -30,6 +30,8 @@ export class SseSubscription<T> implements EventSubscription<T> {
     if (o.key !== undefined) q.set('key', o.key)
     if (o.type !== undefined) q.set('type', o.type)
     if (o.cursor !== undefined) q.set('lastEventId', o.cursor)
+    // EventSource cannot send headers: the broker takes the credential from the query instead
+    if (token !== undefined) q.set('access_token', token)
     this.last = o.cursor
     this.source = new EventSource(
       `${broker.replace(/\/$/, '')}/v1/topics/${encodeURIComponent(topic)}/stream?${q}`,

@@ -247,7 +247,8 @@ const LAG_MAX_SUBSCRIPTIONS = 1000
 /** Per-subscription rings of lag per partition, fed by the subscription stats collector. */
 export class SubscriptionLagHistory {
   private readonly rings = new Map<string, Ring<SubscriptionLagPoint>>()
-  private readonly last = new Map<string, SubscriptionLagPoint>()
+  /** The latest point of each ring, and when its slot opened. */
+  private readonly last = new Map<string, { point: SubscriptionLagPoint; openedAt: number }>()
 
   record(
     name: string,
@@ -267,10 +268,11 @@ export class SubscriptionLagHistory {
         point.partitions[`${p.topic}/${p.partition}`] = p.lag
     }
     const previous = this.last.get(name)
-    if (previous && t - previous.t < LAG_MIN_SPACING_MS) Object.assign(previous, point)
+    // within a slot the newest reading wins, so the latest point is never stale
+    if (previous && t - previous.openedAt < LAG_MIN_SPACING_MS) Object.assign(previous.point, point)
     else {
       ring.push(point)
-      this.last.set(name, point)
+      this.last.set(name, { point, openedAt: t })
     }
   }
 

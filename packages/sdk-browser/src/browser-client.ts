@@ -7,6 +7,7 @@ import {
   QuestlogClient,
   type QueuedEvent,
   type SubscribeOptions,
+  type TokenSource,
   type TopicRef,
   topicName,
   type WebSocketConstructor,
@@ -36,7 +37,9 @@ export class BrowserClient extends QuestlogClient {
   private currentMode: 'websocket' | 'sse'
   private readonly movable = new Set<FallbackSubscription<unknown>>()
   private fallbackWatch = false
-  private readonly token: string | undefined
+  private readonly token: TokenSource | undefined
+  /** The last credential resolved, for the page-hide flush, which cannot wait for a fresh one. */
+  private lastToken: string | undefined
   private readonly onHide: (() => void) | undefined
 
   constructor(o: BrowserClientOptions) {
@@ -52,6 +55,7 @@ export class BrowserClient extends QuestlogClient {
     })
     this.currentMode = mode
     this.token = o.token
+    this.lastToken = typeof o.token === 'string' ? o.token : undefined
     if (wanted === 'auto' && mode === 'websocket') void this.fallBackIfNeeded(o.fallbackAfter ?? 3)
     if ((o.flushOnHide ?? true) && typeof addEventListener === 'function') {
       const onHide = () => this.flushForUnload()
@@ -79,7 +83,7 @@ export class BrowserClient extends QuestlogClient {
         this.brokers[0]!,
         topicName(topic),
         cursor === undefined ? options : { ...options, cursor },
-        this.token,
+        () => this.credential(),
       )
     if (this.currentMode === 'sse') return overSse(options.cursor)
     if (!this.fallbackWatch) return super.subscribe(topic, options)
@@ -135,7 +139,7 @@ export class BrowserClient extends QuestlogClient {
         void httpPublish(
           topic,
           batch.map((q) => q.event),
-          { broker: this.brokers[0]!, token: this.token, keepalive },
+          { broker: this.brokers[0]!, token: this.lastToken, keepalive },
         ).then(
           (r) => {
             for (let i = 0; i < batch.length; i++) batch[i]!.resolve(r.receipts[i]!)
@@ -161,6 +165,13 @@ export class BrowserClient extends QuestlogClient {
     signal: AbortSignal,
   ): Promise<BatchResult> {
     if (this.currentMode === 'websocket') return super.sendBatch(topic, events, signal)
-    return httpPublish(topic, events, { broker: this.brokers[0]!, token: this.token, signal })
+    return this.credential().then((token) =>
+      httpPublish(topic, events, { broker: this.brokers[0]!, token, signal }),
+    )
+  }
+
+  private async credential(): Promise<string | undefined> {
+    if (typeof this.token === 'function') this.lastToken = await this.token()
+    return this.lastToken
   }
 }

@@ -7,7 +7,7 @@ import type { EventSubscription, ReceivedEvent, SubscribeOptions } from '@questl
  * itself and sends the last `id:` (a broker cursor) back, so it resumes without gaps.
  */
 export class SseSubscription<T> implements EventSubscription<T> {
-  private readonly source: EventSource
+  private source: EventSource | undefined
   private readonly queue: Array<{ event: Envelope; cursor: string }> = []
   private wake: (() => void) | undefined
   private ended = false
@@ -16,7 +16,12 @@ export class SseSubscription<T> implements EventSubscription<T> {
   /** A stream does not report where it starts. */
   readonly positions: Readonly<Record<string, string>> = {}
 
-  constructor(broker: string, topic: string, o: SubscribeOptions, token?: string) {
+  constructor(
+    broker: string,
+    topic: string,
+    o: SubscribeOptions,
+    credential: () => Promise<string | undefined> = async () => undefined,
+  ) {
     if (o.group !== undefined) {
       throw new ValidationError([{ path: 'group', message: 'consumer groups need the WebSocket transport' }])
     }
@@ -30,25 +35,37 @@ export class SseSubscription<T> implements EventSubscription<T> {
     if (o.key !== undefined) q.set('key', o.key)
     if (o.type !== undefined) q.set('type', o.type)
     if (o.cursor !== undefined) q.set('lastEventId', o.cursor)
-    // EventSource cannot send headers: the broker takes the credential from the query instead
-    if (token !== undefined) q.set('access_token', token)
     this.last = o.cursor
-    this.source = new EventSource(
-      `${broker.replace(/\/$/, '')}/v1/topics/${encodeURIComponent(topic)}/stream?${q}`,
+    const url = `${broker.replace(/\/$/, '')}/v1/topics/${encodeURIComponent(topic)}/stream`
+    void credential().then(
+      (token) => {
+        // EventSource cannot send headers: the broker takes the credential from the query instead
+        if (token !== undefined) q.set('access_token', token)
+        if (!this.ended) this.open(`${url}?${q}`, topic)
+      },
+      (e: Error) => {
+        this.error = e
+        this.close()
+      },
     )
-    this.source.onmessage = (m: MessageEvent<string>) => {
+    o.signal?.addEventListener('abort', () => this.close(), { once: true })
+  }
+
+  private open(url: string, topic: string): void {
+    const source = new EventSource(url)
+    this.source = source
+    source.onmessage = (m: MessageEvent<string>) => {
       this.last = m.lastEventId
       this.queue.push({ event: JSON.parse(m.data) as Envelope, cursor: m.lastEventId })
       this.poke()
     }
-    this.source.onerror = () => {
+    source.onerror = () => {
       // CONNECTING: the browser retries by itself; CLOSED: the broker refused the stream
-      if (this.source.readyState === EventSource.CLOSED) {
+      if (source.readyState === EventSource.CLOSED) {
         this.error = new UnavailableError(`the event stream of '${topic}' was refused`)
         this.close()
       }
     }
-    o.signal?.addEventListener('abort', () => this.close(), { once: true })
   }
 
   get cursor(): string | undefined {
@@ -58,7 +75,7 @@ export class SseSubscription<T> implements EventSubscription<T> {
   close(): void {
     if (this.ended) return
     this.ended = true
-    this.source.close()
+    this.source?.close()
     this.poke()
   }
 

@@ -9,7 +9,7 @@ import { createDedupeKeys } from './dedupe'
 import { ClientClosedError } from './errors'
 import { type BatchResult, Producer, type ProducerStats, type QueuedEvent } from './producer'
 import { type BackoffOptions, DEFAULT_BACKOFF, DEFAULT_RETRY_BUDGET, type RetryBudgetOptions } from './retry'
-import { Session } from './session'
+import { Session, type TokenSource } from './session'
 import type { Status } from './status'
 import { type EventSubscription, type SubscribeOptions, Subscription } from './subscription'
 import { checkPayload, type TopicRef, topicName } from './topic'
@@ -18,8 +18,8 @@ import { type Transport, webSocketUrl } from './transport'
 export interface ClientOptions {
   /** Broker base URLs (`http://localhost:4600`); tried in turn. */
   brokers: string[]
-  /** API key sent in the hello frame. */
-  token?: string
+  /** API key or token sent in the hello frame; a function is asked again before each connect (short-lived tokens). */
+  token?: TokenSource
   /** Opens connections; each SDK passes its platform's. Null when a subclass carries everything over HTTP. */
   transport: Transport | null
   /** Name and version of the application, for the broker's logs. */

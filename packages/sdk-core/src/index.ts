@@ -30,7 +30,7 @@ export {
   RetryBudget,
   type RetryBudgetOptions,
 } from './retry'
-export { Session, type SessionOptions } from './session'
+export { Session, type SessionOptions, type TokenSource } from './session'
 export { sleep } from './sleep'
 export { type Status, StatusMachine, type StatusReason } from './status'
 export {

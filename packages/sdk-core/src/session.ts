@@ -26,11 +26,15 @@ export interface SessionSubscriber {
   onError(error: QuestlogError): void
 }
 
+/** A credential, or a function returning a fresh one. */
+export type TokenSource = string | (() => string | Promise<string>)
+
 export interface SessionOptions {
   /** WebSocket URLs, tried in turn. */
   urls: string[]
   transport: Transport
-  token?: string | undefined
+  /** A credential, or a function that fetches a fresh one (short-lived tokens) before each connect. */
+  token?: TokenSource | undefined
   clientName?: string | undefined
   backoff: BackoffOptions
   /** Connect + handshake must finish within this. */
@@ -238,7 +242,8 @@ export class Session {
     const frames = conn.frames[Symbol.asyncIterator]()
     try {
       const hello: ClientFrame = { op: 'hello', v: PROTOCOL_VERSION }
-      if (this.o.token !== undefined) hello.token = this.o.token
+      const token = typeof this.o.token === 'function' ? await this.o.token() : this.o.token
+      if (token !== undefined) hello.token = token
       if (this.o.clientName !== undefined) hello.client = this.o.clientName
       conn.send(JSON.stringify(hello))
       const first = await Promise.race([

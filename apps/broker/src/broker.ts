@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import path from 'node:path'
 import pino, { type Logger } from 'pino'
+import { AuditLog } from './auth/audit-log'
+import { KeyStore } from './auth/key-store'
+import { ADMIN_RULES } from './auth/principal'
+import { RateLimiter } from './auth/rate-limiter'
 import { type BrokerConfig, type BrokerConfigInput, brokerConfigSchema } from './config'
 import { PayloadCrypto } from './crypto/payload-crypto'
 import { DeliveryService } from './delivery/delivery-service'
@@ -131,6 +135,21 @@ export async function createBroker(
   const webhooks = new Webhooks(sql, delivery, brokerId, log)
   webhooks.start()
 
+  const keys = new KeyStore(sql)
+  await keys.init()
+  if (config.auth === 'off') {
+    log.warn(
+      'AUTHENTICATION IS OFF (QUESTLOG_AUTH=off): anyone who can reach this broker can read, write and administer it',
+    )
+  } else if (config.adminKey) {
+    await keys.ensureAdmin(config.adminKey)
+  } else if ((await keys.count()) === 0) {
+    const { key } = await keys.create({ name: 'bootstrap admin', rules: ADMIN_RULES })
+    // shown once: only a hash is stored
+    process.stdout.write(`\nQuestlog admin key (shown once, keep it safe):\n  ${key}\n\n`)
+    log.info('created the bootstrap admin key (printed above)')
+  }
+
   const services: Services = {
     brokerId,
     config,
@@ -151,6 +170,9 @@ export async function createBroker(
     webhooks,
     schemas: new SchemaRegistry(sql),
     crypto,
+    keys,
+    audit: new AuditLog(sql),
+    rateLimits: new RateLimiter(),
   }
   const app = await createHttpServer(services)
   await app.listen({ port: config.port, host: config.host })

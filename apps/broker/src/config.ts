@@ -62,6 +62,22 @@ export const brokerConfigSchema = z.strictObject({
     .default({}),
   /** The master key id that seals new events; the first configured one when absent. */
   activeEncryptionKey: z.string().optional(),
+  /** `off` turns authentication off for local development (the broker says so loudly at start). */
+  auth: z.enum(['on', 'off']).default('off'),
+  /** An admin API key to create at start (`ql_<12>_<43>`); otherwise the first start prints a new one. */
+  adminKey: z.string().optional(),
+  /** Origins allowed to open WebSockets (browser games); empty allows any. */
+  allowedOrigins: z
+    .union([
+      z.array(z.string()),
+      z.string().transform((t) =>
+        t
+          .split(',')
+          .map((o) => o.trim())
+          .filter(Boolean),
+      ),
+    ])
+    .default([]),
   /** How often per-subscription gauges (lag, pending, dead letters) are refreshed. */
   statsIntervalMs: z.coerce.number().int().min(100).default(5000),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -86,6 +102,9 @@ export const ENV_NAMES: Record<keyof BrokerConfig, string> = {
   tlsKey: 'QUESTLOG_TLS_KEY',
   statsIntervalMs: 'QUESTLOG_STATS_INTERVAL_MS',
   encryptionKeys: 'QUESTLOG_ENCRYPTION_KEYS',
+  auth: 'QUESTLOG_AUTH',
+  adminKey: 'QUESTLOG_ADMIN_KEY',
+  allowedOrigins: 'QUESTLOG_ALLOWED_ORIGINS',
   activeEncryptionKey: 'QUESTLOG_ACTIVE_ENCRYPTION_KEY',
   logLevel: 'LOG_LEVEL',
 }

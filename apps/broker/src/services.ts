@@ -1,4 +1,7 @@
 import type { Logger } from 'pino'
+import type { AuditLog } from './auth/audit-log'
+import type { KeyStore } from './auth/key-store'
+import type { RateLimiter } from './auth/rate-limiter'
 import type { BrokerConfig } from './config'
 import type { PayloadCrypto } from './crypto/payload-crypto'
 import type { DeliveryService } from './delivery/delivery-service'
@@ -37,4 +40,7 @@ export interface Services {
   webhooks: Webhooks
   schemas: SchemaRegistry
   crypto: PayloadCrypto
+  keys: KeyStore
+  audit: AuditLog
+  rateLimits: RateLimiter
 }

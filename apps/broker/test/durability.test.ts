@@ -11,7 +11,13 @@ const children: ChildProcess[] = []
 function spawnBroker(databaseUrl: string, port: number): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: BROKER_DIR,
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), LOG_LEVEL: 'warn' },
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      PORT: String(port),
+      LOG_LEVEL: 'warn',
+      QUESTLOG_AUTH: 'off',
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   })
   children.push(child)

@@ -18,7 +18,8 @@ export async function freshDatabase(): Promise<string> {
 
 export async function startBroker(config: BrokerConfigInput = {}): Promise<Broker> {
   const databaseUrl = config.databaseUrl ?? (await freshDatabase())
-  return createBroker({ port: 0, logLevel: 'warn', ...config, databaseUrl })
+  // suites that test authentication turn it on themselves
+  return createBroker({ port: 0, logLevel: 'warn', auth: 'off', ...config, databaseUrl })
 }
 
 export interface ApiResponse<T = any> {

@@ -1,3 +1,4 @@
+export * from './acl'
 export * from './catalogue'
 export * from './envelope'
 export * from './errors'

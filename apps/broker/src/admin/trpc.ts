@@ -1,10 +1,13 @@
 import { isQuestlogError } from '@questlog/protocol'
 import { initTRPC, TRPCError } from '@trpc/server'
+import { type Principal, requireSuperuser } from '../auth/principal'
 import { toQuestlogError } from '../http/errors'
 import type { Services } from '../services'
 
 export interface AdminContext {
   s: Services
+  /** The caller; the admin API is for administrators (admin on every topic). */
+  principal: Principal
 }
 
 const TRPC_CODE = {
@@ -48,5 +51,10 @@ const errors = t.middleware(async ({ next }) => {
   return result
 })
 
+const administrators = t.middleware(({ ctx, next }) => {
+  requireSuperuser(ctx.principal)
+  return next()
+})
+
 export const router = t.router
-export const procedure = t.procedure.use(errors)
+export const procedure = t.procedure.use(errors).use(administrators)

@@ -1,5 +1,6 @@
 import { BadRequestError, isJsonContentType, type PublishEvent, ValidationError } from '@questlog/protocol'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { requireTopic } from '../auth/principal'
 import { publishRequest } from '../publish/publish-request'
 import type { Services } from '../services'
 import { type TopicParams, topicName } from './topics-routes'
@@ -139,6 +140,7 @@ function parseJson(body: unknown): unknown {
 export function cloudEventsRoute(app: FastifyInstance, s: Services): void {
   app.post<{ Params: TopicParams }>('/v1/topics/:topic/cloudevents', async (req, reply) => {
     const name = topicName(req.params)
+    requireTopic(req.principal, 'publish', name)
     const type = mediaType(req)
     let events: PublishEvent[]
     let batch = false
@@ -151,7 +153,13 @@ export function cloudEventsRoute(app: FastifyInstance, s: Services): void {
       events = doc.map((d, i) => structured(d, String(i)))
       batch = true
     } else events = [binary(req)]
-    const answer = await publishRequest(s, name, batch ? { events } : events[0], '/cloudevents')
+    const answer = await publishRequest(
+      s,
+      name,
+      batch ? { events } : events[0],
+      '/cloudevents',
+      req.principal,
+    )
     return reply.status(201).send(answer)
   })
 }

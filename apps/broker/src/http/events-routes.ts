@@ -1,6 +1,7 @@
 import { readQuerySchema } from '@questlog/protocol'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
+import { requireTopic } from '../auth/principal'
 import { waitForAcks } from '../delivery/confirmations'
 import { publishRequest } from '../publish/publish-request'
 import { envelopeJson } from '../read/envelope-json'
@@ -23,8 +24,9 @@ function publishedTypes(body: unknown, topic: string): string[] {
 export function eventsRoutes(app: FastifyInstance, s: Services): void {
   app.post<{ Params: TopicParams }>('/v1/topics/:topic/events', async (req, reply) => {
     const name = topicName(req.params)
+    requireTopic(req.principal, 'publish', name)
     const { confirm, confirmTimeoutMs } = parse(confirmQuery, req.query)
-    const answer = await publishRequest(s, name, req.body, '/http')
+    const answer = await publishRequest(s, name, req.body, '/http', req.principal)
     if (confirm !== undefined) {
       const receipts = 'receipts' in answer ? answer.receipts : [answer]
       const types = publishedTypes(req.body, name)
@@ -47,6 +49,7 @@ export function eventsRoutes(app: FastifyInstance, s: Services): void {
 
   app.get<{ Params: TopicParams }>('/v1/topics/:topic/events', async (req, reply) => {
     const name = topicName(req.params)
+    requireTopic(req.principal, 'subscribe', name)
     const query = parse(readQuerySchema, req.query)
     const topic = await s.topics.get(name)
     const page = await readPage(s.sql, topic, query)

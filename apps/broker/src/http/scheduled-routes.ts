@@ -1,6 +1,7 @@
-import { schedulePublishSchema, topicNameSchema } from '@questlog/protocol'
+import { isAllowed, schedulePublishSchema, topicNameSchema } from '@questlog/protocol'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
+import { requireTopic } from '../auth/principal'
 import type { Services } from '../services'
 import { parse } from './parse'
 import { type TopicParams, topicName } from './topics-routes'
@@ -10,19 +11,22 @@ const idParams = z.object({ id: z.string().min(1).max(256) })
 
 export function scheduledRoutes(app: FastifyInstance, s: Services): void {
   app.post<{ Params: TopicParams }>('/v1/topics/:topic/scheduled', async (req, reply) => {
-    const scheduled = await s.scheduler.schedule(
-      topicName(req.params),
-      parse(schedulePublishSchema, req.body),
-    )
+    const name = topicName(req.params)
+    requireTopic(req.principal, 'publish', name)
+    const scheduled = await s.scheduler.schedule(name, parse(schedulePublishSchema, req.body))
     return reply
       .status(201)
       .send({ id: scheduled.id, topic: scheduled.topic, deliverAt: scheduled.deliverAt })
   })
-  app.get('/v1/scheduled', async (req) => ({
-    scheduled: await s.scheduler.list(parse(listQuery, req.query).topic),
-  }))
+  app.get('/v1/scheduled', async (req) => {
+    const all = await s.scheduler.list(parse(listQuery, req.query).topic)
+    return { scheduled: all.filter((e) => isAllowed(req.principal.rules, 'publish', e.topic)) }
+  })
   app.delete('/v1/scheduled/:id', async (req, reply) => {
-    await s.scheduler.cancel(parse(idParams, req.params).id)
+    const { id } = parse(idParams, req.params)
+    const topic = await s.scheduler.topicOf(id)
+    if (topic !== undefined) requireTopic(req.principal, 'publish', topic)
+    await s.scheduler.cancel(id)
     return reply.status(204).send()
   })
 }

@@ -2,14 +2,21 @@ import { readFileSync } from 'node:fs'
 import cors from '@fastify/cors'
 import { NotFoundError } from '@questlog/protocol'
 import { fastifyTRPCPlugin } from '@trpc/server/adapters/fastify'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyRequest,
+  LogController,
+} from 'fastify'
 import { adminRouter } from '../admin/router'
+import { installAuth } from '../auth/http-auth'
 import type { Services } from '../services'
 import { registerWebSocket } from '../ws/ws-route'
 import { cloudEventsRoute } from './cloudevents-route'
 import { toQuestlogError } from './errors'
 import { eventsRoutes } from './events-routes'
 import { healthRoutes } from './health-routes'
+import { keysRoutes } from './keys-routes'
 import { replaysRoutes } from './replays-routes'
 import { scheduledRoutes } from './scheduled-routes'
 import { schemasRoutes } from './schemas-routes'
@@ -53,7 +60,9 @@ export async function createHttpServer(s: Services): Promise<FastifyInstance> {
     return reply.status(404).send(error.toJSON())
   })
 
+  installAuth(app, s)
   topicsRoutes(app, s)
+  keysRoutes(app, s)
   eventsRoutes(app, s)
   streamRoute(app, s)
   cloudEventsRoute(app, s)
@@ -65,7 +74,10 @@ export async function createHttpServer(s: Services): Promise<FastifyInstance> {
   schemasRoutes(app, s)
   await app.register(fastifyTRPCPlugin, {
     prefix: '/trpc',
-    trpcOptions: { router: adminRouter, createContext: () => ({ s }) },
+    trpcOptions: {
+      router: adminRouter,
+      createContext: ({ req }: { req: FastifyRequest }) => ({ s, principal: req.principal }),
+    },
   })
   registerWebSocket(app, s)
   return app

@@ -1,6 +1,7 @@
 import { once } from 'node:events'
 import { streamQuerySchema, ValidationError } from '@questlog/protocol'
 import type { FastifyInstance } from 'fastify'
+import { requireTopic } from '../auth/principal'
 import { decodeCursor } from '../read/cursor'
 import { envelopeJson } from '../read/envelope-json'
 import { resolvePositions } from '../read/reader'
@@ -20,6 +21,7 @@ export function streamRoute(app: FastifyInstance, s: Services): void {
   })
   app.get<{ Params: TopicParams }>('/v1/topics/:topic/stream', async (req, reply) => {
     const name = topicName(req.params)
+    requireTopic(req.principal, 'subscribe', name)
     const q = parse(streamQuerySchema, req.query)
     const topic = await s.topics.get(name)
     const header = req.headers['last-event-id']

@@ -1,15 +1,19 @@
 import {
+  type Action,
   ackRequestSchema,
   createSubscriptionSchema,
+  isAllowedPattern,
   nakRequestSchema,
   pullRequestSchema,
   redriveRequestSchema,
   resetRequestSchema,
+  SubscriptionNotFoundError,
   subscriptionNameSchema,
   termRequestSchema,
 } from '@questlog/protocol'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { z } from 'zod'
+import { requirePattern, requireTopic } from '../auth/principal'
 import { eventStatus } from '../delivery/event-status'
 import { deadLetterViews, deliveriesJson, reportView, subscriptionView } from '../delivery/views'
 import type { Services } from '../services'
@@ -27,14 +31,34 @@ const deadLetterQuery = z.strictObject({
 
 export function subscriptionsRoutes(app: FastifyInstance, s: Services): void {
   const d = s.delivery
+  /**
+   * The subscription, if the caller may `action` on all of its topics. One the
+   * caller cannot use at all answers as if it did not exist, so names of other
+   * tenants' subscriptions do not leak.
+   */
+  const subscription = async (req: FastifyRequest<{ Params: Params }>, action: Action) => {
+    const sub = await d.subs.get(name(req.params))
+    const p = req.principal
+    if (
+      !(['publish', 'subscribe', 'admin'] as const).some((a) =>
+        isAllowedPattern(p.rules, a, sub.topicPattern),
+      )
+    ) {
+      throw new SubscriptionNotFoundError(sub.name)
+    }
+    requirePattern(p, action, sub.topicPattern)
+    return sub
+  }
 
   app.post('/v1/subscriptions', async (req, reply) => {
-    const sub = await d.create(parse(createSubscriptionSchema, req.body))
+    const input = parse(createSubscriptionSchema, req.body)
+    requirePattern(req.principal, 'admin', input.topic)
+    const sub = await d.create(input)
     if (sub.webhook) await s.webhooks.sync()
     return reply.status(201).send(reportView(await d.report(sub.name)))
   })
   app.get<{ Params: Params }>('/v1/subscriptions/:name/webhook', async (req) => {
-    const sub = await d.subs.get(name(req.params))
+    const sub = await subscription(req, 'admin')
     const q = parse(
       z.strictObject({ limit: z.coerce.number().int().min(1).max(1000).default(100) }),
       req.query,
@@ -45,27 +69,41 @@ export function subscriptionsRoutes(app: FastifyInstance, s: Services): void {
       attempts: await s.webhooks.attempts(sub, q.limit),
     }
   })
-  app.get('/v1/subscriptions', async () => ({ subscriptions: (await d.subs.list()).map(subscriptionView) }))
-  app.get<{ Params: Params }>('/v1/subscriptions/:name', async (req) =>
-    reportView(await d.report(name(req.params))),
-  )
+  app.get('/v1/subscriptions', async (req) => ({
+    subscriptions: (await d.subs.list())
+      .filter((x) =>
+        (['subscribe', 'admin'] as const).some((a) =>
+          isAllowedPattern(req.principal.rules, a, x.topicPattern),
+        ),
+      )
+      .map(subscriptionView),
+  }))
+  app.get<{ Params: Params }>('/v1/subscriptions/:name', async (req) => {
+    await subscription(req, 'subscribe')
+    return reportView(await d.report(name(req.params)))
+  })
   app.delete<{ Params: Params }>('/v1/subscriptions/:name', async (req, reply) => {
+    await subscription(req, 'admin')
     await d.delete(name(req.params))
     return reply.status(204).send()
   })
-  app.post<{ Params: Params }>('/v1/subscriptions/:name/pause', async (req) =>
-    subscriptionView(await d.pause(name(req.params), true)),
-  )
-  app.post<{ Params: Params }>('/v1/subscriptions/:name/resume', async (req) =>
-    subscriptionView(await d.pause(name(req.params), false)),
-  )
+  app.post<{ Params: Params }>('/v1/subscriptions/:name/pause', async (req) => {
+    await subscription(req, 'admin')
+    return subscriptionView(await d.pause(name(req.params), true))
+  })
+  app.post<{ Params: Params }>('/v1/subscriptions/:name/resume', async (req) => {
+    await subscription(req, 'admin')
+    return subscriptionView(await d.pause(name(req.params), false))
+  })
   app.post<{ Params: Params }>('/v1/subscriptions/:name/reset', async (req) => {
+    await subscription(req, 'admin')
     const n = name(req.params)
     await d.reset(n, parse(resetRequestSchema, req.body).to)
     return reportView(await d.report(n))
   })
 
   app.post<{ Params: Params }>('/v1/subscriptions/:name/pull', async (req, reply) => {
+    await subscription(req, 'subscribe')
     const n = name(req.params)
     const body = parse(pullRequestSchema, req.body ?? {})
     const abort = new AbortController()
@@ -73,28 +111,31 @@ export function subscriptionsRoutes(app: FastifyInstance, s: Services): void {
     const list = await d.pull(n, body.member, body.max, body.waitMs, abort.signal)
     return reply.type('application/json; charset=utf-8').send(deliveriesJson(list))
   })
-  app.post<{ Params: Params }>('/v1/subscriptions/:name/ack', async (req) => ({
-    acked: await d.ack(name(req.params), parse(ackRequestSchema, req.body).tokens),
-  }))
+  app.post<{ Params: Params }>('/v1/subscriptions/:name/ack', async (req) => {
+    await subscription(req, 'subscribe')
+    return { acked: await d.ack(name(req.params), parse(ackRequestSchema, req.body).tokens) }
+  })
   app.post<{ Params: Params }>('/v1/subscriptions/:name/nak', async (req) => {
+    await subscription(req, 'subscribe')
     const body = parse(nakRequestSchema, req.body)
     return d.nak(name(req.params), body.token, body.delayMs)
   })
   app.post<{ Params: Params }>('/v1/subscriptions/:name/term', async (req) => {
+    await subscription(req, 'subscribe')
     const body = parse(termRequestSchema, req.body)
     await d.term(name(req.params), body.token, body.reason)
     return { terminated: true }
   })
 
   app.get<{ Params: Params }>('/v1/subscriptions/:name/dead-letters', async (req) => {
-    const sub = await d.subs.get(name(req.params))
+    const sub = await subscription(req, 'subscribe')
     const q = parse(deadLetterQuery, req.query)
     const rows = await d.deadLetters.list(sub, { limit: q.limit, includeRedriven: q.all === 'true' })
     const topics = new Map((await s.topics.list()).map((t) => [t.id, t.name]))
     return { deadLetters: await deadLetterViews(s.sql, rows, topics) }
   })
   app.post<{ Params: Params }>('/v1/subscriptions/:name/redrive', async (req) => {
-    const sub = await d.subs.get(name(req.params))
+    const sub = await subscription(req, 'admin')
     const body = parse(redriveRequestSchema, req.body)
     return { redriven: await d.deadLetters.redrive(sub, 'all' in body ? 'all' : body.ids) }
   })
@@ -103,6 +144,8 @@ export function subscriptionsRoutes(app: FastifyInstance, s: Services): void {
 export function eventStatusRoute(app: FastifyInstance, s: Services): void {
   app.get('/v1/events/:id', async (req) => {
     const { id } = parse(z.object({ id: z.string().min(1).max(256) }), req.params)
-    return eventStatus(s.sql, s.delivery.subs, id)
+    const status = await eventStatus(s.sql, s.delivery.subs, id)
+    requireTopic(req.principal, 'subscribe', status.topic)
+    return status
   })
 }

@@ -6,6 +6,7 @@ import {
   ValidationError,
 } from '@questlog/protocol'
 import type { FastifyInstance } from 'fastify'
+import { canSee, requireTopic } from '../auth/principal'
 import type { Services } from '../services'
 import { toTopicInfo } from '../topics/topic-service'
 import { parse } from './parse'
@@ -21,24 +22,31 @@ export function topicName(params: TopicParams): string {
 export function topicsRoutes(app: FastifyInstance, s: Services): void {
   app.post('/v1/topics', async (req, reply) => {
     const input = parse(createTopicSchema, req.body)
+    requireTopic(req.principal, 'admin', input.name)
     const topic = await s.topics.create(input)
     return reply.status(201).send(await s.topics.describe(topic.name))
   })
 
-  app.get('/v1/topics', async () => ({ topics: (await s.topics.list()).map(toTopicInfo) }))
+  app.get('/v1/topics', async (req) => ({
+    topics: (await s.topics.list()).filter((t) => canSee(req.principal, t.name)).map(toTopicInfo),
+  }))
 
-  app.get<{ Params: TopicParams }>('/v1/topics/:topic', async (req) =>
-    s.topics.describe(topicName(req.params)),
-  )
+  app.get<{ Params: TopicParams }>('/v1/topics/:topic', async (req) => {
+    const name = topicName(req.params)
+    if (!canSee(req.principal, name)) requireTopic(req.principal, 'admin', name)
+    return s.topics.describe(name)
+  })
 
   app.patch<{ Params: TopicParams }>('/v1/topics/:topic', async (req) => {
     const name = topicName(req.params)
+    requireTopic(req.principal, 'admin', name)
     await s.topics.update(name, parse(updateTopicSchema, req.body))
     return s.topics.describe(name)
   })
 
   // crypto-shredding: the event key's data key goes, and with it every payload it sealed
   app.delete<{ Params: TopicParams & { key: string } }>('/v1/topics/:topic/keys/:key', async (req, reply) => {
+    requireTopic(req.principal, 'admin', topicName(req.params))
     const topic = await s.topics.get(topicName(req.params))
     if (topic.encryption !== 'per-key') {
       throw new ValidationError([
@@ -52,6 +60,7 @@ export function topicsRoutes(app: FastifyInstance, s: Services): void {
   })
 
   app.delete<{ Params: TopicParams }>('/v1/topics/:topic', async (req, reply) => {
+    requireTopic(req.principal, 'admin', topicName(req.params))
     await s.topics.delete(topicName(req.params))
     return reply.status(204).send()
   })

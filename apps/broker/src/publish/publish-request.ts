@@ -7,6 +7,7 @@ import {
   type Receipt,
   ValidationError,
 } from '@questlog/protocol'
+import type { Principal } from '../auth/principal'
 import { parse } from '../http/parse'
 import type { Services } from '../services'
 import type { Topic } from '../topics/topic-service'
@@ -71,6 +72,7 @@ export async function publishRequest(
   topicName: string,
   body: unknown,
   defaultSource: string,
+  principal?: Principal,
 ): Promise<PublishAnswer> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new BadRequestError('send a JSON object: one event, or {"events": [...]}')
@@ -82,6 +84,12 @@ export async function publishRequest(
   const topic = await s.topics.get(topicName)
   const ctx = { topic, defaultSource }
   const prepared: PreparedEvent[] = events.map((e, i) => prepareEvent(e, batch ? i : null, ctx))
+  if (principal)
+    s.rateLimits.charge(
+      principal,
+      prepared.length,
+      prepared.reduce((n, e) => n + e.data.length, 0),
+    )
   const checked = await s.schemas.check(
     topic,
     prepared.map((p, i) => ({

@@ -73,6 +73,13 @@ export class Scheduler {
     return { id, topic: topic.name, deliverAt: deliverAt.toISOString(), event }
   }
 
+  /** The topic of a scheduled event, if it is still waiting. */
+  async topicOf(id: string): Promise<string | undefined> {
+    const [row] = await this
+      .sql`SELECT t.name FROM ql_scheduled s JOIN ql_topics t ON t.id = s.topic_id WHERE s.id = ${id}`
+    return row?.name as string | undefined
+  }
+
   async cancel(id: string): Promise<void> {
     const rows = await this.sql`DELETE FROM ql_scheduled WHERE id = ${id} RETURNING id`
     if (rows.length === 0)

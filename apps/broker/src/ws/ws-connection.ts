@@ -15,6 +15,7 @@ import {
   WS_CLOSE_CODES,
 } from '@questlog/protocol'
 import type { WebSocket } from 'ws'
+import { OPEN, type Principal, requireTopic } from '../auth/principal'
 import { toQuestlogError } from '../http/errors'
 import { publishRequest } from '../publish/publish-request'
 import { decodeCursor } from '../read/cursor'
@@ -32,6 +33,9 @@ const SEND_HIGH_WATER = 4 * 1024 * 1024
 /** One client on `GET /v1/ws`: the handshake, then frames in, frames out. */
 export class WsConnection {
   private greeted = false
+  private authenticating = false
+  /** Who this connection acts for; settled by the hello frame. */
+  private principal: Principal = OPEN
   private readonly subs = new Map<string, WsSubscription>()
   private publishCredits: number = PUBLISH_CREDITS.initial
   private readonly helloTimer: NodeJS.Timeout
@@ -39,6 +43,8 @@ export class WsConnection {
   constructor(
     private readonly ws: WebSocket,
     private readonly s: Services,
+    /** A credential sent with the upgrade request (Authorization header or access_token), if any. */
+    private readonly upgradeCredential: string | undefined = undefined,
   ) {
     ws.on('message', (data, isBinary) => {
       if (isBinary) {
@@ -110,6 +116,10 @@ export class WsConnection {
 
   private handle(frame: ClientFrame): void {
     if (!this.greeted) {
+      if (this.authenticating) {
+        this.fail(new BadRequestError('wait for welcome before sending more frames'), {})
+        return
+      }
       if (frame.op !== 'hello') {
         this.fail(new BadRequestError('the first frame must be hello'), {})
         this.shutdown('bad_request', 'no hello', WS_CLOSE_CODES.protocolError)
@@ -121,15 +131,8 @@ export class WsConnection {
         this.shutdown('bad_request', message, WS_CLOSE_CODES.unsupportedVersion)
         return
       }
-      clearTimeout(this.helloTimer)
-      this.greeted = true
-      this.send({
-        op: 'welcome',
-        v: PROTOCOL_VERSION,
-        brokerId: this.s.brokerId,
-        publishCredits: this.publishCredits,
-        maxBatchEvents: this.s.config.maxBatchEvents,
-      })
+      this.authenticating = true
+      void this.authenticate(frame.token ?? this.upgradeCredential)
       return
     }
     switch (frame.op) {
@@ -174,6 +177,26 @@ export class WsConnection {
     }
   }
 
+  private async authenticate(credential: string | undefined): Promise<void> {
+    try {
+      this.principal = this.s.config.auth === 'off' ? OPEN : await this.s.keys.authenticate(credential)
+    } catch (e) {
+      const error = this.coded(e)
+      this.fail(error, {})
+      this.shutdown(error.code, error.message, WS_CLOSE_CODES.unauthorized)
+      return
+    }
+    clearTimeout(this.helloTimer)
+    this.greeted = true
+    this.send({
+      op: 'welcome',
+      v: PROTOCOL_VERSION,
+      brokerId: this.s.brokerId,
+      publishCredits: this.publishCredits,
+      maxBatchEvents: this.s.config.maxBatchEvents,
+    })
+  }
+
   private coded(e: unknown): QuestlogError {
     const { error, unexpected } = toQuestlogError(e)
     if (unexpected) this.s.log.error({ err: e }, 'websocket request failed')
@@ -182,7 +205,8 @@ export class WsConnection {
 
   private async publish(id: number, topic: string, events: unknown): Promise<void> {
     try {
-      const answer = await publishRequest(this.s, topic, { events }, '/ws')
+      requireTopic(this.principal, 'publish', topic)
+      const answer = await publishRequest(this.s, topic, { events }, '/ws', this.principal)
       const receipts = 'receipts' in answer ? answer.receipts : [answer]
       const frame: Record<string, unknown> = { op: 'receipts', id, receipts }
       if (answer.backpressure) frame.backpressure = answer.backpressure
@@ -208,6 +232,7 @@ export class WsConnection {
   private async subscribe(f: SubscribeFrame): Promise<void> {
     if (this.subs.has(f.sid))
       throw new BadRequestError(`subscription '${f.sid}' already exists on this connection`)
+    requireTopic(this.principal, 'subscribe', f.topic)
     const topic = await this.s.topics.get(f.topic)
     let positions: Map<number, number>
     if (f.cursor !== undefined) {

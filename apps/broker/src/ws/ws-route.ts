@@ -12,6 +12,12 @@ export function webSocketConnections(s: Services): ReadonlySet<WsConnection> {
   return connections.get(s) ?? new Set()
 }
 
+/** A credential on the upgrade request: `Authorization: Bearer …`, or `?access_token=` for browsers. */
+function upgradeCredential(header: string | undefined, url: string | undefined): string | undefined {
+  if (header?.startsWith('Bearer ')) return header.slice(7).trim()
+  return new URL(url ?? '/', 'http://localhost').searchParams.get('access_token') ?? undefined
+}
+
 /** Serves `GET /v1/ws` on the Fastify server's own HTTP listener. */
 export function registerWebSocket(app: FastifyInstance, s: Services): void {
   const wss = new WebSocketServer({ noServer: true, maxPayload: s.config.maxBodyBytes })
@@ -22,8 +28,14 @@ export function registerWebSocket(app: FastifyInstance, s: Services): void {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
       return
     }
+    const origin = req.headers.origin
+    const allowed = s.config.allowedOrigins
+    if (origin !== undefined && allowed.length > 0 && !allowed.includes(origin)) {
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+      return
+    }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const c = new WsConnection(ws, s)
+      const c = new WsConnection(ws, s, upgradeCredential(req.headers.authorization, req.url))
       live.add(c)
       s.metrics.streams.inc()
       ws.on('close', () => {

@@ -1,0 +1,50 @@
+import { type AclRule, type Action, ForbiddenError, isAllowed, isAllowedPattern } from '@questlog/protocol'
+
+/** Who is calling, and what they may do. */
+export interface Principal {
+  /** The API key behind the call (a token's minting key); null when auth is off. */
+  keyId: string | null
+  name: string
+  rules: AclRule[]
+  kind: 'key' | 'token' | 'open'
+  rateEventsPerSec: number | null
+  rateBytesPerSec: number | null
+}
+
+/** With QUESTLOG_AUTH=off every caller is this. */
+export const OPEN: Principal = {
+  keyId: null,
+  name: 'anyone (auth off)',
+  rules: [{ effect: 'allow', actions: ['publish', 'subscribe', 'admin'], topics: ['>'] }],
+  kind: 'open',
+  rateEventsPerSec: null,
+  rateBytesPerSec: null,
+}
+
+export const ADMIN_RULES: AclRule[] = [
+  { effect: 'allow', actions: ['publish', 'subscribe', 'admin'], topics: ['>'] },
+]
+
+// the message never says whether the topic exists: another tenant's names stay unknown
+const refuse = (p: Principal, action: Action, what: string) =>
+  new ForbiddenError(`key '${p.name}' may not ${action} on ${what}`)
+
+export function requireTopic(p: Principal, action: Action, topic: string): void {
+  if (!isAllowed(p.rules, action, topic)) throw refuse(p, action, `'${topic}'`)
+}
+
+/** For requests over a pattern of topics (subscriptions): allowed on every topic it can match. */
+export function requirePattern(p: Principal, action: Action, pattern: string): void {
+  if (!isAllowedPattern(p.rules, action, pattern)) throw refuse(p, action, `'${pattern}'`)
+}
+
+/** Broker-wide administration (keys, audit log, the console's API): admin on every topic. */
+export function requireSuperuser(p: Principal): void {
+  if (!isAllowedPattern(p.rules, 'admin', '>'))
+    throw new ForbiddenError(`key '${p.name}' is not an administrator`)
+}
+
+/** Whether the caller may see a topic at all (any action). */
+export function canSee(p: Principal, topic: string): boolean {
+  return (['publish', 'subscribe', 'admin'] as const).some((a) => isAllowed(p.rules, a, topic))
+}

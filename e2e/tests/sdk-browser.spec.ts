@@ -17,6 +17,9 @@ const here = path.dirname(fileURLToPath(import.meta.url))
 const fixtureDir = path.resolve(here, '../fixtures/sdk-browser')
 const sdkDir = path.resolve(here, '../../packages/sdk-browser')
 
+// every request of the page carries it: on the WebSocket hello, as a Bearer header, and on SSE URLs
+const KEY = `ql_sdkbrowser01_${'k'.repeat(43)}`
+
 // This suite restarts its broker to cut the browser's connections, so it runs its own
 // broker and database rather than the shared stack of global-setup.ts.
 let dir: string
@@ -27,7 +30,7 @@ let pages: Server
 let pagesUrl: string
 
 async function startOwnBroker(): Promise<Broker> {
-  return createBroker({ port: brokerPort, databaseUrl: db.url, logLevel: 'warn' })
+  return createBroker({ port: brokerPort, databaseUrl: db.url, logLevel: 'warn', auth: 'on', adminKey: KEY })
 }
 
 /** Stops the broker and starts it again on the same port and database: every connection drops. */
@@ -43,7 +46,10 @@ async function http<T = unknown>(
 ): Promise<{ status: number; body: T }> {
   const res = await fetch(`${broker.url}${url}`, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: {
+      authorization: `Bearer ${KEY}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   })
   return { status: res.status, body: (await res.json()) as T }
@@ -84,9 +90,8 @@ async function storedCount(topic: string): Promise<number> {
 }
 
 async function openFixture(page: Page, transport: string, extra = ''): Promise<void> {
-  await page.goto(
-    `${pagesUrl}/index.html?broker=${encodeURIComponent(broker.url)}&transport=${transport}${extra}`,
-  )
+  const query = `broker=${encodeURIComponent(broker.url)}&token=${KEY}&transport=${transport}${extra}`
+  await page.goto(`${pagesUrl}/index.html?${query}`)
   await expect(page.locator('body')).toHaveAttribute('data-ready', 'true')
 }
 

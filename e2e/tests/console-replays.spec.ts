@@ -36,6 +36,9 @@ test('a replay job runs to 100 % on a live progress bar; a paced one is cancelle
   expect((await brokerApi('POST', '/v1/topics', { name: topic, partitions: 1 })).status).toBe(201)
   await publishMany(topic, 1500, 'game.match.end')
 
+  const replays = async () =>
+    (await brokerApi<{ replays: unknown[] }>('GET', '/v1/replays')).body.replays.length
+  const before = await replays()
   await page.goto(`${consoleUrl}/replay-jobs`)
   // invalid: a range that ends before it starts, refused beside the field
   await page.getByRole('button', { name: 'New replay job' }).click()
@@ -45,7 +48,14 @@ test('a replay job runs to 100 % on a live progress bar; a paced one is cancelle
   await page.locator('#replay-targetName').fill(full)
   await page.getByRole('button', { name: 'Start replay' }).click()
   await expect(page.getByTestId('replay-error-toOffset')).toHaveText('toOffset is before fromOffset')
+  // a partition the topic lacks: only the broker knows, and its answer lands beside the field
+  await page.locator('#replay-toOffset').fill('')
+  await page.locator('#replay-partition').fill('3')
+  await page.getByRole('button', { name: 'Start replay' }).click()
+  await expect(page.getByTestId('replay-error-partition')).toHaveText(`topic '${topic}' has partitions 0..0`)
+  await expect(page.getByTestId('replay-error-toOffset')).toHaveCount(0)
   await page.getByRole('button', { name: 'Cancel' }).click()
+  expect(await replays()).toBe(before)
 
   await startReplay(page, { topic, target: full })
   const fullRow = page.locator('tr[data-replay]', { hasText: `subscription ${full}` })
@@ -70,6 +80,6 @@ test('a replay job runs to 100 % on a live progress bar; a paced one is cancelle
   await page.waitForTimeout(6000)
   await expect(pacedRow.getByTestId('replay-status')).toHaveText('cancelled')
   expect(await valueNow(page, paced)).toBeLessThan(100)
-  await expect(page.locator('tr[data-replay]')).toHaveCount(2)
+  await expect(page.locator('tr[data-replay]')).toHaveCount(before + 2)
   await saveScreenshot(page, info, 'replay-jobs')
 })

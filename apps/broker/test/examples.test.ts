@@ -1,0 +1,29 @@
+import { execFile } from 'node:child_process'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Broker } from '../src/broker'
+import { startBroker } from './helpers'
+
+const run = promisify(execFile)
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..')
+const ADMIN = `ql_example00001_${'E'.repeat(43)}`
+let broker: Broker
+
+beforeAll(async () => {
+  broker = await startBroker({ auth: 'on', adminKey: ADMIN })
+})
+afterAll(() => broker.stop())
+
+describe('README examples', () => {
+  it('the Node quickstart runs as printed against a broker with auth on', async () => {
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'examples/node-quickstart.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, QUESTLOG_URL: broker.url, QUESTLOG_KEY: ADMIN },
+      timeout: 60_000,
+    })
+    expect(stdout).toMatch(/stored at partition \d, offset 0/)
+    expect(stdout).toMatch(/player-7 took down player-3/)
+  })
+})

@@ -56,7 +56,8 @@ function sourceRevision(): string {
   try {
     const git = (...args: string[]) => execFileSync('git', args, { encoding: 'utf8', timeout: 5000 }).trim()
     const head = git('rev-parse', '--short', 'HEAD')
-    const dirty = git('status', '--porcelain', '--untracked-files=no', '--', '../apps/broker', '../packages') !== ''
+    const dirty =
+      git('status', '--porcelain', '--untracked-files=no', '--', '../apps/broker', '../packages') !== ''
     return dirty ? `${head} with uncommitted changes in apps/ or packages/` : head
   } catch {
     return 'unknown (not a git checkout)'

@@ -23,10 +23,15 @@ export async function startBroker(
   const port = await freePort()
   const args = ['--import', 'tsx']
   if (opts.cpuProfDir) args.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`)
-  args.push(entry)
+  args.push(fileURLToPath(new URL('./broker-entry.ts', import.meta.url)))
   const t0 = performance.now()
   const child: ChildProcess = startProcess(process.execPath, args, {
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port) },
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      PORT: String(port),
+      QUESTLOG_BENCH_BROKER_ENTRY: entry,
+    },
   })
   let output = ''
   const keep = (c: Buffer) => {

@@ -1,6 +1,7 @@
 import { type CreateSubscription, type StartPosition, ValidationError } from '@questlog/protocol'
 import type { Fanout } from '../fanout/fanout'
 import type { Metrics } from '../observability/metrics'
+import { traceDelivery } from '../observability/tracing'
 import type { Publisher } from '../publish/publisher'
 import type { Sql } from '../storage/db'
 import { highWatermarks } from '../storage/event-store'
@@ -89,6 +90,12 @@ export class DeliveryService {
   observe(subscription: string, got: Delivery[]): void {
     if (!this.metrics || got.length === 0) return
     this.metrics.delivered.inc({ subscription }, got.length)
+    for (const d of got) {
+      traceDelivery(d.topic, d.event.headersJson, {
+        'messaging.consumer.group.name': subscription,
+        'questlog.deliveries': d.deliveries,
+      })
+    }
     const now = Date.now()
     for (const d of got)
       if (d.deliveries === 1) this.metrics.deliveryLatency.observe((now - d.event.time.getTime()) / 1000)

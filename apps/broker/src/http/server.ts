@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import cors from '@fastify/cors'
 import { NotFoundError } from '@questlog/protocol'
@@ -34,6 +35,9 @@ export async function createHttpServer(s: Services): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: s.config.maxBodyBytes,
     routerOptions: { maxParamLength: 500 },
+    // a caller's x-request-id is kept, so one id follows a request through the logs
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
   }) as unknown as FastifyInstance
   await app.register(cors, { origin: true, exposedHeaders: ['Retry-After'] })
 
@@ -60,6 +64,9 @@ export async function createHttpServer(s: Services): Promise<FastifyInstance> {
     return reply.status(404).send(error.toJSON())
   })
 
+  app.addHook('onSend', async (req, reply) => {
+    void reply.header('x-request-id', req.id)
+  })
   installAuth(app, s)
   topicsRoutes(app, s)
   keysRoutes(app, s)

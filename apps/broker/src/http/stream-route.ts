@@ -2,6 +2,7 @@ import { once } from 'node:events'
 import { streamQuerySchema, ValidationError } from '@questlog/protocol'
 import type { FastifyInstance } from 'fastify'
 import { requireTopic } from '../auth/principal'
+import { traceDelivery } from '../observability/tracing'
 import { decodeCursor } from '../read/cursor'
 import { envelopeJson } from '../read/envelope-json'
 import { resolvePositions } from '../read/reader'
@@ -58,6 +59,7 @@ export function streamRoute(app: FastifyInstance, s: Services): void {
       sink: {
         send: (e, cursor) => {
           s.metrics.eventsOut.inc({ topic: name })
+          traceDelivery(name, e.headersJson, { 'questlog.transport': 'sse' })
           return res.write(`id: ${cursor}\ndata: ${envelopeJson(name, e)}\n\n`)
         },
         drained: async () => {

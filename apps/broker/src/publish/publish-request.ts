@@ -9,6 +9,7 @@ import {
 } from '@questlog/protocol'
 import type { Principal } from '../auth/principal'
 import { parse } from '../http/parse'
+import { tracePublish } from '../observability/tracing'
 import type { Services } from '../services'
 import type { Topic } from '../topics/topic-service'
 import { type PreparedEvent, prepareEvent } from './prepare'
@@ -112,7 +113,19 @@ export async function publishRequest(
       prepared[i]!.headersJson = withHeader(prepared[i]!.headersJson, 'ql-schema-version', String(c.version))
     })
   }
-  const result = await publishSplit(s, topic, prepared, invalid)
+  const traces = prepared.map((p) => {
+    const t = tracePublish(topic.name, p.headersJson)
+    p.headersJson = t.headersJson
+    return t
+  })
+  let result: PublishResult
+  try {
+    result = await publishSplit(s, topic, prepared, invalid)
+  } catch (e) {
+    for (const t of traces) t.end(e as Error)
+    throw e
+  }
+  result.receipts.forEach((r, i) => traces[i]!.end(r))
   if (batch) return result
   const answer: PublishAnswer = { ...result.receipts[0]! }
   if (result.backpressure) answer.backpressure = result.backpressure

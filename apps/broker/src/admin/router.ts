@@ -10,6 +10,7 @@ import { publishRequest } from '../publish/publish-request'
 import { envelopeJson } from '../read/envelope-json'
 import { readPage } from '../read/reader'
 import { toTopicInfo } from '../topics/topic-service'
+import { auditRouter, keysRouter } from './access-router'
 import { replaysRouter, subscriptionsRouter } from './delivery-router'
 import { statsRouter } from './stats-router'
 import { procedure, router } from './trpc'
@@ -56,6 +57,8 @@ export const adminRouter = router({
   }),
   health: procedure.query(({ ctx }) => ctx.s.health.report()),
   stats: statsRouter,
+  keys: keysRouter,
+  audit: auditRouter,
 })
 
 export type AdminRouter = typeof adminRouter

@@ -25,6 +25,41 @@ describe('frames', () => {
     expect(clientFrameSchema.safeParse({ op: 'nope' }).success).toBe(false)
   })
 
+  it('parses request/reply frames and refuses a wildcard request subject', () => {
+    const req = clientFrameSchema.parse({
+      op: 'request',
+      id: 3,
+      subject: 'matchmaking.find',
+      data: { mmr: 1200 },
+      timeoutMs: 500,
+    })
+    expect(req.op === 'request' && req.subject).toBe('matchmaking.find')
+    const wild = clientFrameSchema.safeParse({
+      op: 'request',
+      id: 4,
+      subject: 'matchmaking.*',
+      timeoutMs: 500,
+    })
+    expect(wild.error?.issues[0]?.path).toEqual(['subject'])
+    expect(clientFrameSchema.safeParse({ op: 'request', id: 4, subject: 'a.b' }).success).toBe(false)
+    expect(clientFrameSchema.parse({ op: 'respond', id: 5, rid: 'r1', subject: 'matchmaking.>' }).op).toBe(
+      'respond',
+    )
+    const bad = clientFrameSchema.safeParse({ op: 'respond', id: 5, rid: 'r1', subject: 'a.>.b' })
+    expect(bad.error?.issues[0]?.path).toEqual(['subject'])
+    const reply = clientFrameSchema.parse({ op: 'reply', to: 9, error: { code: 'internal', message: 'x' } })
+    expect(reply.op === 'reply' && reply.error?.code).toBe('internal')
+    expect(serverFrameSchema.parse({ op: 'reply', id: 3, data: [1] }).op).toBe('reply')
+    const incoming = serverFrameSchema.parse({
+      op: 'request',
+      rid: 'r1',
+      to: 9,
+      subject: 'a.b',
+      timeoutMs: 10,
+    })
+    expect(incoming.op === 'request' && incoming.to).toBe(9)
+  })
+
   it('accepts only known error codes from the broker', () => {
     expect(
       serverFrameSchema.safeParse({ op: 'error', code: 'backpressure', message: 'slow down' }).success,

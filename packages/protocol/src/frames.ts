@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { envelopeSchema, offsetSchema } from './envelope'
 import { ERROR_CODES, type ErrorCode } from './errors'
 import { backpressureHintSchema, publishEventSchema, receiptSchema } from './publish'
-import { subjectPatternError } from './subject'
+import { isValidSubject, subjectPatternError } from './subject'
 import { parseTimeParam } from './time'
 import { topicNameSchema } from './topic'
 
@@ -24,6 +24,16 @@ const typePattern = z.string().superRefine((v, ctx) => {
   const problem = subjectPatternError(v)
   if (problem) ctx.addIssue({ code: 'custom', message: problem })
 })
+
+/** An exact subject (no wildcards): what a request is addressed to. */
+const exactSubject = z
+  .string()
+  .refine((v) => isValidSubject(v), 'use dot-separated tokens of letters, digits, _, - and :, no wildcards')
+/** Broker-assigned id of one routed request; a reply must name it. */
+const correlationId = z.number().int().nonnegative()
+/** Client-chosen id of one responder registration on this connection. */
+const responderId = z.string().min(1).max(64)
+const headersSchema = z.record(z.string(), z.string())
 
 // ---- client → broker ----
 
@@ -104,6 +114,47 @@ export const creditsFrameSchema = z.strictObject({
   credits: z.number().int().min(1).max(100_000),
 })
 
+/** Client → broker: ask one responder of `subject`; answered by `reply`, or `error` (`no_responders`, `timeout`). */
+export const requestFrameSchema = z.strictObject({
+  op: z.literal('request'),
+  id: requestId,
+  subject: exactSubject,
+  data: z.json().optional(),
+  headers: headersSchema.optional(),
+  /** The broker answers `timeout` when no reply arrived within this. */
+  timeoutMs: z.number().int().min(1).max(300_000),
+})
+
+/** Client → broker: answer requests whose subject matches `subject` (a pattern); `ok` once registered. */
+export const respondFrameSchema = z.strictObject({
+  op: z.literal('respond'),
+  id: requestId,
+  rid: responderId,
+  subject: typePattern,
+})
+
+/** Client → broker: stop receiving requests for a responder; requests it already holds may still be answered. */
+export const unrespondFrameSchema = z.strictObject({ op: z.literal('unrespond'), rid: responderId })
+
+/** A responder's failure, passed to the requester as a typed error. */
+const replyErrorSchema = z.strictObject({
+  code: errorCode,
+  message: z.string().max(2000),
+  details: z.record(z.string(), z.unknown()).optional(),
+})
+
+/** Client → broker: a responder answers the request it received as `to`. */
+export const replyFrameSchema = z.strictObject({
+  op: z.literal('reply'),
+  /** Correlation id of the request frame the responder received. */
+  to: correlationId,
+  data: z.json().optional(),
+  headers: headersSchema.optional(),
+  error: replyErrorSchema.optional(),
+  /** When set, a refused reply (not a request this connection holds) is answered by `error` with this id. */
+  id: requestId.optional(),
+})
+
 export const pingFrameSchema = z.strictObject({ op: z.literal('ping'), t: z.number().optional() })
 export const pongFrameSchema = z.strictObject({ op: z.literal('pong'), t: z.number().optional() })
 
@@ -122,6 +173,10 @@ export const clientFrameSchema = z.discriminatedUnion('op', [
   ackFrameSchema,
   nakFrameSchema,
   creditsFrameSchema,
+  requestFrameSchema,
+  respondFrameSchema,
+  unrespondFrameSchema,
+  replyFrameSchema,
   pingFrameSchema,
   pongFrameSchema,
   closeFrameSchema,
@@ -178,6 +233,26 @@ export const publishCreditsFrameSchema = z.object({
 
 export const okFrameSchema = z.object({ op: z.literal('ok'), id: requestId })
 
+/** Broker → responder: one request to answer with a `reply` frame naming `to`. */
+export const incomingRequestFrameSchema = z.object({
+  op: z.literal('request'),
+  rid: responderId,
+  to: correlationId,
+  subject: z.string(),
+  data: z.json().optional(),
+  headers: headersSchema.optional(),
+  /** Time left before the requester gets a timeout; a reply after that is refused. */
+  timeoutMs: z.number().int().nonnegative(),
+})
+
+/** Broker → requester: the answer to the `request` frame with this id. */
+export const replyToRequesterFrameSchema = z.object({
+  op: z.literal('reply'),
+  id: requestId,
+  data: z.json().optional(),
+  headers: headersSchema.optional(),
+})
+
 export const errorFrameSchema = z.object({
   op: z.literal('error'),
   /** The request that failed, if any. */
@@ -196,6 +271,8 @@ export const serverFrameSchema = z.discriminatedUnion('op', [
   eventsFrameSchema,
   publishCreditsFrameSchema,
   okFrameSchema,
+  incomingRequestFrameSchema,
+  replyToRequesterFrameSchema,
   errorFrameSchema,
   pingFrameSchema,
   pongFrameSchema,
@@ -209,6 +286,11 @@ export type AckFrame = z.infer<typeof ackFrameSchema>
 export type NakFrame = z.infer<typeof nakFrameSchema>
 export type CreditsFrame = z.infer<typeof creditsFrameSchema>
 export type CloseFrame = z.infer<typeof closeFrameSchema>
+export type RequestFrame = z.infer<typeof requestFrameSchema>
+export type RespondFrame = z.infer<typeof respondFrameSchema>
+export type ReplyFrame = z.infer<typeof replyFrameSchema>
+export type IncomingRequestFrame = z.infer<typeof incomingRequestFrameSchema>
+export type ReplyToRequesterFrame = z.infer<typeof replyToRequesterFrameSchema>
 export type ClientFrame = z.infer<typeof clientFrameSchema>
 export type WelcomeFrame = z.infer<typeof welcomeFrameSchema>
 export type ReceiptsFrame = z.infer<typeof receiptsFrameSchema>

@@ -6,6 +6,11 @@ import {
   type EventSubscription,
   QuestlogClient,
   type QueuedEvent,
+  type RequestHandler,
+  type RequestOptions,
+  type RequestRef,
+  type Responder,
+  type RespondOptions,
   type SubscribeOptions,
   type TokenSource,
   type TopicRef,
@@ -92,6 +97,25 @@ export class BrowserClient extends QuestlogClient {
     return sub
   }
 
+  /** Request/reply needs the WebSocket: over SSE + HTTP it rejects with a clear error. */
+  override request<Req, Res = unknown>(
+    subject: RequestRef<Req, Res>,
+    data: Req,
+    options: RequestOptions = {},
+  ): Promise<Res> {
+    if (this.currentMode === 'sse') return Promise.reject(noRpcOverSse())
+    return super.request(subject, data, options)
+  }
+
+  override respond<Req, Res>(
+    subject: RequestRef<Req, Res>,
+    handler: RequestHandler<Req, Res>,
+    options: RespondOptions = {},
+  ): Promise<Responder> {
+    if (this.currentMode === 'sse') return Promise.reject(noRpcOverSse())
+    return super.respond(subject, handler, options)
+  }
+
   /** Moves to SSE + HTTP when WebSocket connects keep failing before any succeeded (a proxy that blocks them). */
   private async fallBackIfNeeded(after: number): Promise<void> {
     this.fallbackWatch = true
@@ -174,4 +198,8 @@ export class BrowserClient extends QuestlogClient {
     if (typeof this.token === 'function') this.lastToken = await this.token()
     return this.lastToken
   }
+}
+
+function noRpcOverSse(): ClientClosedError {
+  return new ClientClosedError('request/reply needs a WebSocket; this client fell back to SSE + HTTP')
 }

@@ -8,7 +8,10 @@ import type { OverrunPolicy } from './buffer'
 import { createDedupeKeys } from './dedupe'
 import { ClientClosedError } from './errors'
 import { type BatchResult, Producer, type ProducerStats, type QueuedEvent } from './producer'
+import { type RequestOptions, sendRequest } from './requester'
+import { type RequestHandler, type Responder, type RespondOptions, SessionResponderImpl } from './responder'
 import { type BackoffOptions, DEFAULT_BACKOFF, DEFAULT_RETRY_BUDGET, type RetryBudgetOptions } from './retry'
+import type { RequestRef } from './rpc-def'
 import { Session, type TokenSource } from './session'
 import type { Status } from './status'
 import { type EventSubscription, type SubscribeOptions, Subscription } from './subscription'
@@ -75,6 +78,7 @@ export class QuestlogClient {
   protected readonly brokers: string[]
   private readonly nextDedupeKey = createDedupeKeys()
   private subscriptions = 0
+  private responders = 0
   protected closing: Promise<void> | undefined
 
   constructor(o: ClientOptions) {
@@ -133,6 +137,35 @@ export class QuestlogClient {
   subscribe<T>(topic: TopicRef<T>, options: SubscribeOptions = {}): EventSubscription<T> {
     if (this.closing) throw new ClientClosedError()
     return new Subscription<T>(this.session, `s${++this.subscriptions}`, topicName(topic), options)
+  }
+
+  /**
+   * Asks one responder of `subject` and resolves with its reply. Rejects with
+   * `NoRespondersError` at once when nobody serves the subject, `TimeoutError`
+   * when no reply came within `timeoutMs`, or the responder's own error.
+   */
+  request<Req, Res = unknown>(
+    subject: RequestRef<Req, Res>,
+    data: Req,
+    options: RequestOptions = {},
+  ): Promise<Res> {
+    if (this.closing) return Promise.reject(new ClientClosedError())
+    return sendRequest(this.session, subject, data, options)
+  }
+
+  /**
+   * Answers requests whose subject matches `subject` (a pattern like `math.*` is
+   * allowed). Several responders of one subject share the requests in turn.
+   * Resolves once the broker routes requests here.
+   */
+  respond<Req, Res>(
+    subject: RequestRef<Req, Res>,
+    handler: RequestHandler<Req, Res>,
+    options: RespondOptions = {},
+  ): Promise<Responder> {
+    if (this.closing) return Promise.reject(new ClientClosedError())
+    const r = new SessionResponderImpl(this.session, `r${++this.responders}`, subject, handler, options)
+    return r.ready.then(() => r)
   }
 
   /** Resolves when everything queued so far is stored (or failed). */

@@ -22,6 +22,13 @@ export {
   type ProducerStats,
   type QueuedEvent,
 } from './producer'
+export { DEFAULT_REQUEST_TIMEOUT_MS, type RequestOptions } from './requester'
+export type {
+  RequestContext,
+  RequestHandler,
+  Responder,
+  RespondOptions,
+} from './responder'
 export {
   type BackoffOptions,
   backoffDelay,
@@ -30,6 +37,7 @@ export {
   RetryBudget,
   type RetryBudgetOptions,
 } from './retry'
+export { defineRequest, type RequestDef, type RequestRef } from './rpc-def'
 export { Session, type SessionOptions, type TokenSource } from './session'
 export { sleep } from './sleep'
 export { type Status, StatusMachine, type StatusReason } from './status'

@@ -2,6 +2,7 @@ import {
   type ClientFrame,
   type DeliveredEvent,
   errorFromBody,
+  type IncomingRequestFrame,
   isQuestlogError,
   PROTOCOL_VERSION,
   type QuestlogError,
@@ -24,6 +25,13 @@ export interface SessionSubscriber {
   onSubscribed(frame: SubscribedFrame): void
   onEvents(events: DeliveredEvent[]): void
   onError(error: QuestlogError): void
+}
+
+/** What a responder needs from the connection: re-registration on each open, and its requests. */
+export interface SessionResponder {
+  /** A (re)opened connection: send the respond frame again. */
+  onOpen(session: Session): void
+  onRequest(frame: IncomingRequestFrame): void
 }
 
 /** A credential, or a function returning a fresh one. */
@@ -60,6 +68,7 @@ export class Session {
   private nextId = 1
   private readonly pending = new Map<number, Pending>()
   private readonly subscribers = new Map<string, SessionSubscriber>()
+  private readonly responders = new Map<string, SessionResponder>()
   private readonly stop = new AbortController()
   private closing = false
   private abandoned = false
@@ -89,6 +98,32 @@ export class Session {
     )
   }
 
+  /**
+   * Like `request`, but `signal` also cancels a request already sent: its answer
+   * is then ignored. For answers that may never come (request/reply).
+   */
+  async ask(make: (id: number) => ClientFrame, signal: AbortSignal): Promise<ServerFrame> {
+    if (!this.isOpen) await this.whenOpen(signal)
+    if (signal.aborted) throw new AbortedError(signal.reason)
+    if (!this.conn) throw new ConnectionLostError('no connection is open')
+    const conn = this.conn
+    const id = this.nextId++
+    let onAbort: (() => void) | undefined
+    try {
+      return await new Promise<ServerFrame>((resolve, reject) => {
+        this.pending.set(id, { resolve, reject })
+        onAbort = () => {
+          this.pending.delete(id)
+          reject(new AbortedError(signal.reason))
+        }
+        signal.addEventListener('abort', onAbort, { once: true })
+        conn.send(JSON.stringify(make(id)))
+      })
+    } finally {
+      if (onAbort) signal.removeEventListener('abort', onAbort)
+    }
+  }
+
   private sendRequest(make: (id: number) => ClientFrame): Promise<ServerFrame> {
     const conn = this.conn!
     const id = this.nextId++
@@ -112,6 +147,15 @@ export class Session {
 
   removeSubscriber(sid: string): void {
     if (this.subscribers.delete(sid)) this.send({ op: 'unsubscribe', sid })
+  }
+
+  addResponder(rid: string, r: SessionResponder): void {
+    this.responders.set(rid, r)
+    if (this.isOpen) r.onOpen(this)
+  }
+
+  removeResponder(rid: string): void {
+    if (this.responders.delete(rid)) this.send({ op: 'unrespond', rid })
   }
 
   async whenOpen(signal?: AbortSignal): Promise<void> {
@@ -180,6 +224,7 @@ export class Session {
         this.conn = conn
         this.status.transition({ state: 'open', reason: 'connected', url })
         for (const s of this.subscribers.values()) s.onOpen(this)
+        for (const r of this.responders.values()) r.onOpen(this)
         const watchdog = this.watch(conn)
         try {
           for (;;) {
@@ -276,6 +321,7 @@ export class Session {
     }
     switch (frame.op) {
       case 'receipts':
+      case 'reply':
       case 'ok': {
         const p = this.pending.get(frame.id)
         this.pending.delete(frame.id)
@@ -284,6 +330,9 @@ export class Session {
       }
       case 'events':
         this.subscribers.get(frame.sid)?.onEvents(frame.events)
+        return
+      case 'request':
+        this.responders.get(frame.rid)?.onRequest(frame)
         return
       case 'subscribed':
         this.subscribers.get(frame.sid)?.onSubscribed(frame)

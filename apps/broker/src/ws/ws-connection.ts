@@ -15,11 +15,12 @@ import {
   WS_CLOSE_CODES,
 } from '@questlog/protocol'
 import type { WebSocket } from 'ws'
-import { OPEN, type Principal, requireTopic } from '../auth/principal'
+import { OPEN, type Principal, requirePattern, requireTopic } from '../auth/principal'
 import { toQuestlogError } from '../http/errors'
 import { publishRequest } from '../publish/publish-request'
 import { decodeCursor } from '../read/cursor'
 import { resolvePositions } from '../read/reader'
+import { type RpcPeer, type RpcRouter, rpcRouterOf } from '../rpc/rpc-router'
 import type { Services } from '../services'
 import { loadGroupOffsets } from './consumer-offsets'
 import { WsSubscription } from './ws-subscription'
@@ -39,6 +40,9 @@ export class WsConnection {
   private readonly subs = new Map<string, WsSubscription>()
   private publishCredits: number = PUBLISH_CREDITS.initial
   private readonly helloTimer: NodeJS.Timeout
+  private readonly rpc: RpcRouter
+  /** This connection as request/reply sees it. */
+  private readonly peer: RpcPeer = { send: (frame) => this.send(frame) }
 
   constructor(
     private readonly ws: WebSocket,
@@ -46,6 +50,7 @@ export class WsConnection {
     /** A credential sent with the upgrade request (Authorization header or access_token), if any. */
     private readonly upgradeCredential: string | undefined = undefined,
   ) {
+    this.rpc = rpcRouterOf(s)
     ws.on('message', (data, isBinary) => {
       if (isBinary) {
         this.fail(new BadRequestError('frames are JSON text'), {})
@@ -166,6 +171,12 @@ export class WsConnection {
       case 'credits':
         this.subs.get(frame.sid)?.setCredits(frame.credits)
         return
+      case 'request':
+      case 'respond':
+      case 'unrespond':
+      case 'reply':
+        this.handleRpc(frame)
+        return
       case 'ping':
         this.send(frame.t === undefined ? { op: 'pong' } : { op: 'pong', t: frame.t })
         return
@@ -174,6 +185,39 @@ export class WsConnection {
       case 'close':
         this.ws.close(WS_CLOSE_CODES.normal, 'bye')
         return
+    }
+  }
+
+  /** Request/reply frames: checked against the key's rules, then routed by the broker's RpcRouter. */
+  private handleRpc(
+    frame: Extract<ClientFrame, { op: 'request' | 'respond' | 'unrespond' | 'reply' }>,
+  ): void {
+    const id = 'id' in frame ? frame.id : undefined
+    try {
+      switch (frame.op) {
+        case 'request':
+          requireTopic(this.principal, 'publish', frame.subject)
+          this.rpc.request(this.peer, frame.id, {
+            subject: frame.subject,
+            data: frame.data,
+            headers: frame.headers,
+            timeoutMs: frame.timeoutMs,
+          })
+          return
+        case 'respond':
+          requirePattern(this.principal, 'subscribe', frame.subject)
+          this.rpc.respond(this.peer, frame.rid, frame.subject)
+          this.send({ op: 'ok', id: frame.id })
+          return
+        case 'unrespond':
+          this.rpc.unrespond(this.peer, frame.rid)
+          return
+        case 'reply':
+          this.rpc.reply(this.peer, frame.to, frame)
+          return
+      }
+    } catch (e) {
+      this.fail(this.coded(e), { id })
     }
   }
 
@@ -306,6 +350,7 @@ export class WsConnection {
 
   private cleanup(): void {
     clearTimeout(this.helloTimer)
+    this.rpc.disconnect(this.peer)
     for (const sub of this.subs.values()) void sub.stop()
     this.subs.clear()
   }

@@ -1,0 +1,63 @@
+import { isQuestlogError, type RequestFrame, TimeoutError } from '@questlog/protocol'
+import { checkAgainst, type RequestRef, requestSubject } from './rpc-def'
+import type { Session } from './session'
+
+export interface RequestOptions {
+  /** Give up after this long, with a `TimeoutError` (default 5000 ms). Includes waiting for a connection. */
+  timeoutMs?: number
+  /** Cancels the request; it rejects with an `AbortedError`. */
+  signal?: AbortSignal
+  /** Headers passed to the responder. */
+  headers?: Record<string, string>
+}
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 5000
+/** How long past the broker's own timeout the client waits for its verdict before deciding alone. */
+const LOCAL_GRACE_MS = 1000
+
+/**
+ * Sends one request and resolves with its reply. The broker answers `no_responders`
+ * at once when nobody serves the subject, and `timeout` when no reply came in time;
+ * a local timer backs the latter up should the broker's answer never arrive.
+ */
+export async function sendRequest<Req, Res>(
+  session: Session,
+  subject: RequestRef<Req, Res>,
+  data: Req,
+  o: RequestOptions = {},
+): Promise<Res> {
+  const def = typeof subject === 'string' ? undefined : subject
+  const checked = checkAgainst(def?.request, data, 'data')
+  if (!checked.ok) throw checked.error
+  const name = requestSubject(subject)
+  const timeoutMs = o.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
+  const deadline = Date.now() + timeoutMs
+  const timer = new AbortController()
+  const local = setTimeout(() => timer.abort('timeout'), timeoutMs + LOCAL_GRACE_MS)
+  const signal = o.signal ? AbortSignal.any([o.signal, timer.signal]) : timer.signal
+  try {
+    const answer = await session.ask((id) => {
+      // time spent waiting for a connection counts against the timeout
+      const f: RequestFrame = {
+        op: 'request',
+        id,
+        subject: name,
+        timeoutMs: Math.max(1, deadline - Date.now()),
+      }
+      if (checked.value !== undefined) f.data = checked.value as RequestFrame['data']
+      if (o.headers !== undefined) f.headers = o.headers
+      return f
+    }, signal)
+    if (answer.op !== 'reply') throw new TimeoutError(`unexpected answer '${answer.op}'`, timeoutMs)
+    const reply = checkAgainst(def?.reply, answer.data, 'reply')
+    if (!reply.ok) throw reply.error
+    return reply.value
+  } catch (e) {
+    if (timer.signal.aborted && !o.signal?.aborted && isQuestlogError(e) && e.name === 'AbortedError') {
+      throw new TimeoutError(`no reply to '${name}' within ${timeoutMs} ms`, timeoutMs)
+    }
+    throw e
+  } finally {
+    clearTimeout(local)
+  }
+}

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import pino, { type Logger } from 'pino'
 import { AuditLog } from './auth/audit-log'
@@ -145,8 +146,14 @@ export async function createBroker(
     await keys.ensureAdmin(config.adminKey)
   } else if ((await keys.count()) === 0) {
     const { key } = await keys.create({ name: 'bootstrap admin', rules: ADMIN_RULES })
-    // shown once: only a hash is stored
-    process.stdout.write(`\nQuestlog admin key (shown once, keep it safe):\n  ${key}\n\n`)
+    // only a hash is stored; the embedded default also keeps the key beside its data for local use
+    let saved = ''
+    if (embedded) {
+      const file = path.join(path.dirname(path.resolve(config.dataDir)), 'admin-key')
+      await writeFile(file, `${key}\n`, { mode: 0o600 })
+      saved = `\n  (also saved in ${file})`
+    }
+    process.stdout.write(`\nQuestlog admin key (shown once, keep it safe):\n  ${key}${saved}\n\n`)
     log.info('created the bootstrap admin key (printed above)')
   }
 

@@ -36,15 +36,28 @@ function spawnEmbedded(port: number): ChildProcess {
     PORT: String(port),
     QUESTLOG_DATA_DIR: path.join(dir, 'pg'),
     LOG_LEVEL: 'warn',
+    QUESTLOG_AUTH: 'on',
   }
   delete env.DATABASE_URL
+  delete env.QUESTLOG_ADMIN_KEY
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: BROKER_DIR,
     env,
-    stdio: 'ignore',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  })
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    printed += chunk
   })
   children.push(child)
   return child
+}
+
+let printed = ''
+/** The admin key the first start printed, as a user would copy it. */
+const auth = () => {
+  const key = /Questlog admin key[^\n]*\n\s+(ql_\S+)/.exec(printed)?.[1]
+  if (!key) throw new Error(`no admin key printed; stdout was: ${printed}`)
+  return { authorization: `Bearer ${key}` }
 }
 
 async function waitReady(base: string): Promise<void> {
@@ -70,16 +83,30 @@ describe('embedded PostgreSQL', () => {
 
     const first = spawnEmbedded(port)
     await waitReady(base)
-    await createTopic(base, 'lobby.chat')
-    const a = await api(base, 'POST', '/v1/topics/lobby.chat/events', { data: 'before restart' })
+    // first start: a bootstrap admin key is printed, and saved beside the data
+    const saved = readFileSync(path.join(dir, 'admin-key'), 'utf8').trim()
+    expect(auth().authorization).toBe(`Bearer ${saved}`)
+    expect((await api(base, 'GET', '/v1/topics')).status).toBe(401)
+    await createTopic(base, 'lobby.chat', {}, auth())
+    const a = await api(base, 'POST', '/v1/topics/lobby.chat/events', { data: 'before restart' }, auth())
     expect(a.status).toBe(201)
     first.kill('SIGTERM')
     await exited(first)
 
     const second = spawnEmbedded(port)
     await waitReady(base)
-    expect((await readAll(base, 'lobby.chat', 0)).map((e) => e.data)).toEqual(['before restart'])
-    const b = await api(base, 'POST', '/v1/topics/lobby.chat/events', { data: 'acked before the crash' })
+    const printedOnce = printed
+    expect((await readAll(base, 'lobby.chat', 0, 0, auth())).map((e) => e.data)).toEqual(['before restart'])
+    // keys exist now: no new key is printed, the first one still works
+    expect(printed.match(/Questlog admin key/g)).toHaveLength(1)
+    expect(printed).toBe(printedOnce)
+    const b = await api(
+      base,
+      'POST',
+      '/v1/topics/lobby.chat/events',
+      { data: 'acked before the crash' },
+      auth(),
+    )
     expect(b.status).toBe(201)
 
     // crash everything: the broker, then the postmaster it left behind
@@ -91,7 +118,7 @@ describe('embedded PostgreSQL', () => {
 
     const third = spawnEmbedded(port)
     await waitReady(base)
-    expect((await readAll(base, 'lobby.chat', 0)).map((e) => e.data)).toEqual([
+    expect((await readAll(base, 'lobby.chat', 0, 0, auth())).map((e) => e.data)).toEqual([
       'before restart',
       'acked before the crash',
     ])
@@ -104,13 +131,13 @@ describe('embedded PostgreSQL', () => {
     const base = `http://127.0.0.1:${port}`
     const first = spawnEmbedded(port)
     await waitReady(base)
-    await api(base, 'POST', '/v1/topics/lobby.chat/events', { data: 'orphan era' })
+    await api(base, 'POST', '/v1/topics/lobby.chat/events', { data: 'orphan era' }, auth())
     first.kill('SIGKILL')
     await exited(first)
     // the postmaster is still running and holds the data folder
     const second = spawnEmbedded(port)
     await waitReady(base)
-    const data = (await readAll(base, 'lobby.chat', 0)).map((e) => e.data)
+    const data = (await readAll(base, 'lobby.chat', 0, 0, auth())).map((e) => e.data)
     expect(data.at(-1)).toBe('orphan era')
     second.kill('SIGTERM')
     await exited(second)

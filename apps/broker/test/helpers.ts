@@ -51,14 +51,25 @@ export async function api<T = any>(
   return { status: res.status, body: parsed as T, headers: res.headers }
 }
 
-export async function createTopic(base: string, name: string, extra: Record<string, unknown> = {}) {
-  const res = await api(base, 'POST', '/v1/topics', { name, ...extra })
+export async function createTopic(
+  base: string,
+  name: string,
+  extra: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+) {
+  const res = await api(base, 'POST', '/v1/topics', { name, ...extra }, headers)
   if (res.status !== 201) throw new Error(`create topic failed: ${res.status} ${JSON.stringify(res.body)}`)
   return res.body
 }
 
 /** Reads a whole partition by offset pages. */
-export async function readAll(base: string, topic: string, partition: number, from = 0): Promise<any[]> {
+export async function readAll(
+  base: string,
+  topic: string,
+  partition: number,
+  from = 0,
+  headers: Record<string, string> = {},
+): Promise<any[]> {
   const out: any[] = []
   let next = String(from)
   for (;;) {
@@ -66,6 +77,8 @@ export async function readAll(base: string, topic: string, partition: number, fr
       base,
       'GET',
       `/v1/topics/${topic}/events?partition=${partition}&from=${next}&limit=1000`,
+      undefined,
+      headers,
     )
     if (res.status !== 200) throw new Error(`read failed: ${res.status} ${JSON.stringify(res.body)}`)
     out.push(...res.body.events)

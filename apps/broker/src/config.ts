@@ -78,6 +78,8 @@ export const brokerConfigSchema = z.strictObject({
       ),
     ])
     .default([]),
+  /** An SSE reader that takes nothing for this long is told it is too slow and disconnected (it resumes with Last-Event-ID). */
+  slowConsumerMs: z.coerce.number().int().min(100).default(30_000),
   /** How often per-subscription gauges (lag, pending, dead letters) are refreshed. */
   statsIntervalMs: z.coerce.number().int().min(100).default(5000),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -101,6 +103,7 @@ export const ENV_NAMES: Record<keyof BrokerConfig, string> = {
   tlsCert: 'QUESTLOG_TLS_CERT',
   tlsKey: 'QUESTLOG_TLS_KEY',
   statsIntervalMs: 'QUESTLOG_STATS_INTERVAL_MS',
+  slowConsumerMs: 'QUESTLOG_SLOW_CONSUMER_MS',
   encryptionKeys: 'QUESTLOG_ENCRYPTION_KEYS',
   auth: 'QUESTLOG_AUTH',
   adminKey: 'QUESTLOG_ADMIN_KEY',

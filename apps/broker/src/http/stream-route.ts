@@ -63,7 +63,24 @@ export function streamRoute(app: FastifyInstance, s: Services): void {
           return res.write(`id: ${cursor}\ndata: ${envelopeJson(name, e)}\n\n`)
         },
         drained: async () => {
-          await once(res, 'drain')
+          // the buffer may have drained before anyone waited for it
+          if (!res.writableNeedDrain) return
+          const ac = new AbortController()
+          const timer = setTimeout(() => ac.abort(), s.config.slowConsumerMs)
+          try {
+            await once(res, 'drain', { signal: ac.signal })
+          } catch {
+            // a reader that takes nothing would pin memory: tell it, then let it go
+            s.metrics.rejected.inc({ reason: 'slow_consumer' })
+            req.log.warn({ topic: name }, 'SSE reader too slow; disconnecting it')
+            res.write(
+              `event: error\ndata: {"code":"slow_consumer","message":"this reader took nothing for ${s.config.slowConsumerMs} ms; reconnect with Last-Event-ID to resume"}\n\n`,
+            )
+            setTimeout(() => res.destroy(), 1000).unref()
+            throw new Error('slow consumer')
+          } finally {
+            clearTimeout(timer)
+          }
         },
       },
       onClose: () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Broker } from '../src/broker'
-import { api, createTopic, startBroker } from './helpers'
+import { api, createTopic, startBroker, trpcCall } from './helpers'
 
 let broker: Broker
 beforeAll(async () => {
@@ -8,18 +8,8 @@ beforeAll(async () => {
 })
 afterAll(() => broker.stop())
 
-async function trpc(kind: 'query' | 'mutation', path: string, input?: unknown) {
-  const url =
-    kind === 'query' && input !== undefined
-      ? `${broker.url}/trpc/${path}?input=${encodeURIComponent(JSON.stringify(input))}`
-      : `${broker.url}/trpc/${path}`
-  const res = await fetch(url, {
-    method: kind === 'query' ? 'GET' : 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: kind === 'mutation' ? JSON.stringify(input) : undefined,
-  })
-  return { status: res.status, body: (await res.json()) as any }
-}
+const trpc = (kind: 'query' | 'mutation', path: string, input?: unknown) =>
+  trpcCall(broker.url, kind, path, input)
 
 describe('subscriptions and replays through the admin API', () => {
   it('creates, reports lag, pauses, and lists replay jobs the same as over HTTP', async () => {

@@ -88,3 +88,15 @@ export async function readAll(
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** One call of the tRPC admin API, as its HTTP wire format has it (queries GET, mutations POST). */
+export async function trpcCall(base: string, kind: 'query' | 'mutation', path: string, input?: unknown) {
+  const query =
+    kind === 'query' && input !== undefined ? `?input=${encodeURIComponent(JSON.stringify(input))}` : ''
+  const res = await fetch(`${base}/trpc/${path}${query}`, {
+    method: kind === 'query' ? 'GET' : 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: kind === 'mutation' ? JSON.stringify(input) : undefined,
+  })
+  return { status: res.status, body: (await res.json()) as any }
+}

@@ -13,20 +13,28 @@ const double = defineRequest(
   z.object({ n: z.number().int(), doubled: z.number().int(), by: z.string() }),
 )
 
+/** The fields of broker frames these tests look at. */
+interface Frame {
+  op: string
+  id?: number
+  to?: number
+  code?: string
+}
+
 /** A responder on a raw socket, so a test can cut it like a crashed process would. */
 async function rawResponder(url: string, subject: string) {
   const ws = new WebSocket(`${url.replace('http', 'ws')}/v1/ws`)
-  const frames: any[] = []
+  const frames: Frame[] = []
   const waiters: Array<() => void> = []
   ws.on('message', (d) => {
-    frames.push(JSON.parse(d.toString()))
+    frames.push(JSON.parse(d.toString()) as Frame)
     for (const w of waiters.splice(0)) w()
   })
   await new Promise((resolve, reject) => {
     ws.once('open', resolve)
     ws.once('error', reject)
   })
-  const until = async (pred: (f: any[]) => boolean) => {
+  const until = async (pred: (f: Frame[]) => boolean) => {
     while (!pred(frames)) await new Promise<void>((r) => waiters.push(r))
   }
   const send = (f: unknown) => ws.send(JSON.stringify(f))
@@ -167,11 +175,11 @@ describe('request/reply over the WebSocket', () => {
     const bus = client()
     const answer = bus.request('rpc.mine', { q: 1 }, { timeoutMs: 30_000 })
     await r1.until(() => r1.requests().length === 1)
-    const to = r1.requests()[0].to
+    const to = r1.requests()[0]!.to
     // r2 holds no such request: refused, and the requester still waits for r1
     r2.send({ op: 'reply', to, data: 'forged', id: 9 })
     await r2.until((f) => f.some((x) => x.op === 'error' && x.id === 9))
-    expect(r2.frames.find((x) => x.op === 'error' && x.id === 9).code).toBe('not_found')
+    expect(r2.frames.find((x) => x.op === 'error' && x.id === 9)?.code).toBe('not_found')
     r1.send({ op: 'reply', to, data: 'genuine' })
     expect(await answer).toBe('genuine')
     // answering twice is refused too

@@ -3,6 +3,7 @@ import { envelopeSchema, offsetSchema } from './envelope'
 import { ERROR_CODES, type ErrorCode } from './errors'
 import { backpressureHintSchema, publishEventSchema, receiptSchema } from './publish'
 import { isValidSubject, subjectPatternError } from './subject'
+import { subscriptionNameSchema } from './subscription'
 import { parseTimeParam } from './time'
 import { topicNameSchema } from './topic'
 
@@ -68,7 +69,14 @@ export type SubscribeFrom = z.infer<typeof subscribeFromSchema>
 export const subscribeFrameSchema = z.strictObject({
   op: z.literal('subscribe'),
   sid: subscriptionId,
-  topic: topicNameSchema,
+  /** The topic to read; optional only with `subscription`, which names its own topics. */
+  topic: topicNameSchema.optional(),
+  /**
+   * Consume an existing named subscription with its queue or stream semantics: each
+   * event carries a `token` that `ack`/`nak`/`term` name. The broker places the
+   * connection as one member; `from`, `cursor`, `group`, `partition`, `type` and `key` do not apply.
+   */
+  subscription: subscriptionNameSchema.optional(),
   /** Durable consumer group: acked positions are stored and a later subscription resumes there. */
   group: z.string().min(1).max(200).optional(),
   from: subscribeFromSchema.optional(),
@@ -89,11 +97,16 @@ export const unsubscribeFrameSchema = z.strictObject({ op: z.literal('unsubscrib
 /** One delivered event: its partition and offset. */
 export const eventRefSchema = z.tuple([z.number().int().nonnegative(), offsetSchema])
 
+/** Delivery token of an event from a named subscription. */
+const deliveryToken = z.string().min(1).max(512)
+
 export const ackFrameSchema = z.strictObject({
   op: z.literal('ack'),
   sid: subscriptionId,
   /** Events processed, as `[partition, offset]` pairs. */
-  acks: z.array(eventRefSchema).min(1).max(100_000),
+  acks: z.array(eventRefSchema).min(1).max(100_000).optional(),
+  /** Events of a named subscription processed, by their delivery tokens. */
+  tokens: z.array(deliveryToken).min(1).max(10_000).optional(),
   /** When set, the broker answers `ok` with this id once the acks are durable. */
   id: requestId.optional(),
 })
@@ -101,10 +114,23 @@ export const ackFrameSchema = z.strictObject({
 export const nakFrameSchema = z.strictObject({
   op: z.literal('nak'),
   sid: subscriptionId,
-  partition: z.number().int().nonnegative(),
-  offset: offsetSchema,
-  /** Redeliver after this pause. */
+  partition: z.number().int().nonnegative().optional(),
+  offset: offsetSchema.optional(),
+  /** A named subscription's event, by its delivery token (instead of partition and offset). */
+  token: deliveryToken.optional(),
+  /** Redeliver after this pause; a named subscription uses its backoff when absent. */
   delayMs: z.number().int().min(0).max(3_600_000).optional(),
+  /** When set, the broker answers `ok` or `error` with this id. */
+  id: requestId.optional(),
+})
+
+/** Client → broker: dead-letter a named subscription's event at once. */
+export const termFrameSchema = z.strictObject({
+  op: z.literal('term'),
+  sid: subscriptionId,
+  token: deliveryToken,
+  reason: z.string().max(500).optional(),
+  id: requestId.optional(),
 })
 
 /** Client → broker: change a subscription's window of un-acked events. */
@@ -172,6 +198,7 @@ export const clientFrameSchema = z.discriminatedUnion('op', [
   unsubscribeFrameSchema,
   ackFrameSchema,
   nakFrameSchema,
+  termFrameSchema,
   creditsFrameSchema,
   requestFrameSchema,
   respondFrameSchema,
@@ -211,10 +238,12 @@ export const subscribedFrameSchema = z.object({
 
 export const deliveredEventSchema = z.object({
   event: envelopeSchema,
-  /** Opaque cursor that resumes right after this event. */
+  /** Opaque cursor that resumes right after this event; empty for a named subscription, which keeps its own position. */
   cursor: z.string(),
   /** How many times this event was delivered before (after a nak). */
   redelivery: z.number().int().optional(),
+  /** A named subscription's delivery token, for `ack`/`nak`/`term`. */
+  token: z.string().optional(),
 })
 
 export type DeliveredEvent = z.infer<typeof deliveredEventSchema>
@@ -284,6 +313,7 @@ export type PublishFrame = z.infer<typeof publishFrameSchema>
 export type SubscribeFrame = z.infer<typeof subscribeFrameSchema>
 export type AckFrame = z.infer<typeof ackFrameSchema>
 export type NakFrame = z.infer<typeof nakFrameSchema>
+export type TermFrame = z.infer<typeof termFrameSchema>
 export type CreditsFrame = z.infer<typeof creditsFrameSchema>
 export type CloseFrame = z.infer<typeof closeFrameSchema>
 export type RequestFrame = z.infer<typeof requestFrameSchema>

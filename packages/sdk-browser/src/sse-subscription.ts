@@ -92,6 +92,8 @@ export class SseSubscription<T> implements EventSubscription<T> {
               // a stream has no acks: the cursor is the position
               ack: () => Promise.resolve(),
               nak: () => {},
+              term: () =>
+                Promise.reject(new UnavailableError('term needs a named subscription over the WebSocket')),
             }
             return { value: ev, done: false }
           }

@@ -1,4 +1,5 @@
 import type {
+  ClientFrame,
   DeliveredEvent,
   Envelope,
   QuestlogError,
@@ -6,9 +7,16 @@ import type {
   SubscribeFrame,
   SubscribeFrom,
 } from '@questlog/protocol'
+import { ClientClosedError } from './errors'
 import type { Session, SessionSubscriber } from './session'
 
 export interface SubscribeOptions {
+  /**
+   * Consume this named subscription (created over HTTP or the admin API) with its
+   * queue or stream semantics: per-event `ack`/`nak`/`term`, redelivery, dead
+   * letters, partitions divided among members. The connection joins as one member.
+   */
+  subscription?: string
   /** Durable consumer group: acked positions are kept by the broker and a later subscription resumes there. */
   group?: string
   /** Start here when there is no cursor and no committed group position (default `latest`). */
@@ -38,8 +46,10 @@ export interface ReceivedEvent<T = unknown> extends Omit<Envelope, 'data'> {
   redelivery: number
   /** Marks the event processed; with a group, resolves once the broker stored the position. */
   ack(): Promise<void>
-  /** Asks for the event again, after `delayMs`. */
+  /** Asks for the event again, after `delayMs` (a named subscription uses its backoff when absent). */
   nak(delayMs?: number): void
+  /** Dead-letters the event at once (named subscriptions only). */
+  term(reason?: string): Promise<void>
 }
 
 const ACK_BATCH = 500
@@ -76,7 +86,7 @@ export class Subscription<T = unknown> implements EventSubscription<T>, SessionS
     readonly topic: string,
     private readonly o: SubscribeOptions,
   ) {
-    this.autoAck = (o.ack ?? (o.group ? 'manual' : 'auto')) === 'auto'
+    this.autoAck = (o.ack ?? (o.group || o.subscription ? 'manual' : 'auto')) === 'auto'
     this.lastCursor = o.cursor
     o.signal?.addEventListener('abort', () => this.end(), { once: true })
     if (o.signal?.aborted) this.ended = true
@@ -89,6 +99,11 @@ export class Subscription<T = unknown> implements EventSubscription<T>, SessionS
   }
 
   onOpen(session: Session): void {
+    if (this.o.subscription !== undefined) {
+      const credits = this.o.credits ?? 1000
+      session.send({ op: 'subscribe', sid: this.sid, subscription: this.o.subscription, credits })
+      return
+    }
     const f: SubscribeFrame = { op: 'subscribe', sid: this.sid, topic: this.topic }
     if (this.o.group !== undefined) f.group = this.o.group
     // a group resumes from its committed positions, so unacked events come again
@@ -104,7 +119,7 @@ export class Subscription<T = unknown> implements EventSubscription<T>, SessionS
 
   onLost(): void {
     // the broker redelivers a group's unacked events; drop the local copies so they are not doubled
-    if (this.o.group !== undefined) this.queue.length = 0
+    if (this.o.group !== undefined || this.o.subscription !== undefined) this.queue.length = 0
     this.acks = []
   }
 
@@ -168,6 +183,7 @@ export class Subscription<T = unknown> implements EventSubscription<T>, SessionS
   }
 
   private wrap(d: DeliveredEvent): ReceivedEvent<T> {
+    if (d.token !== undefined) return this.wrapDelivery(d, d.token)
     const ref: [number, string] = [d.event.partition, d.event.offset]
     let settled: Promise<void> | undefined
     return {
@@ -189,6 +205,42 @@ export class Subscription<T = unknown> implements EventSubscription<T>, SessionS
           ...(delayMs === undefined ? {} : { delayMs }),
         })
       },
+      term: () =>
+        Promise.reject(new ClientClosedError('term needs a named subscription (`subscription` option)')),
+    }
+  }
+
+  /** An event of a named subscription: settled by its token, each settlement answered by the broker. */
+  private wrapDelivery(d: DeliveredEvent, token: string): ReceivedEvent<T> {
+    let settled: Promise<void> | undefined
+    const settle = (make: (id: number) => ClientFrame) => {
+      settled ??= this.session.request(make).then(() => {})
+      return settled
+    }
+    return {
+      ...(d.event as Omit<Envelope, 'data'> & { data: T }),
+      cursor: d.cursor,
+      redelivery: d.redelivery ?? 0,
+      ack: () => settle((id) => ({ op: 'ack', sid: this.sid, tokens: [token], id })),
+      nak: (delayMs?: number) => {
+        const frame = (id: number): ClientFrame => ({
+          op: 'nak',
+          sid: this.sid,
+          token,
+          id,
+          ...(delayMs === undefined ? {} : { delayMs }),
+        })
+        // an expired attempt is redelivered anyway: nothing for the caller to do
+        settle(frame).catch(() => {})
+      },
+      term: (reason?: string) =>
+        settle((id) => ({
+          op: 'term',
+          sid: this.sid,
+          token,
+          id,
+          ...(reason === undefined ? {} : { reason }),
+        })),
     }
   }
 

@@ -4,11 +4,13 @@ import {
   type ClientFrame,
   clientFrameSchema,
   type ErrorCode,
+  isAllowedPattern,
   PROTOCOL_VERSION,
   parseTimeParam,
   type QuestlogError,
   SUPPORTED_PROTOCOL_VERSIONS,
   type SubscribeFrame,
+  SubscriptionNotFoundError,
   TopicNotFoundError,
   ValidationError,
   validationErrorFromZod,
@@ -20,12 +22,17 @@ import { toQuestlogError } from '../http/errors'
 import { publishRequest } from '../publish/publish-request'
 import { decodeCursor } from '../read/cursor'
 import { resolvePositions } from '../read/reader'
+import { handleRpcFrame, type RpcFrame } from '../rpc/rpc-frames'
 import { type RpcPeer, type RpcRouter, rpcRouterOf } from '../rpc/rpc-router'
 import type { Services } from '../services'
 import { loadGroupOffsets } from './consumer-offsets'
+import { type SettleFrame, WsNamedSubscription } from './ws-named-subscription'
 import { WsSubscription } from './ws-subscription'
 
 const HELLO_TIMEOUT_MS = 10_000
+
+const canSeePattern = (p: Principal, pattern: string) =>
+  (['publish', 'subscribe', 'admin'] as const).some((a) => isAllowedPattern(p.rules, a, pattern))
 /** Publish window when the broker is at ease, and the floor it shrinks to under back-pressure. */
 export const PUBLISH_CREDITS = { initial: 2000, min: 100, step: 100 } as const
 const DEFAULT_SUBSCRIBE_CREDITS = 1000
@@ -38,6 +45,8 @@ export class WsConnection {
   /** Who this connection acts for; settled by the hello frame. */
   private principal: Principal = OPEN
   private readonly subs = new Map<string, WsSubscription>()
+  /** Subscriptions consuming a named subscription (queue or stream semantics), by sid. */
+  private readonly named = new Map<string, WsNamedSubscription>()
   private publishCredits: number = PUBLISH_CREDITS.initial
   private readonly helloTimer: NodeJS.Timeout
   private readonly rpc: RpcRouter
@@ -153,23 +162,17 @@ export class WsConnection {
       case 'unsubscribe':
         void this.subs.get(frame.sid)?.stop()
         this.subs.delete(frame.sid)
+        void this.named.get(frame.sid)?.stop()
+        this.named.delete(frame.sid)
         return
-      case 'ack': {
-        const sub = this.subs.get(frame.sid)
-        const done = sub ? sub.ack(frame.acks) : Promise.resolve()
-        if (frame.id === undefined) return
-        const id = frame.id
-        done.then(
-          () => this.send({ op: 'ok', id }),
-          (e) => this.fail(this.coded(e), { id }),
-        )
-        return
-      }
+      case 'ack':
       case 'nak':
-        this.subs.get(frame.sid)?.nak(frame.partition, Number(frame.offset), frame.delayMs ?? 0)
+      case 'term':
+        this.settle(frame)
         return
       case 'credits':
         this.subs.get(frame.sid)?.setCredits(frame.credits)
+        this.named.get(frame.sid)?.setCredits(frame.credits)
         return
       case 'request':
       case 'respond':
@@ -188,36 +191,32 @@ export class WsConnection {
     }
   }
 
-  /** Request/reply frames: checked against the key's rules, then routed by the broker's RpcRouter. */
-  private handleRpc(
-    frame: Extract<ClientFrame, { op: 'request' | 'respond' | 'unrespond' | 'reply' }>,
-  ): void {
-    const id = 'id' in frame ? frame.id : undefined
+  /** ack, nak and term: by `[partition, offset]` on a topic subscription, by token on a named one. */
+  private settle(frame: SettleFrame): void {
+    const named = this.named.get(frame.sid)
+    let done = Promise.resolve()
+    if (named) done = named.settle(frame)
+    else {
+      const sub = this.subs.get(frame.sid)
+      if (frame.op === 'ack' && sub && frame.acks) done = sub.ack(frame.acks)
+      else if (frame.op === 'nak' && frame.partition !== undefined && frame.offset !== undefined)
+        sub?.nak(frame.partition, Number(frame.offset), frame.delayMs ?? 0)
+    }
+    const id = frame.id
+    done.then(
+      () => {
+        if (id !== undefined) this.send({ op: 'ok', id })
+      },
+      (e) => this.fail(this.coded(e), { id }),
+    )
+  }
+
+  /** Request/reply frames, routed by the broker's RpcRouter. */
+  private handleRpc(frame: RpcFrame): void {
     try {
-      switch (frame.op) {
-        case 'request':
-          requireTopic(this.principal, 'publish', frame.subject)
-          this.rpc.request(this.peer, frame.id, {
-            subject: frame.subject,
-            data: frame.data,
-            headers: frame.headers,
-            timeoutMs: frame.timeoutMs,
-          })
-          return
-        case 'respond':
-          requirePattern(this.principal, 'subscribe', frame.subject)
-          this.rpc.respond(this.peer, frame.rid, frame.subject)
-          this.send({ op: 'ok', id: frame.id })
-          return
-        case 'unrespond':
-          this.rpc.unrespond(this.peer, frame.rid)
-          return
-        case 'reply':
-          this.rpc.reply(this.peer, frame.to, frame)
-          return
-      }
+      handleRpcFrame(this.rpc, this.peer, this.principal, frame)
     } catch (e) {
-      this.fail(this.coded(e), { id })
+      this.fail(this.coded(e), { id: 'id' in frame ? frame.id : undefined })
     }
   }
 
@@ -274,8 +273,11 @@ export class WsConnection {
   }
 
   private async subscribe(f: SubscribeFrame): Promise<void> {
-    if (this.subs.has(f.sid))
+    if (this.subs.has(f.sid) || this.named.has(f.sid))
       throw new BadRequestError(`subscription '${f.sid}' already exists on this connection`)
+    if (f.subscription !== undefined) return this.consume(f, f.subscription)
+    if (f.topic === undefined)
+      throw new ValidationError([{ path: 'topic', message: 'give a topic, or a named subscription' }])
     requireTopic(this.principal, 'subscribe', f.topic)
     const topic = await this.s.topics.get(f.topic)
     let positions: Map<number, number>
@@ -339,6 +341,35 @@ export class WsConnection {
     await sub.start()
   }
 
+  /** Joins a named subscription as one member; its deliveries come with tokens. */
+  private async consume(f: SubscribeFrame, name: string): Promise<void> {
+    const sub = await this.s.delivery.subs.get(name)
+    // a subscription the key cannot use at all answers as unknown, as over HTTP
+    if (!canSeePattern(this.principal, sub.topicPattern)) throw new SubscriptionNotFoundError(name)
+    requirePattern(this.principal, 'subscribe', sub.topicPattern)
+    if (this.ws.readyState !== this.ws.OPEN || this.named.has(f.sid) || this.subs.has(f.sid)) return
+    const consumer = new WsNamedSubscription(
+      this.s,
+      {
+        send: (text) => this.send(text),
+        congested: () => this.ws.bufferedAmount > SEND_HIGH_WATER,
+        drained: () => this.drained(),
+      },
+      {
+        sid: f.sid,
+        subscription: sub,
+        credits: f.credits ?? DEFAULT_SUBSCRIBE_CREDITS,
+        onEnd: (e) => {
+          this.named.delete(f.sid)
+          this.fail(this.coded(e), { sid: f.sid })
+        },
+      },
+    )
+    this.named.set(f.sid, consumer)
+    this.send({ op: 'subscribed', sid: f.sid, positions: {} })
+    consumer.start()
+  }
+
   private async drained(): Promise<void> {
     // ws has no drain event of its own; the underlying socket does
     const socket = (this.ws as unknown as { _socket?: NodeJS.EventEmitter })._socket
@@ -353,5 +384,7 @@ export class WsConnection {
     this.rpc.disconnect(this.peer)
     for (const sub of this.subs.values()) void sub.stop()
     this.subs.clear()
+    for (const sub of this.named.values()) void sub.stop()
+    this.named.clear()
   }
 }

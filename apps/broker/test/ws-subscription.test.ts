@@ -1,0 +1,181 @@
+import { createClient, isQuestlogError, type QuestlogClient, type ReceivedEvent } from '@questlog/sdk-node'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import type { Broker } from '../src/broker'
+import { api, createTopic, sleep, startBroker } from './helpers'
+
+describe('named subscriptions over the WebSocket', () => {
+  let broker: Broker
+  const clients: QuestlogClient[] = []
+  const client = () => {
+    const c = createClient({ brokers: [broker.url] })
+    clients.push(c)
+    return c
+  }
+  const createSubscription = async (body: Record<string, unknown>) => {
+    const res = await api(broker.url, 'POST', '/v1/subscriptions', body)
+    expect(res.status).toBe(201)
+  }
+  const publish = async (topic: string, events: Array<{ key?: string; data: unknown }>) => {
+    const res = await api(broker.url, 'POST', `/v1/topics/${topic}/events`, { events })
+    expect(res.status).toBe(201)
+    return res.body.receipts as Array<{ partition: number }>
+  }
+  beforeAll(async () => {
+    broker = await startBroker()
+  })
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()))
+  })
+  afterAll(async () => {
+    await broker?.stop()
+  })
+
+  it('queue mode: a nak is redelivered, an ack settles, a term dead-letters', async () => {
+    await createTopic(broker.url, 'wsq.jobs', { partitions: 2 })
+    await createSubscription({
+      name: 'wsq-workers',
+      topic: 'wsq.jobs',
+      mode: 'queue',
+      from: 'earliest',
+      maxDeliveries: 5,
+      backoffMs: [100],
+    })
+    await publish('wsq.jobs', [
+      { key: 'a', data: 'fine' },
+      { key: 'b', data: 'flaky' },
+      { key: 'c', data: 'poison' },
+    ])
+    const seen: Array<[unknown, number]> = []
+    const done = new Set<string>()
+    for await (const ev of client().subscribe<string>('wsq.jobs', { subscription: 'wsq-workers' })) {
+      seen.push([ev.data, ev.redelivery])
+      if (ev.data === 'flaky' && ev.redelivery === 0) ev.nak(0)
+      else if (ev.data === 'poison') await ev.term('cannot parse')
+      else await ev.ack()
+      if (ev.data !== 'flaky' || ev.redelivery > 0) done.add(ev.data)
+      if (done.size === 3) break
+    }
+    expect(seen.filter(([d]) => d === 'flaky')).toEqual([
+      ['flaky', 0],
+      ['flaky', 1],
+    ])
+    expect(
+      seen
+        .filter(([d]) => d !== 'flaky')
+        .map(([d]) => d)
+        .sort(),
+    ).toEqual(['fine', 'poison'])
+    const report = await broker.services.delivery.report('wsq-workers')
+    expect(report.pending).toBe(0)
+    expect(report.deadLetters).toBe(1)
+    const dead = await api(broker.url, 'GET', '/v1/subscriptions/wsq-workers/dead-letters')
+    expect(dead.body.deadLetters).toHaveLength(1)
+    expect(dead.body.deadLetters[0]).toMatchObject({ reason: 'cannot parse', event: { data: 'poison' } })
+  })
+
+  it('queue mode: an event left un-acked by a consumer that goes away is redelivered to the next', async () => {
+    await createTopic(broker.url, 'wsq.orphans')
+    await createSubscription({ name: 'wsq-orphans', topic: 'wsq.orphans', mode: 'queue', from: 'earliest' })
+    await publish('wsq.orphans', [{ data: 'job' }])
+    const first = client()
+    for await (const ev of first.subscribe('wsq.orphans', { subscription: 'wsq-orphans' })) {
+      expect(ev.redelivery).toBe(0)
+      break // no ack
+    }
+    await first.close()
+    // the ack wait is 30 s: only a hand-back on disconnect brings it back this soon
+    const t0 = Date.now()
+    for await (const ev of client().subscribe('wsq.orphans', { subscription: 'wsq-orphans' })) {
+      expect([ev.data, ev.redelivery]).toEqual(['job', 1])
+      await ev.ack()
+      break
+    }
+    expect(Date.now() - t0).toBeLessThan(20_000)
+  })
+
+  it('ends the iteration with a typed error for an unknown subscription', async () => {
+    let error: unknown
+    try {
+      for await (const _ of client().subscribe('wsq.jobs', { subscription: 'no-such-subscription' })) break
+    } catch (e) {
+      error = e
+    }
+    expect(isQuestlogError(error) && error.code).toBe('subscription_not_found')
+  })
+
+  it('stream mode: two SDK members split the partitions, and one leaving hands its share over', async () => {
+    await createTopic(broker.url, 'wsg.scores', { partitions: 4 })
+    // a member that only went silent would keep its partitions for a minute
+    await createSubscription({
+      name: 'wsg-board',
+      topic: 'wsg.scores',
+      mode: 'stream',
+      from: 'earliest',
+      sessionTimeoutMs: 60_000,
+    })
+    const got = [new Map<number, Set<unknown>>(), new Map<number, Set<unknown>>()]
+    let total = 0
+    const members = [client(), client()].map((c, i) => {
+      const sub = c.subscribe<number>('wsg.scores', { subscription: 'wsg-board' })
+      const reading = (async () => {
+        for await (const ev of sub as AsyncIterable<ReceivedEvent<number>>) {
+          const byPartition = got[i]!
+          if (!byPartition.has(ev.partition)) byPartition.set(ev.partition, new Set())
+          byPartition.get(ev.partition)!.add(ev.data)
+          total++
+          await ev.ack()
+        }
+      })().catch((e: unknown) => e)
+      return { sub, reading }
+    })
+    // both members are in the group, each owning two partitions, before anything is published
+    for (let i = 0; ; i++) {
+      const report = await broker.services.delivery.report('wsg-board')
+      if (report.members.length === 2 && report.members.every((m) => m.partitions.length === 2)) break
+      expect(i).toBeLessThan(200)
+      await sleep(50)
+    }
+    const receipts = await publish(
+      'wsg.scores',
+      Array.from({ length: 200 }, (_, n) => ({ key: `player-${n % 50}`, data: n })),
+    )
+    expect(new Set(receipts.map((r) => r.partition)).size).toBe(4)
+    for (let i = 0; total < 200; i++) {
+      expect(i).toBeLessThan(600)
+      await sleep(50)
+    }
+    const [a, b] = got.map((m) => new Set(m.keys()))
+    expect(a!.size).toBe(2)
+    expect(b!.size).toBe(2)
+    expect([...a!].some((p) => b!.has(p))).toBe(false)
+    const all = got.flatMap((m) => [...m.values()].flatMap((s) => [...s]))
+    expect(all.sort((x, y) => (x as number) - (y as number))).toEqual(
+      Array.from({ length: 200 }, (_, n) => n),
+    )
+    expect(total).toBe(200)
+
+    // the second member leaves: the first takes every partition, from the committed offsets
+    members[1]!.sub.close()
+    await members[1]!.reading
+    // it said goodbye, so the group rebalances at once, well inside the session timeout
+    for (let i = 0; ; i++) {
+      const report = await broker.services.delivery.report('wsg-board')
+      if (report.members.length === 1 && report.members[0]!.partitions.length === 4) break
+      expect(i).toBeLessThan(600)
+      await sleep(50)
+    }
+    await publish(
+      'wsg.scores',
+      Array.from({ length: 40 }, (_, n) => ({ key: `player-${n}`, data: 1000 + n })),
+    )
+    const later = () => [...got[0]!.values()].flatMap((s) => [...s]).filter((d) => (d as number) >= 1000)
+    for (let i = 0; later().length < 40; i++) {
+      expect(i).toBeLessThan(600)
+      await sleep(50)
+    }
+    expect(got[0]!.size).toBe(4)
+    expect(total).toBe(240)
+    members[0]!.sub.close()
+    await members[0]!.reading
+  })
+})

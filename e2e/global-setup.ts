@@ -12,7 +12,7 @@ import {
   freePort,
   startEmbeddedPostgres,
 } from '@questlog/broker'
-import { BROKER_URL_VAR, CONSOLE_URL_VAR } from './stack-env'
+import { ADMIN_KEY, BROKER_URL_VAR, CONSOLE_URL_VAR } from './stack-env'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const consoleDir = path.resolve(here, '../apps/console')
@@ -39,12 +39,20 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   try {
     db = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg') })
     // subscription gauges (and so the lag charts) refresh five times a second instead of every 5 s
-    broker = await createBroker({ port: 0, databaseUrl: db.url, logLevel: 'warn', statsIntervalMs: 200 })
+    // auth on, as in production: the console and the tests sign in with ADMIN_KEY
+    broker = await createBroker({
+      port: 0,
+      databaseUrl: db.url,
+      logLevel: 'warn',
+      statsIntervalMs: 200,
+      auth: 'on',
+      adminKey: ADMIN_KEY,
+    })
     buildConsoleOnce()
     const started = await startConsole(broker.url)
     consoleProcess = started.process
     const consoleUrl = started.url
-    await waitForHttp(`${consoleUrl}/trpc/health`, consoleProcess)
+    await waitForHttp(`${consoleUrl}/login`, consoleProcess)
     process.env[BROKER_URL_VAR] = broker.url
     process.env[CONSOLE_URL_VAR] = consoleUrl
     return teardown
@@ -55,12 +63,15 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
 }
 
 /** The console's production build on a free port, pointed at `brokerUrl`; stop it with `stopProcess`. */
-export async function startConsole(brokerUrl: string): Promise<{ url: string; process: ChildProcess }> {
+export async function startConsole(
+  brokerUrl: string,
+  env: Record<string, string> = {},
+): Promise<{ url: string; process: ChildProcess }> {
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
   const child = spawn(process.execPath, [next, 'start', '--port', String(port), '--hostname', '127.0.0.1'], {
     cwd: consoleDir,
-    env: { ...process.env, QUESTLOG_BROKER_URL: brokerUrl, NEXT_TELEMETRY_DISABLED: '1' },
+    env: { ...process.env, ...env, QUESTLOG_BROKER_URL: brokerUrl, NEXT_TELEMETRY_DISABLED: '1' },
     stdio: ['ignore', 'ignore', 'inherit'],
     // its own process group, so stopping it stops whatever it forks too
     detached: true,

@@ -2,6 +2,12 @@
 export const BROKER_URL_VAR = 'QUESTLOG_E2E_BROKER_URL'
 export const CONSOLE_URL_VAR = 'QUESTLOG_E2E_CONSOLE_URL'
 
+/**
+ * The administrator key global setup gives the broker (`adminKey`): tests use it for setup over
+ * HTTP and to sign in to the console. A fixed value, so a failed run's logs can be read against it.
+ */
+export const ADMIN_KEY = `ql_e2eadmin0001_${'e'.repeat(43)}`
+
 export interface Stack {
   brokerUrl: string
   consoleUrl: string
@@ -15,15 +21,19 @@ export function stack(): Stack {
   return { brokerUrl, consoleUrl }
 }
 
-/** One JSON call to the broker's HTTP API, as any client would make it. */
+/** One JSON call to the broker's HTTP API, as any client would make it: with the admin key unless told another (null: none). */
 export async function brokerApi<T = unknown>(
   method: string,
   path: string,
   body?: unknown,
+  key: string | null = ADMIN_KEY,
 ): Promise<{ status: number; body: T }> {
   const res = await fetch(stack().brokerUrl + path, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: {
+      ...(key === null ? {} : { authorization: `Bearer ${key}` }),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   })
   const text = await res.text()

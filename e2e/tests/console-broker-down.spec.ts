@@ -1,11 +1,12 @@
 import { expect, test } from '@playwright/test'
 import { freePort } from '@questlog/broker'
 import { startConsole, stopProcess } from '../global-setup'
+import { ADMIN_KEY } from '../stack-env'
 
 test('with the broker unreachable, the screens say so in plain words', async ({ page }) => {
-  // a console of its own, pointed at a port where nothing listens
+  // a console of its own, pointed at a port where nothing listens; with a pre-configured key it needs no login
   const brokerUrl = `http://127.0.0.1:${await freePort()}`
-  const isolated = await startConsole(brokerUrl)
+  const isolated = await startConsole(brokerUrl, { QUESTLOG_CONSOLE_KEY: ADMIN_KEY })
   try {
     const words = `The console cannot reach the broker at ${brokerUrl}. Is it running?`
     await page.goto(isolated.url)
@@ -18,6 +19,7 @@ test('with the broker unreachable, the screens say so in plain words', async ({ 
 
     await page.goto(`${isolated.url}/brokers`)
     await expect(page.locator('main').getByRole('alert')).toContainText(words)
+    await expect(page.getByTestId('signed-in-as')).toContainText('QUESTLOG_CONSOLE_KEY')
   } finally {
     await stopProcess(isolated.process)
   }

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto'
-import { expect, test } from '@playwright/test'
 import { consumer, type Delivery } from '../consumer'
 import { brokerApi, stack } from '../stack-env'
 import { saveScreenshot } from './console-screenshots'
+import { expect, test } from './console-session'
 
 test('an event nakked past maxDeliveries shows as a dead letter with its reason and count, and redrive delivers it again', async ({
   page,

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto'
-import { expect, type Locator, test } from '@playwright/test'
+import type { Locator } from '@playwright/test'
 import { brokerApi, stack } from '../stack-env'
 import { saveScreenshot } from './console-screenshots'
+import { expect, test } from './console-session'
 
 const num = async (chart: Locator, attr: string) => Number(await chart.getAttribute(attr))
 
@@ -66,14 +67,4 @@ test('the brokers screen shows the live node and its health report', async ({ pa
   await expect(page.getByTestId('brokers-table')).toContainText(health.body.brokerId)
   await expect(page.getByTestId('health-json')).toContainText('"db_latency_ms"')
   await saveScreenshot(page, info, 'brokers')
-})
-
-test('the access screen, whose broker feature is missing, says so instead of showing data', async ({
-  page,
-}, info) => {
-  const { consoleUrl } = stack()
-  await page.goto(`${consoleUrl}/access`)
-  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Access keys')
-  await expect(page.getByTestId('not-available')).toContainText('Not available yet')
-  await saveScreenshot(page, info, 'access')
 })

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto'
-import { expect, type Page, test } from '@playwright/test'
+import type { Page } from '@playwright/test'
 import { publishMany } from '../consumer'
 import { brokerApi, stack } from '../stack-env'
 import { saveScreenshot } from './console-screenshots'
+import { expect, test } from './console-session'
 
 async function startReplay(page: Page, fields: { topic: string; target: string; pace?: string }) {
   await page.getByRole('button', { name: 'New replay job' }).click()

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto'
-import { expect, type Locator, test } from '@playwright/test'
+import type { Locator } from '@playwright/test'
 import { consumer, publishMany } from '../consumer'
 import { brokerApi, stack } from '../stack-env'
 import { saveScreenshot } from './console-screenshots'
+import { expect, test } from './console-session'
 
 const num = async (chart: Locator, attr: string) => Number(await chart.getAttribute(attr))
 

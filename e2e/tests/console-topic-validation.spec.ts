@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
-import { expect, test } from '@playwright/test'
 import { brokerApi, stack, topicNames } from '../stack-env'
 import { saveScreenshot } from './console-screenshots'
+import { expect, test } from './console-session'
 
 test('the create-topic form shows each invalid field and creates nothing', async ({ page }, info) => {
   const { consoleUrl } = stack()

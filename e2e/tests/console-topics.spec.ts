@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
-import { expect, test } from '@playwright/test'
 import { brokerApi, stack } from '../stack-env'
 import { saveScreenshot } from './console-screenshots'
+import { expect, test } from './console-session'
 
 test('a topic created and fed through the console shows its events, and HTTP publishes arrive live', async ({
   page,

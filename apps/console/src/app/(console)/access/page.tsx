@@ -1,10 +1,5 @@
-import { NotAvailable } from '@/components/not-available'
+import { KeyList } from '@/components/access/key-list'
 
 export default function Page() {
-  return (
-    <NotAvailable
-      title="Access keys"
-      what="API keys (shown once at creation), revocation and topic permissions."
-    />
-  )
+  return <KeyList />
 }

@@ -1,44 +1,54 @@
 import { readEnv } from '@/env'
+import { currentSession, endSession } from '@/lib/session'
+import { SESSION_HEADER, trpcError } from '@/lib/trpc-error'
 
-// The browser talks to the console only; this forwards its tRPC calls to the broker,
-// so the broker's address is configuration read at run time, not baked into the build.
+// The browser talks to the console only; this forwards its tRPC calls to the broker with the
+// signed-in operator's key, so neither the key nor the broker's address ever reaches the page.
 export const dynamic = 'force-dynamic'
 
 async function forward(req: Request, ctx: { params: Promise<{ path: string }> }): Promise<Response> {
   const { path } = await ctx.params
   const { QUESTLOG_BROKER_URL } = readEnv()
   const search = new URL(req.url).search
+  const session = await currentSession()
+  if (!session) {
+    return trpcError(path, search, 401, 'unauthorized', 'Sign in to use the console.', {
+      [SESSION_HEADER]: 'none',
+    })
+  }
+  // the session cookie is SameSite=Strict; refusing foreign origins as well keeps other sites out for certain
+  const origin = req.headers.get('origin')
+  if (req.method !== 'GET' && origin && new URL(origin).host !== req.headers.get('host')) {
+    return trpcError(path, search, 403, 'forbidden', 'Calls from other sites are refused.')
+  }
   const target = `${QUESTLOG_BROKER_URL.replace(/\/$/, '')}/trpc/${encodeURIComponent(path)}${search}`
+  let res: Response
   try {
-    const res = await fetch(target, {
+    res = await fetch(target, {
       method: req.method,
-      headers: { 'content-type': req.headers.get('content-type') ?? 'application/json' },
+      headers: {
+        'content-type': req.headers.get('content-type') ?? 'application/json',
+        authorization: `Bearer ${session.key}`,
+      },
       body: req.method === 'GET' ? undefined : await req.text(),
       cache: 'no-store',
       signal: AbortSignal.timeout(30_000),
     })
-    return new Response(await res.text(), {
-      status: res.status,
-      headers: { 'content-type': res.headers.get('content-type') ?? 'application/json' },
-    })
   } catch {
-    return unreachable(path, search, QUESTLOG_BROKER_URL)
+    const message = `The console cannot reach the broker at ${QUESTLOG_BROKER_URL}. Is it running?`
+    return trpcError(path, search, 502, 'unavailable', message)
   }
-}
-
-/** A tRPC-shaped error for every call of the request, so the page can say what is wrong. */
-function unreachable(path: string, search: string, brokerUrl: string): Response {
-  const message = `The console cannot reach the broker at ${brokerUrl}. Is it running?`
-  const error = {
-    error: {
-      message,
-      code: -32603,
-      data: { code: 'BAD_GATEWAY', httpStatus: 502, path, questlog: { code: 'unavailable', message } },
-    },
+  if (res.status === 401) {
+    // the broker no longer accepts the key (revoked, expired): the session is over; the page signs in again
+    const why = ((await res.json().catch(() => null)) as { error?: { message?: string } } | null)?.error
+    if (!session.configured) await endSession()
+    const message = why?.message ?? 'The broker refused the key.'
+    return trpcError(path, search, 401, 'unauthorized', message, { [SESSION_HEADER]: 'key-refused' })
   }
-  const batch = new URLSearchParams(search).get('batch') === '1'
-  const body = batch ? path.split(',').map(() => error) : error
-  return Response.json(body, { status: 502 })
+  return new Response(await res.text(), {
+    status: res.status,
+    headers: { 'content-type': res.headers.get('content-type') ?? 'application/json' },
+  })
 }
 
 export const GET = forward

@@ -1,0 +1,5 @@
+import { AuditLog } from '@/components/audit/audit-log'
+
+export default function Page() {
+  return <AuditLog />
+}

@@ -1,0 +1,95 @@
+'use client'
+
+import type { CreateKey } from '@questlog/protocol'
+import { type FormEvent, useState } from 'react'
+import { questlogError } from '@/lib/errors'
+import { checkKey, EMPTY_KEY, formField, type KeyErrors, type KeyFormValues } from './key-values'
+import { RulesEditor } from './rules-editor'
+
+interface Props {
+  /** Creates the checked key; may throw the broker's error. */
+  onCreate(input: CreateKey): Promise<void>
+  onCancel(): void
+}
+
+function brokerErrors(err: unknown): KeyErrors {
+  const qe = questlogError(err)
+  const out: KeyErrors = {}
+  for (const issue of qe?.details?.issues ?? []) out[formField(issue.path)] ??= issue.message
+  if (Object.keys(out).length === 0) out.form = qe?.message ?? String(err)
+  return out
+}
+
+/** A new API key: name, rules, optional expiry and publish rate limits. */
+export function KeyForm({ onCreate, onCancel }: Props) {
+  const [v, setV] = useState<KeyFormValues>(EMPTY_KEY)
+  const [errors, setErrors] = useState<KeyErrors>({})
+  const [busy, setBusy] = useState(false)
+  const set = (patch: Partial<KeyFormValues>) => setV({ ...v, ...patch })
+
+  async function submit(e: FormEvent) {
+    e.preventDefault()
+    const checked = checkKey(v)
+    if (!checked.ok) return setErrors(checked.errors)
+    setBusy(true)
+    try {
+      await onCreate(checked.input)
+      setErrors({})
+    } catch (err) {
+      setErrors(brokerErrors(err))
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  const field = (
+    name: 'name' | 'expiresAt' | 'rateEventsPerSec' | 'rateBytesPerSec',
+    label: string,
+    hint: string,
+    type = 'text',
+  ) => (
+    <div className="field">
+      <label htmlFor={`key-${name}`}>{label}</label>
+      <input
+        id={`key-${name}`}
+        type={type}
+        value={v[name]}
+        aria-invalid={errors[name] ? true : undefined}
+        aria-describedby={`key-${name}-msg`}
+        onChange={(e) => set({ [name]: e.target.value })}
+      />
+      {errors[name] ? (
+        <span className="field-error" id={`key-${name}-msg`} data-testid={`error-${name}`}>
+          {errors[name]}
+        </span>
+      ) : (
+        <span className="hint" id={`key-${name}-msg`}>
+          {hint}
+        </span>
+      )}
+    </div>
+  )
+
+  return (
+    <form className="form" onSubmit={submit} noValidate>
+      {field('name', 'Name', 'Who uses it, e.g. match-server-eu')}
+      {field('expiresAt', 'Expires', 'Optional, your local time; empty never expires', 'datetime-local')}
+      {field('rateEventsPerSec', 'Events per second', 'Optional publish limit; past it, 429')}
+      {field('rateBytesPerSec', 'Bytes per second', 'Optional publish limit on payload bytes')}
+      <RulesEditor rules={v.rules} errors={errors} onChange={(rules) => set({ rules })} />
+      {errors.form && (
+        <div className="error-note" role="alert" style={{ gridColumn: '1 / -1' }}>
+          {errors.form}
+        </div>
+      )}
+      <div className="form-actions">
+        <button type="submit" className="primary" disabled={busy}>
+          {busy ? 'Creating…' : 'Create key'}
+        </button>
+        <button type="button" onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  )
+}

@@ -142,6 +142,22 @@ describe('request/reply over the WebSocket', () => {
     expect(times[4]).toBeLessThan(50)
   })
 
+  it('times out a request that never found a connection, and honours its AbortSignal', async () => {
+    // nothing listens on port 1: the client keeps reconnecting
+    const offline = createClient({ brokers: ['http://127.0.0.1:1'], backoff: { initialMs: 50, maxMs: 200 } })
+    clients.push(offline)
+    await expect(offline.request('rpc.any', {}, { timeoutMs: 300 })).rejects.toMatchObject({
+      name: 'TimeoutError',
+      code: 'timeout',
+    })
+    const silent = client()
+    await silent.respond('rpc.slow', () => new Promise<never>(() => {}))
+    const abort = new AbortController()
+    const asked = client().request('rpc.slow', {}, { timeoutMs: 30_000, signal: abort.signal })
+    abort.abort()
+    await expect(asked).rejects.toMatchObject({ name: 'AbortedError' })
+  })
+
   it('moves requests held by a responder that dies to another one', async () => {
     const dying = await rawResponder(broker.url, 'rpc.work')
     const healthy = client()

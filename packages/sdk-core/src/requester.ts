@@ -33,9 +33,13 @@ export async function sendRequest<Req, Res>(
   const timeoutMs = o.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
   const deadline = Date.now() + timeoutMs
   const timer = new AbortController()
-  const local = setTimeout(() => timer.abort('timeout'), timeoutMs + LOCAL_GRACE_MS)
+  // while no connection is open the timeout is ours alone; once sent, the broker's verdict gets a grace period
+  let local = setTimeout(() => timer.abort('timeout'), timeoutMs)
   const signal = o.signal ? AbortSignal.any([o.signal, timer.signal]) : timer.signal
   try {
+    if (!session.isOpen) await session.whenOpen(signal)
+    clearTimeout(local)
+    local = setTimeout(() => timer.abort('timeout'), Math.max(0, deadline - Date.now()) + LOCAL_GRACE_MS)
     const answer = await session.ask((id) => {
       // time spent waiting for a connection counts against the timeout
       const f: RequestFrame = {

@@ -138,6 +138,7 @@ async function main(): Promise<void> {
       await broker.stop()
       const profDir = mkdtempSync(path.join(tmpdir(), 'questlog-bench-prof-'))
       broker = await startBroker(db.url, { cpuProfDir: profDir })
+      const spawnToReadyMs = broker.spawnToReadyMs
       const opened = await questlogHttp(url).open({
         partitions: 1,
         producers: 8,
@@ -148,7 +149,7 @@ async function main(): Promise<void> {
       await opened.close()
       await broker.stop()
       broker = undefined
-      profile = { ...summarizeProfile(profDir), eventsPerSecond: r.eventsPerSecond }
+      profile = { ...summarizeProfile(profDir, 12, spawnToReadyMs), eventsPerSecond: r.eventsPerSecond }
       rmSync(profDir, { recursive: true, force: true })
     }
 

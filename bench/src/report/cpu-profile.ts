@@ -49,6 +49,7 @@ interface Profile {
   startTime: number
   endTime: number
   samples: number[]
+  timeDeltas: number[]
 }
 
 const busyHits = (p: Profile) =>
@@ -59,17 +60,24 @@ const busyHits = (p: Profile) =>
  * idle time. tsx's module loader runs in a worker that writes a profile of its
  * own; the main thread's is the busiest one.
  */
-export function summarizeProfile(dir: string, topN = 12): ProfileSummary {
+export function summarizeProfile(dir: string, topN = 12, skipMs = 0): ProfileSummary {
   const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))
   if (files.length === 0) throw new Error(`no .cpuprofile written in ${dir}`)
   const profiles = files.map((f) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as Profile)
   const profile = profiles.sort((a, b) => busyHits(b) - busyHits(a))[0]!
   const interval = (profile.endTime - profile.startTime) / 1000 / Math.max(1, profile.samples.length)
+  // hits counted from the samples after `skipMs`, so start-up (module loading) stays out
+  const hitsById = new Map<number, number>()
+  let t = 0
+  profile.samples.forEach((id, i) => {
+    t += (profile.timeDeltas[i] ?? 0) / 1000
+    if (t >= skipMs) hitsById.set(id, (hitsById.get(id) ?? 0) + 1)
+  })
   const area = new Map<string, number>()
   const fn = new Map<string, { fn: string; where: string; hits: number }>()
   let busy = 0
   for (const n of profile.nodes) {
-    const hits = n.hitCount ?? 0
+    const hits = hitsById.get(n.id) ?? 0
     if (hits === 0) continue
     const a = areaOf(n)
     if (a === 'idle') continue

@@ -12,6 +12,7 @@ import {
   freePort,
   startEmbeddedPostgres,
 } from '@questlog/broker'
+import { createClient } from '@questlog/sdk-node'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const fixtureDir = path.resolve(here, '../fixtures/sdk-browser')
@@ -106,6 +107,14 @@ interface Fixture {
   publishKeyed(topic: string, total: number, keys: number): Promise<{ stored: number; duplicates: number }>
 }
 type Win = { questlog: Fixture }
+/** A second client the request/reply test makes in the page, from the same bundle. */
+type RpcWin = {
+  rpcBus: {
+    request(subject: string, data: unknown, o: { timeoutMs: number }): Promise<unknown>
+    respond(subject: string, handler: (data: unknown) => unknown): Promise<unknown>
+    close(): Promise<void>
+  }
+}
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => ({ n: from + i }))
 
@@ -286,4 +295,45 @@ test('10,000 events published from the page through two broker restarts are stor
     lastSeq.set(e.key, e.data.seq)
   }
   expect(lastSeq.size).toBe(50)
+})
+
+test('over WebSocket, a page answers requests from a game server and asks its own', async ({ page }) => {
+  await openFixture(page, 'websocket')
+  await page.evaluate(
+    async ({ brokerUrl, key }) => {
+      const bundle = '/questlog.js'
+      const { createClient } = await import(bundle)
+      const bus = createClient({ brokers: [brokerUrl], token: key, transport: 'websocket' })
+      ;(globalThis as unknown as RpcWin).rpcBus = bus
+      await bus.respond('browser.rpc.echo', (data: unknown) => ({ echoed: data, from: 'page' }))
+    },
+    { brokerUrl: broker.url, key: KEY },
+  )
+  const server = createClient({ brokers: [broker.url], token: KEY })
+  try {
+    expect(await server.request('browser.rpc.echo', { n: 7 }, { timeoutMs: 10_000 })).toEqual({
+      echoed: { n: 7 },
+      from: 'page',
+    })
+    await server.respond<{ n: number }, number>('browser.rpc.score', ({ n }) => n * 10)
+    expect(
+      await page.evaluate(() =>
+        (globalThis as unknown as RpcWin).rpcBus.request(
+          'browser.rpc.score',
+          { n: 4 },
+          { timeoutMs: 10_000 },
+        ),
+      ),
+    ).toBe(40)
+    const nobody = await page.evaluate(() =>
+      (globalThis as unknown as RpcWin).rpcBus.request('browser.rpc.nobody', {}, { timeoutMs: 10_000 }).then(
+        () => 'answered',
+        (e: { name: string; code: string }) => [e.name, e.code],
+      ),
+    )
+    expect(nobody).toEqual(['NoRespondersError', 'no_responders'])
+  } finally {
+    await server.close()
+    await page.evaluate(() => (globalThis as unknown as RpcWin).rpcBus.close())
+  }
 })

@@ -73,6 +73,7 @@ export function summarizeProfile(dir: string, topN = 12, skipMs = 0): ProfileSum
     t += (profile.timeDeltas[i] ?? 0) / 1000
     if (t >= skipMs) hitsById.set(id, (hitsById.get(id) ?? 0) + 1)
   })
+  if (hitsById.size === 0) for (const n of profile.nodes) hitsById.set(n.id, n.hitCount ?? 0)
   const area = new Map<string, number>()
   const fn = new Map<string, { fn: string; where: string; hits: number }>()
   let busy = 0

@@ -205,29 +205,28 @@ function readAnalysis(): string {
   }
 }
 
-/** Renders BENCHMARKS.md again from the saved results (the plots need the raw samples and stay as they are). */
+/** Renders BENCHMARKS.md and the plots again from the saved results, without measuring. */
 function renderOnly(): void {
   const file = path.join(o.docsDir, 'bench', 'results.json')
   const saved = JSON.parse(readFileSync(file, 'utf8')) as Results
-  const r: Results = { ...saved, latency: saved.latency.map((l) => ({ ...l, sample: [] })) }
-  writeFileSync(path.join(o.docsDir, 'BENCHMARKS.md'), renderMarkdown(r, readAnalysis()))
-  log(`rendered ${path.join(o.docsDir, 'BENCHMARKS.md')} from ${file}`)
+  writeOutputs(saved)
+  log(`rendered ${path.join(o.docsDir, 'BENCHMARKS.md')} and the plots from ${file}`)
 }
 
 function writeReport(r: Results): void {
-  const analysis = readAnalysis()
   const out = path.join(o.docsDir, 'bench')
   mkdirSync(out, { recursive: true })
-  const compact = {
-    ...r,
-    latency: r.latency.map(({ sample, ...rest }) => ({ ...rest, samples: sample.length })),
-  }
-  writeFileSync(path.join(out, 'results.json'), `${JSON.stringify(compact, null, 1)}\n`)
+  writeFileSync(path.join(out, 'results.json'), `${JSON.stringify(r)}\n`)
+  writeOutputs(r)
+  log(`wrote ${path.join(o.docsDir, 'BENCHMARKS.md')} and plots in ${out} (${Math.round(r.wallSeconds)} s)`)
+}
+
+function writeOutputs(r: Results): void {
+  const out = path.join(o.docsDir, 'bench')
   if (r.batchSweep.length > 0)
     writeFileSync(path.join(out, 'throughput-vs-batch.svg'), throughputVsBatch(r.batchSweep))
   if (r.latency.length > 0) writeFileSync(path.join(out, 'latency-cdf.svg'), latencyCdf(r.latency))
-  writeFileSync(path.join(o.docsDir, 'BENCHMARKS.md'), renderMarkdown(r, analysis))
-  log(`wrote ${path.join(o.docsDir, 'BENCHMARKS.md')} and plots in ${out} (${Math.round(r.wallSeconds)} s)`)
+  writeFileSync(path.join(o.docsDir, 'BENCHMARKS.md'), renderMarkdown(r, readAnalysis()))
 }
 
 /** Stops the database too when the run is interrupted; servers and the broker are stopped by `stopAll`. */

@@ -1,6 +1,5 @@
 import type { LatencyRow } from '../scenarios/latency'
 import type { ThroughputRow } from '../scenarios/throughput'
-import { cdfPoints } from '../stats'
 import { si } from './format'
 import { lineChart } from './svg'
 
@@ -37,10 +36,7 @@ export function latencyCdf(rows: LatencyRow[]): string {
       .filter((r) => r.rate === rate)
       .map((r) => ({
         name: r.system,
-        points: cdfPoints(
-          r.sample.filter((v) => v > 0),
-          300,
-        ),
+        points: r.cdf,
       })),
   })
 }

@@ -1,6 +1,6 @@
 import type { BenchOptions } from '../options'
 import { eventJson } from '../payload'
-import { percentileSorted, type Spread, spread } from '../stats'
+import { cdfPoints, percentileSorted, type Spread, spread } from '../stats'
 import type { LatencyTarget } from '../systems/types'
 
 export interface LatencyRun {
@@ -20,8 +20,8 @@ export interface LatencyRow {
   max: Spread
   /** Share of sent events received, worst repetition. */
   deliveredMin: number
-  /** Latencies of the median-p99 repetition, for the CDF plot. */
-  sample: number[]
+  /** CDF points (ms, fraction) of the median-p99 repetition, for the plot. */
+  cdf: Array<[number, number]>
 }
 
 const log = (s: string) => process.stderr.write(`${s}\n`)
@@ -102,7 +102,10 @@ export async function measureLatency(
         p999: pick(99.9),
         max: pick(100),
         deliveredMin: Math.min(...rs.map((r) => (r.sent === 0 ? 0 : r.received / r.sent))),
-        sample: byP99[byP99.length >> 1]?.latencies ?? [],
+        cdf: cdfPoints(
+          (byP99[byP99.length >> 1]?.latencies ?? []).filter((v) => v > 0),
+          300,
+        ),
       })
     }
   }

@@ -93,6 +93,41 @@ describe('named subscriptions over the WebSocket', () => {
     expect(Date.now() - t0).toBeLessThan(20_000)
   })
 
+  it('queue mode: refuses the late ack of an expired attempt, and the redelivery is acked instead', async () => {
+    await createTopic(broker.url, 'wsq.slow')
+    await createSubscription({
+      name: 'wsq-slow',
+      topic: 'wsq.slow',
+      mode: 'queue',
+      from: 'earliest',
+      ackWaitMs: 1000,
+      maxDeliveries: 50,
+    })
+    await publish('wsq.slow', [{ data: 'job' }])
+    let late: unknown
+    let acked = -1
+    for await (const ev of client().subscribe('wsq.slow', { subscription: 'wsq-slow' })) {
+      if (ev.redelivery === 0) {
+        // longer than the ack wait: the event is the broker's again
+        await sleep(1500)
+        late = await ev.ack().catch((e: unknown) => e)
+        continue
+      }
+      // on a slow machine a redelivery may also have expired while it waited here: take the next
+      const refused = await ev.ack().then(
+        () => false,
+        (e: unknown) => isQuestlogError(e) && e.code === 'attempt_expired',
+      )
+      if (refused) continue
+      acked = ev.redelivery
+      break
+    }
+    expect(isQuestlogError(late) && late.code).toBe('attempt_expired')
+    expect(acked).toBeGreaterThan(0)
+    const report = await broker.services.delivery.report('wsq-slow')
+    expect(report.pending).toBe(0)
+  })
+
   it('ends the iteration with a typed error for an unknown subscription', async () => {
     let error: unknown
     try {
@@ -177,5 +212,66 @@ describe('named subscriptions over the WebSocket', () => {
     expect(total).toBe(240)
     members[0]!.sub.close()
     await members[0]!.reading
+  })
+})
+
+const ADMIN = `ql_wssubadmin01_${'a'.repeat(43)}`
+
+describe('named subscriptions over the WebSocket with auth on', () => {
+  let broker: Broker
+  beforeAll(async () => {
+    broker = await startBroker({ auth: 'on', adminKey: ADMIN })
+    const admin = { authorization: `Bearer ${ADMIN}` }
+    expect((await api(broker.url, 'POST', '/v1/topics', { name: 'wsa.orders' }, admin)).status).toBe(201)
+    const created = await api(
+      broker.url,
+      'POST',
+      '/v1/subscriptions',
+      { name: 'wsa-billing', topic: 'wsa.orders', mode: 'queue', from: 'earliest' },
+      admin,
+    )
+    expect(created.status).toBe(201)
+  })
+  afterAll(async () => {
+    await broker?.stop()
+  })
+
+  it('needs subscribe on the topics of the subscription, and hides it from keys with no rights there', async () => {
+    const key = async (actions: Array<'publish' | 'subscribe'>, topics: string[]) =>
+      (
+        await broker.services.keys.create({
+          name: actions.join('+'),
+          rules: [{ effect: 'allow', actions, topics }],
+        })
+      ).key
+    const outcome = async (token: string) => {
+      const bus = createClient({ brokers: [broker.url], token })
+      try {
+        for await (const ev of bus.subscribe('wsa.orders', { subscription: 'wsa-billing' })) {
+          await ev.ack()
+          return 'delivered'
+        }
+        return 'ended'
+      } catch (e) {
+        return isQuestlogError(e) ? e.code : String(e)
+      } finally {
+        await bus.close()
+      }
+    }
+    expect(await outcome(await key(['publish'], ['wsa.orders']))).toBe('forbidden')
+    expect(await outcome(await key(['subscribe'], ['other.>']))).toBe('subscription_not_found')
+    const reader = await key(['subscribe'], ['wsa.>'])
+    const published = await api(
+      broker.url,
+      'POST',
+      '/v1/topics/wsa.orders/events',
+      { data: 'order-1' },
+      {
+        authorization: `Bearer ${ADMIN}`,
+      },
+    )
+    expect(published.status).toBe(201)
+    expect(await outcome(reader)).toBe('delivered')
+    expect((await broker.services.delivery.report('wsa-billing')).pending).toBe(0)
   })
 })

@@ -150,6 +150,10 @@ describe('request/reply over the WebSocket', () => {
       name: 'TimeoutError',
       code: 'timeout',
     })
+    // a responder that never got registered does not leave its caller waiting once the client closes
+    const registering = offline.respond('rpc.any', () => 1)
+    await offline.close()
+    await expect(registering).rejects.toMatchObject({ name: 'ClientClosedError' })
     const silent = client()
     await silent.respond('rpc.slow', () => new Promise<never>(() => {}))
     const abort = new AbortController()

@@ -4,6 +4,7 @@ import {
   type QuestlogError,
   type ReplyFrame,
 } from '@questlog/protocol'
+import { AbortedError, ClientClosedError } from './errors'
 import { checkAgainst, type RequestDef, type RequestRef, requestSubject } from './rpc-def'
 import type { Session, SessionResponder } from './session'
 
@@ -56,6 +57,8 @@ export class SessionResponderImpl<Req, Res> implements Responder, SessionRespond
       this.settleReady = { resolve, reject }
     })
     o.signal?.addEventListener('abort', () => this.close(), { once: true })
+    // a client closed before the broker registered us must not leave `respond()` pending
+    void session.status.closed().then((e) => this.refuse(e ?? new ClientClosedError()))
     session.addResponder(rid, this)
   }
 
@@ -70,8 +73,7 @@ export class SessionResponderImpl<Req, Res> implements Responder, SessionRespond
         (e: Error) => {
           // a refusal (forbidden, bad pattern) is final; a lost connection registers again on reopen
           if (isQuestlogError(e) && e.code !== 'unavailable') {
-            this.settleReady?.reject(e)
-            this.settleReady = undefined
+            this.refuse(e)
             this.close()
           }
         },
@@ -86,7 +88,13 @@ export class SessionResponderImpl<Req, Res> implements Responder, SessionRespond
   close(): void {
     if (this.closed) return
     this.closed = true
+    this.refuse(new AbortedError('the responder was closed before it was registered'))
     this.session.removeResponder(this.rid)
+  }
+
+  private refuse(e: Error): void {
+    this.settleReady?.reject(e)
+    this.settleReady = undefined
   }
 
   private async answer(frame: IncomingRequestFrame): Promise<void> {

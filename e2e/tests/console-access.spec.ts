@@ -21,6 +21,12 @@ test('a key made in the console works within its rules until it is revoked, and 
   await page.getByRole('button', { name: 'New key' }).click()
   await page.getByLabel('Name').fill(keyName)
   await page.getByLabel('Events per second').fill('1000')
+  // a day from now, typed in the browser's local time as the date picker shows it
+  const expires = new Date(Date.now() + 86_400_000)
+  expires.setSeconds(0, 0)
+  const pad = (n: number) => String(n).padStart(2, '0')
+  const local = `${expires.getFullYear()}-${pad(expires.getMonth() + 1)}-${pad(expires.getDate())}T${pad(expires.getHours())}:${pad(expires.getMinutes())}`
+  await page.getByLabel('Expires').fill(local)
   await page.getByLabel('Rule 1 topics').fill(`${base}.*`)
   await page.getByRole('button', { name: 'Add rule' }).click()
   await page.getByLabel('Rule 2 effect').selectOption('deny')
@@ -43,13 +49,20 @@ test('a key made in the console works within its rules until it is revoked, and 
   await expect(row).toContainText(`deny publish on ${secretTopic}`)
   await expect(row).toContainText('1,000 events/s')
   await expect(row.getByTestId('key-state')).toHaveText('active')
+  const stored = await brokerApi<{
+    keys: Array<{ id: string; expiresAt: string | null; rateEventsPerSec: number }>
+  }>('GET', '/v1/keys')
+  expect(stored.body.keys.find((k) => k.id === id)).toMatchObject({
+    expiresAt: expires.toISOString(),
+    rateEventsPerSec: 1000,
+  })
   await page.getByRole('button', { name: 'I have saved it' }).click()
   await expect(shown).toHaveCount(0)
   await saveScreenshot(page, info, 'access', 'console-access.png')
   // shown once: neither the page nor the broker's list has it again
   await page.reload()
   await expect(row).toContainText(keyName)
-  expect(await page.content()).not.toContain(key.split('_')[2])
+  expect(await page.content()).not.toContain(key.slice('ql_'.length + 13))
 
   // the key at work over HTTP, as a game server would use it
   const publish = (topic: string) => brokerApi('POST', `/v1/topics/${topic}/events`, { data: { s: 1 } }, key)

@@ -95,9 +95,9 @@ export function KeyList() {
               const s = state(k, now)
               return (
                 <tr key={k.id} data-key-id={k.id} className={k.revokedAt ? 'revoked' : undefined}>
-                  <td>{k.name}</td>
+                  <td className="wrap">{k.name}</td>
                   <td className="mono">{k.id}</td>
-                  <td>
+                  <td className="wrap">
                     <RuleSummary rules={k.rules} />
                   </td>
                   <td>

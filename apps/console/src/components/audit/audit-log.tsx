@@ -74,7 +74,7 @@ export function AuditLog() {
               return (
                 <tr key={e.id} data-testid="audit-entry" data-outcome={e.outcome} data-key-id={e.keyId ?? ''}>
                   <td>{formatTime(e.at)}</td>
-                  <td>
+                  <td className="wrap">
                     {e.keyId ? (
                       <>
                         {names.get(e.keyId) ?? 'unknown key'} <span className="mono muted">{e.keyId}</span>
@@ -84,7 +84,7 @@ export function AuditLog() {
                     )}
                   </td>
                   <td className="mono">{d.what}</td>
-                  <td className="mono" data-testid="audit-target">
+                  <td className="mono wrap" data-testid="audit-target">
                     {d.target}
                   </td>
                   <td>

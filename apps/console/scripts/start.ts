@@ -15,6 +15,16 @@ if (!existsSync(path.join(dir, '.next', 'BUILD_ID'))) {
   const built = spawnSync(process.execPath, [next, 'build'], { cwd: dir, stdio: 'inherit' })
   if (built.status !== 0) process.exit(built.status ?? 1)
 }
+if (!env.QUESTLOG_CONSOLE_SECRET) {
+  console.log(
+    'console: QUESTLOG_CONSOLE_SECRET is not set; sessions use a secret drawn now and end when the console restarts',
+  )
+}
+if (env.QUESTLOG_CONSOLE_KEY) {
+  console.log(
+    'console: QUESTLOG_CONSOLE_KEY is set; anyone who can open the console administers the broker with it',
+  )
+}
 const args = ['start', '--port', String(env.PORT), '--hostname', env.QUESTLOG_CONSOLE_HOST]
 const child = spawn(process.execPath, [next, ...args], { cwd: dir, stdio: 'inherit' })
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal))

@@ -15,10 +15,18 @@ export interface WriteResult {
   duplicate: boolean
 }
 
-interface Pending {
-  event: NewEvent
-  resolve: (r: WriteResult) => void
+/** The events of one request for this partition; settled together, in order. */
+interface Group {
+  events: NewEvent[]
+  results: Array<WriteResult | undefined>
+  resolve: (r: WriteResult[]) => void
   reject: (e: unknown) => void
+}
+
+/** One event of a batch and where its result goes. */
+interface Slot {
+  group: Group
+  index: number
 }
 
 export interface WriterTopic {
@@ -38,14 +46,17 @@ export interface WriterDeps {
 }
 
 const RETRYABLE_PG = new Set(['40P01', '40001'])
+const MAX_IN_FLIGHT = 2
 
 /**
  * Group commit for one partition: publishes that arrive while a transaction is
  * in flight wait and go together in the next one. No linger timer: an idle
- * partition writes at once; a busy one batches by itself.
+ * partition writes at once; a busy one batches by itself. A request's events
+ * share one promise, so a large batch costs one allocation, not one per event.
  */
 export class PartitionWriter {
-  private queue: Pending[] = []
+  private queue: Group[] = []
+  private queuedEvents = 0
   private running = false
   private lastTimeMs = 0
 
@@ -56,116 +67,178 @@ export class PartitionWriter {
   ) {}
 
   get queued(): number {
-    return this.queue.length
+    return this.queuedEvents
   }
 
-  append(events: NewEvent[]): Promise<WriteResult>[] {
-    const promises = events.map(
-      (event) => new Promise<WriteResult>((resolve, reject) => this.queue.push({ event, resolve, reject })),
-    )
+  append(events: NewEvent[]): Promise<WriteResult[]> {
+    const done = new Promise<WriteResult[]>((resolve, reject) => {
+      this.queue.push({ events, results: new Array(events.length), resolve, reject })
+    })
+    this.queuedEvents += events.length
     if (!this.running) void this.run()
-    return promises
+    return done
   }
 
   /** Fails everything still queued (topic deleted, broker stopping). */
   failAll(error: unknown): void {
     const q = this.queue
     this.queue = []
-    for (const p of q) p.reject(error)
+    this.queuedEvents = 0
+    for (const g of q) g.reject(error)
   }
 
+  /** Takes whole groups up to the batch limit (a larger group is written in slices, in order). */
+  private take(): { slots: Slot[]; groups: Group[]; partial: boolean } {
+    const slots: Slot[] = []
+    const groups: Group[] = []
+    let partial = false
+    while (this.queue.length > 0 && slots.length < this.deps.maxBatchEvents) {
+      const g = this.queue[0]!
+      const from = g.results.findIndex((r) => r === undefined)
+      const count = Math.min(g.events.length - from, this.deps.maxBatchEvents - slots.length)
+      for (let i = from; i < from + count; i++) slots.push({ group: g, index: i })
+      groups.push(g)
+      if (from + count === g.events.length) this.queue.shift()
+      else {
+        partial = true
+        break
+      }
+    }
+    this.queuedEvents -= slots.length
+    return { slots, groups, partial }
+  }
+
+  /**
+   * Writes batches with up to two transactions in flight: the next one starts
+   * only once the previous holds the partition's row lock, so it queues behind
+   * it inside PostgreSQL and runs the moment that one commits. Offsets still
+   * follow commit order (the lock decides), and the commit of one batch
+   * overlaps the queueing of the next instead of adding a round trip.
+   */
   private async run(): Promise<void> {
     this.running = true
+    const inFlight = new Set<Promise<void>>()
+    let previousLocked: Promise<void> = Promise.resolve()
+    let previousDone: Promise<void> = Promise.resolve()
     try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, this.deps.maxBatchEvents)
-        await this.write(batch)
+      while (this.queue.length > 0 || inFlight.size > 0) {
+        if (this.queue.length === 0 || inFlight.size >= MAX_IN_FLIGHT) {
+          await Promise.race(inFlight)
+          continue
+        }
+        const { slots, groups, partial } = this.take()
+        let locked!: () => void
+        const lockedNow = new Promise<void>((r) => {
+          locked = r
+        })
+        const waitLock = previousLocked
+        const write = (async () => {
+          await waitLock
+          try {
+            await this.write(slots, locked)
+            for (const g of groups)
+              if (g.results.every((r) => r !== undefined)) g.resolve(g.results as WriteResult[])
+          } catch (e) {
+            for (const g of groups) g.reject(e)
+            // the rest of a failed group must not be written after its start failed
+            this.queue = this.queue.filter((g) => !groups.includes(g))
+          } finally {
+            locked()
+          }
+        })()
+        const tracked = write.finally(() => inFlight.delete(tracked))
+        inFlight.add(tracked)
+        previousLocked = lockedNow
+        previousDone = tracked
+        // the next slice of a group that did not fit waits for this one: a request's events stay in order
+        if (partial) await previousDone
       }
     } finally {
       this.running = false
     }
   }
 
-  private async write(batch: Pending[]): Promise<void> {
+  private async write(batch: Slot[], onLocked: () => void): Promise<void> {
     const started = performance.now()
-    try {
-      const topic = this.topic()
-      // a dedupe key seen twice in one batch: the first one is written, the rest share its receipt
-      const firstByKey = new Map<string, Pending>()
-      const followers = new Map<Pending, Pending[]>()
-      let toWrite: Pending[] = []
-      for (const p of batch) {
-        const k = p.event.dedupeKey
-        const first = k === null ? undefined : firstByKey.get(k)
-        if (first) followers.get(first)?.push(p) ?? followers.set(first, [p])
-        else {
-          if (k !== null) firstByKey.set(k, p)
-          toWrite.push(p)
-        }
+    const topic = this.topic()
+    const event = (s: Slot) => s.group.events[s.index]!
+    const settle = (s: Slot, r: WriteResult) => {
+      s.group.results[s.index] = r
+    }
+    // a dedupe key seen twice in one batch: the first one is written, the rest share its receipt
+    const firstByKey = new Map<string, Slot>()
+    const followers = new Map<Slot, Slot[]>()
+    let toWrite: Slot[] = []
+    for (const s of batch) {
+      const k = event(s).dedupeKey
+      const first = k === null ? undefined : firstByKey.get(k)
+      if (first) followers.get(first)?.push(s) ?? followers.set(first, [s])
+      else {
+        if (k !== null) firstByKey.set(k, s)
+        toWrite.push(s)
       }
-      const duplicates: Pending[] = []
-      for (let attempt = 0; toWrite.length > 0; attempt++) {
-        const nowMs = Math.max(Date.now(), this.lastTimeMs)
-        await this.deps.segments.ensure(topic.id, topic.segmentMs, nowMs)
-        const time = new Date(nowMs)
-        try {
-          const base = await writeBatch(this.deps.sql, {
+    }
+    const duplicates: Slot[] = []
+    for (let attempt = 0; toWrite.length > 0; attempt++) {
+      const nowMs = Math.max(Date.now(), this.lastTimeMs)
+      // times never go back along a partition's offsets, also with two transactions in flight
+      this.lastTimeMs = nowMs
+      await this.deps.segments.ensure(topic.id, topic.segmentMs, nowMs)
+      const time = new Date(nowMs)
+      try {
+        const events = toWrite.map(event)
+        const base = await writeBatch(
+          this.deps.sql,
+          {
             topicId: topic.id,
             partition: this.partition,
             time,
-            events: toWrite.map((p) => p.event),
+            events,
             dedupeCutoff: new Date(nowMs - topic.dedupeWindowMs),
             notifyChannel: this.deps.notifyChannel,
             notifyPayload: (next) => this.deps.notifyPayload(topic.id, this.partition, next),
-          })
-          this.lastTimeMs = nowMs
-          const stored = toWrite.map((p, i) => ({
-            ...p.event,
-            partition: this.partition,
-            offset: base + i,
-            time,
-          }))
-          this.deps.onCommitted(topic.id, this.partition, base, stored)
-          toWrite.forEach((p, i) => {
-            const receipt = { id: p.event.id, partition: this.partition, offset: base + i, duplicate: false }
-            p.resolve(receipt)
-            for (const f of followers.get(p) ?? []) f.resolve({ ...receipt, duplicate: true })
-          })
-          toWrite = []
-        } catch (e) {
-          if (e instanceof DedupeConflict) {
-            duplicates.push(...toWrite.filter((p) => e.keys.has(p.event.dedupeKey ?? '')))
-            toWrite = toWrite.filter((p) => !e.keys.has(p.event.dedupeKey ?? ''))
-          } else if (RETRYABLE_PG.has((e as { code?: string }).code ?? '') && attempt < 5) {
-            // deadlock or serialization failure: the transaction rolled back, so a retry is safe
-          } else throw e
+          },
+          onLocked,
+        )
+        this.deps.onCommitted(
+          topic.id,
+          this.partition,
+          base,
+          events.map((e, i) => ({ ...e, partition: this.partition, offset: base + i, time })),
+        )
+        toWrite.forEach((s, i) => {
+          const receipt = { id: event(s).id, partition: this.partition, offset: base + i, duplicate: false }
+          settle(s, receipt)
+          for (const f of followers.get(s) ?? []) settle(f, { ...receipt, duplicate: true })
+        })
+        toWrite = []
+      } catch (e) {
+        if (e instanceof DedupeConflict) {
+          duplicates.push(...toWrite.filter((s) => e.keys.has(event(s).dedupeKey ?? '')))
+          toWrite = toWrite.filter((s) => !e.keys.has(event(s).dedupeKey ?? ''))
+        } else if (!RETRYABLE_PG.has((e as { code?: string }).code ?? '') || attempt >= 5) {
+          throw e
         }
+        // rolled back: the lock is free again, so whatever queued behind may go first
+        onLocked()
+        // a deadlock or serialization failure rolled the transaction back: a retry is safe
       }
-      if (duplicates.length > 0) await this.answerDuplicates(topic.id, duplicates, followers)
-      this.deps.onBatch(batch.length, (performance.now() - started) / 1000)
-    } catch (e) {
-      for (const p of batch) p.reject(e)
     }
-  }
-
-  private async answerDuplicates(topicId: number, dups: Pending[], followers: Map<Pending, Pending[]>) {
-    const originals = await dedupeReceipts(
-      this.deps.sql,
-      topicId,
-      dups.map((p) => p.event.dedupeKey!),
-    )
-    for (const p of dups) {
-      const o = originals.get(p.event.dedupeKey!)
-      // the original expired between the conflict and this read: extremely rare, report it as retryable
-      if (!o) {
-        const err = Object.assign(new Error('dedupe record vanished; retry'), { code: '40001' })
-        p.reject(err)
-        for (const f of followers.get(p) ?? []) f.reject(err)
-        continue
+    if (duplicates.length > 0) {
+      const originals = await dedupeReceipts(
+        this.deps.sql,
+        topic.id,
+        duplicates.map((s) => event(s).dedupeKey!),
+      )
+      for (const s of duplicates) {
+        const o = originals.get(event(s).dedupeKey!)
+        // the original expired between the conflict and this read: extremely rare, and retryable
+        if (!o) throw Object.assign(new Error('dedupe record vanished; retry'), { code: '40001' })
+        const receipt = { id: o.id, partition: o.partition, offset: o.offset, duplicate: true }
+        settle(s, receipt)
+        for (const f of followers.get(s) ?? []) settle(f, receipt)
       }
-      const receipt = { id: o.id, partition: o.partition, offset: o.offset, duplicate: true }
-      p.resolve(receipt)
-      for (const f of followers.get(p) ?? []) f.resolve(receipt)
     }
+    this.deps.onBatch(batch.length, (performance.now() - started) / 1000)
   }
 }

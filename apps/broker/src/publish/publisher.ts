@@ -75,14 +75,16 @@ export class Publisher {
       )
     }
 
-    const promises: Promise<Receipt>[] = new Array(events.length)
-    for (const [p, indexes] of byPartition) {
-      const results = this.writer(topic, p).append(indexes.map((i) => events[i]!))
-      indexes.forEach((i, j) => {
-        promises[i] = results[j]!.then((r) => ({ ...r, offset: String(r.offset) }))
-      })
-    }
-    const receipts = await Promise.all(promises).catch((e) => {
+    const receipts: Receipt[] = new Array(events.length)
+    await Promise.all(
+      [...byPartition].map(async ([p, indexes]) => {
+        const results = await this.writer(topic, p).append(indexes.map((i) => events[i]!))
+        indexes.forEach((i, j) => {
+          const r = results[j]!
+          receipts[i] = { id: r.id, partition: r.partition, offset: String(r.offset), duplicate: r.duplicate }
+        })
+      }),
+    ).catch((e) => {
       throw this.translate(e, topic)
     })
     const bytes = events.reduce((sum, e) => sum + e.data.length, 0)

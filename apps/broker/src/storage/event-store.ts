@@ -54,14 +54,25 @@ export interface WriteBatch {
   notifyPayload: (nextOffset: number) => string
 }
 
-const hex = (b: Buffer) => `\\x${b.toString('hex')}`
+const str = (v: string | null) => (v === null ? 'null' : JSON.stringify(v))
+
+/** The rows of a batch as a JSON array; headers are already JSON text and go in as they are. */
+function rowsJson(events: NewEvent[]): string {
+  let out = '['
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!
+    if (i > 0) out += ','
+    out += `{"i":${str(e.id)},"t":${str(e.type)},"s":${str(e.source)},"k":${str(e.key)},"dk":${str(e.dedupeKey)},"ct":${str(e.contentType)},"h":${e.headersJson ?? 'null'},"d":"${(e.storedData ?? e.data).toString('base64')}","ek":${str(e.encKey ?? null)}}`
+  }
+  return `${out}]`
+}
 
 /**
  * Writes one group-commit batch in one transaction and returns its first offset.
  * The UPDATE of the partition row comes first: its row lock serializes writers
  * of a partition, so offsets commit in order with no gaps (DESIGN invariant #1).
  */
-export async function writeBatch(sql: Sql, batch: WriteBatch): Promise<number> {
+export async function writeBatch(sql: Sql, batch: WriteBatch, onLocked?: () => void): Promise<number> {
   const n = batch.events.length
   const { topicId, partition } = batch
   return sql.begin(async (tx) => {
@@ -69,6 +80,8 @@ export async function writeBatch(sql: Sql, batch: WriteBatch): Promise<number> {
       UPDATE ql_partitions SET next_offset = next_offset + ${n}
       WHERE topic_id = ${topicId} AND partition = ${partition}
       RETURNING next_offset - ${n} AS base`
+    // from here on this transaction holds the partition: a next one may queue behind it in PostgreSQL
+    onLocked?.()
     if (!row)
       throw Object.assign(new Error(`partition ${partition} of topic ${topicId} does not exist`), {
         code: '42P01',
@@ -102,16 +115,18 @@ export async function writeBatch(sql: Sql, batch: WriteBatch): Promise<number> {
       }
     }
 
-    const ev = batch.events
+    // the batch travels as one JSON document: one parameter to encode, parsed by PostgreSQL in C
     await tx`
-      INSERT INTO ql_events (topic_id, partition, "offset", time, id, type, source, key, dedupe_key, content_type, headers, data, enc_key)
-      SELECT ${topicId}, ${partition}, ${base}::bigint + u.ord - 1, ${batch.time.toISOString()}::timestamptz, u.id, u.type, u.source, u.key, u.dk, u.ct, u.h, u.d::bytea, u.ek
-      FROM unnest(${ev.map((e) => e.id)}::text[], ${ev.map((e) => e.type)}::text[], ${ev.map((e) => e.source)}::text[],
-                  ${ev.map((e) => e.key)}::text[], ${ev.map((e) => e.dedupeKey)}::text[], ${ev.map((e) => e.contentType)}::text[],
-                  ${ev.map((e) => e.headersJson)}::jsonb[], ${ev.map((e) => hex(e.storedData ?? e.data))}::text[], ${ev.map((e) => e.encKey ?? null)}::text[])
-        WITH ORDINALITY AS u(id, type, source, key, dk, ct, h, d, ek, ord)`
-    // delivered at COMMIT, so other brokers never hear of an event before it is visible
-    await tx`SELECT pg_notify(${batch.notifyChannel}, ${batch.notifyPayload(base + n)})`
+      WITH ins AS (
+        INSERT INTO ql_events (topic_id, partition, "offset", time, id, type, source, key, dedupe_key, content_type, headers, data, enc_key)
+        SELECT ${topicId}, ${partition}, ${base}::bigint + r.ord - 1, ${batch.time.toISOString()}::timestamptz,
+               r.i, r.t, r.s, r.k, r.dk, r.ct, r.h, decode(r.d, 'base64'), r.ek
+        FROM ROWS FROM (json_to_recordset(${rowsJson(batch.events)}::json)
+               AS (i text, t text, s text, k text, dk text, ct text, h jsonb, d text, ek text))
+             WITH ORDINALITY AS r(i, t, s, k, dk, ct, h, d, ek, ord)
+      )
+      -- delivered at COMMIT, so other brokers never hear of an event before it is visible
+      SELECT pg_notify(${batch.notifyChannel}, ${batch.notifyPayload(base + n)})`
     return base
   })
 }

@@ -80,6 +80,10 @@ export const brokerConfigSchema = z.strictObject({
     .default([]),
   /** An SSE reader that takes nothing for this long is told it is too slow and disconnected (it resumes with Last-Event-ID). */
   slowConsumerMs: z.coerce.number().int().min(100).default(30_000),
+  /** Frames a WebSocket client may send per second (a second's burst allowed). */
+  maxFramesPerSecond: z.coerce.number().int().min(1).default(5000),
+  /** Subscriptions one WebSocket connection may hold. */
+  maxSubscriptionsPerConnection: z.coerce.number().int().min(1).default(100),
   /** How often per-subscription gauges (lag, pending, dead letters) are refreshed. */
   statsIntervalMs: z.coerce.number().int().min(100).default(5000),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -104,6 +108,8 @@ export const ENV_NAMES: Record<keyof BrokerConfig, string> = {
   tlsKey: 'QUESTLOG_TLS_KEY',
   statsIntervalMs: 'QUESTLOG_STATS_INTERVAL_MS',
   slowConsumerMs: 'QUESTLOG_SLOW_CONSUMER_MS',
+  maxFramesPerSecond: 'QUESTLOG_MAX_FRAMES_PER_SECOND',
+  maxSubscriptionsPerConnection: 'QUESTLOG_MAX_SUBSCRIPTIONS_PER_CONNECTION',
   encryptionKeys: 'QUESTLOG_ENCRYPTION_KEYS',
   auth: 'QUESTLOG_AUTH',
   adminKey: 'QUESTLOG_ADMIN_KEY',

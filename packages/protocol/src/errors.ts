@@ -318,6 +318,14 @@ export function errorFromBody(body: unknown, fallbackStatus?: number): QuestlogE
       return new TimeoutError(err.message, Number(details.timeoutMs ?? 0))
     case 'no_responders':
       return new NoRespondersError(String(details.subject ?? ''))
+    case 'subscription_not_found':
+      return new SubscriptionNotFoundError(String(details.subscription ?? ''))
+    case 'subscription_exists':
+      return new SubscriptionExistsError(String(details.subscription ?? ''))
+    case 'attempt_expired':
+      return new AttemptExpiredError(err.message, details)
+    case 'delivery_not_found':
+      return new DeliveryNotFoundError(err.message, details)
     default:
       return new QuestlogError(err.code, err.message, { details })
   }

@@ -335,5 +335,7 @@ export const WS_CLOSE_CODES = {
   goingAway: 1001,
   protocolError: 4400,
   unauthorized: 4401,
+  /** Too many frames: the client flooded past its limit. */
+  rateLimited: 4429,
   unsupportedVersion: 4426,
 } as const

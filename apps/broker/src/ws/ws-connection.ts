@@ -7,7 +7,7 @@ import {
   isAllowedPattern,
   PROTOCOL_VERSION,
   parseTimeParam,
-  type QuestlogError,
+  QuestlogError,
   SUPPORTED_PROTOCOL_VERSIONS,
   type SubscribeFrame,
   SubscriptionNotFoundError,
@@ -47,7 +47,13 @@ export class WsConnection {
   private readonly subs = new Map<string, WsSubscription>()
   /** Subscriptions consuming a named subscription (queue or stream semantics), by sid. */
   private readonly named = new Map<string, WsNamedSubscription>()
+  /** Subscriptions asked for and still being set up. */
+  private readonly opening = new Set<string>()
   private publishCredits: number = PUBLISH_CREDITS.initial
+  private frameTokens: number
+  private frameAt = Date.now()
+  private refused = 0
+  private refusedSince = 0
   private readonly helloTimer: NodeJS.Timeout
   private readonly rpc: RpcRouter
   /** This connection as request/reply sees it. */
@@ -60,7 +66,9 @@ export class WsConnection {
     private readonly upgradeCredential: string | undefined = undefined,
   ) {
     this.rpc = rpcRouterOf(s)
+    this.frameTokens = s.config.maxFramesPerSecond
     ws.on('message', (data, isBinary) => {
+      if (!this.admitFrame()) return
       if (isBinary) {
         this.fail(new BadRequestError('frames are JSON text'), {})
         return
@@ -71,6 +79,43 @@ export class WsConnection {
     ws.on('error', () => {})
     this.helloTimer = setTimeout(() => this.shutdown('bad_request', 'no hello frame'), HELLO_TIMEOUT_MS)
     this.helloTimer.unref()
+  }
+
+  /**
+   * Frames per second per connection, a token bucket with a second's burst. A
+   * frame over the limit is refused with `rate_limited`; a client that keeps
+   * flooding past twice the limit in a second is disconnected.
+   */
+  private admitFrame(): boolean {
+    const limit = this.s.config.maxFramesPerSecond
+    const now = Date.now()
+    this.frameTokens = Math.min(limit, this.frameTokens + ((now - this.frameAt) / 1000) * limit)
+    this.frameAt = now
+    if (this.frameTokens >= 1) {
+      this.frameTokens -= 1
+      return true
+    }
+    if (now - this.refusedSince > 1000) {
+      this.refusedSince = now
+      this.refused = 0
+    }
+    this.refused++
+    if (this.refused > limit) {
+      this.shutdown(
+        'rate_limited',
+        `more than ${limit} frames per second; slow down`,
+        WS_CLOSE_CODES.rateLimited,
+      )
+      this.ws.terminate()
+    } else if (this.refused === 1) {
+      this.fail(
+        new QuestlogError('rate_limited', `more than ${limit} frames per second; frames are being refused`, {
+          details: { retryAfterMs: 1000 },
+        }),
+        {},
+      )
+    }
+    return false
   }
 
   /** Closes the connection with a close frame saying why. */
@@ -273,8 +318,23 @@ export class WsConnection {
   }
 
   private async subscribe(f: SubscribeFrame): Promise<void> {
-    if (this.subs.has(f.sid) || this.named.has(f.sid))
+    if (this.subs.has(f.sid) || this.named.has(f.sid) || this.opening.has(f.sid))
       throw new BadRequestError(`subscription '${f.sid}' already exists on this connection`)
+    // counted from the moment it is asked for: subscribes arriving together cannot slip past the cap
+    const limit = this.s.config.maxSubscriptionsPerConnection
+    const pending = [...this.opening].filter((sid) => !this.subs.has(sid) && !this.named.has(sid)).length
+    if (this.subs.size + this.named.size + pending >= limit) {
+      throw new BadRequestError(`at most ${limit} subscriptions per connection; open another connection`)
+    }
+    this.opening.add(f.sid)
+    try {
+      await this.openSubscription(f)
+    } finally {
+      this.opening.delete(f.sid)
+    }
+  }
+
+  private async openSubscription(f: SubscribeFrame): Promise<void> {
     if (f.subscription !== undefined) return this.consume(f, f.subscription)
     if (f.topic === undefined)
       throw new ValidationError([{ path: 'topic', message: 'give a topic, or a named subscription' }])

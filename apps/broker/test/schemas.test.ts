@@ -88,3 +88,31 @@ describe('schema registry', () => {
     expect(diverted[0].headers['ql-invalid-reason']).toMatch(/data\.text/)
   })
 })
+
+describe('schemas from the SDK', () => {
+  it("registers defineTopic's zod schema, and the broker checks events against it", async () => {
+    const { createClient, defineTopic } = await import('@questlog/sdk-node')
+    await createTopic(broker.url, 'game.scores')
+    const scores = defineTopic(
+      'game.scores',
+      z.object({ player: z.string(), points: z.number().int().min(0) }),
+    )
+    const bus = createClient({ brokers: [broker.url] })
+    try {
+      expect(await bus.registerSchema(scores)).toMatchObject({ version: 1 })
+      const receipt = await bus.publish(scores, { player: 'p1', points: 5 })
+      expect(receipt.duplicate).toBe(false)
+      // an untyped publisher that skips the SDK's own check is refused by the broker, with the field
+      const raw = await api(broker.url, 'POST', '/v1/topics/game.scores/events', {
+        data: { player: 'p1', points: -1 },
+      })
+      expect(raw.body.error.details.issues[0].path).toBe('data.points')
+      const loose = defineTopic('game.scores', z.object({ player: z.string() }))
+      await expect(bus.registerSchema(loose)).rejects.toMatchObject({ code: 'validation_error' })
+      const stored = await readAll(broker.url, 'game.scores', 0)
+      expect(stored.map((e) => e.headers['ql-schema-version'])).toEqual(['1'])
+    } finally {
+      await bus.close()
+    }
+  })
+})

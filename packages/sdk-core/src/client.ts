@@ -1,9 +1,11 @@
 import {
+  errorFromBody,
   type PublishEvent,
   type Receipt,
   type ValidationError,
   validationErrorFromZod,
 } from '@questlog/protocol'
+import { z } from 'zod'
 import type { OverrunPolicy } from './buffer'
 import { createDedupeKeys } from './dedupe'
 import { ClientClosedError } from './errors'
@@ -15,7 +17,7 @@ import type { RequestRef } from './rpc-def'
 import { Session, type TokenSource } from './session'
 import type { Status } from './status'
 import { type EventSubscription, type SubscribeOptions, Subscription } from './subscription'
-import { checkPayload, type TopicRef, topicName } from './topic'
+import { checkPayload, type TopicDef, type TopicRef, topicName } from './topic'
 import { type Transport, webSocketUrl } from './transport'
 
 export interface ClientOptions {
@@ -76,6 +78,7 @@ export class QuestlogClient {
   protected readonly session: Session
   protected readonly producer: Producer
   protected readonly brokers: string[]
+  private readonly token: TokenSource | undefined
   private readonly nextDedupeKey = createDedupeKeys()
   private subscriptions = 0
   private responders = 0
@@ -111,6 +114,7 @@ export class QuestlogClient {
     if (o.transport) this.session.start()
     else this.session.status.transition({ state: 'open', reason: 'connected', url: o.brokers[0]! })
     this.brokers = o.brokers
+    this.token = o.token
   }
 
   /**
@@ -121,6 +125,30 @@ export class QuestlogClient {
     const invalid = checkPayload(topic, data)
     if (invalid) return Promise.reject(invalid)
     return this.enqueue(topicName(topic), data, options)
+  }
+
+  /**
+   * Registers the topic's schema with the broker's schema registry as its next
+   * version (JSON Schema produced from the zod schema). The broker then checks
+   * every event against it, and refuses a version incompatible with the last.
+   */
+  async registerSchema<T>(
+    topic: TopicDef<T>,
+    options: { compatibility?: 'backward' | 'forward' | 'full' | 'none' } = {},
+  ): Promise<{ version: number }> {
+    if (!topic.schema) throw new RangeError(`topic '${topic.name}' was defined without a schema`)
+    const token = typeof this.token === 'function' ? await this.token() : this.token
+    const base = this.brokers[0]!.replace(/^ws(s?):/, 'http$1:')
+      .replace(/\/v1\/ws$/, '')
+      .replace(/\/$/, '')
+    const res = await fetch(`${base}/v1/topics/${encodeURIComponent(topic.name)}/schemas`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ schema: z.toJSONSchema(topic.schema), ...options }),
+    })
+    const body: unknown = await res.json().catch(() => undefined)
+    if (!res.ok) throw errorFromBody(body, res.status)
+    return body as { version: number }
   }
 
   /** Queues several events of one topic; all are checked before any is queued. */

@@ -63,7 +63,7 @@ export const brokerConfigSchema = z.strictObject({
   /** The master key id that seals new events; the first configured one when absent. */
   activeEncryptionKey: z.string().optional(),
   /** `off` turns authentication off for local development (the broker says so loudly at start). */
-  auth: z.enum(['on', 'off']).default('off'),
+  auth: z.enum(['on', 'off']).default('on'),
   /** An admin API key to create at start (`ql_<12>_<43>`); otherwise the first start prints a new one. */
   adminKey: z.string().optional(),
   /** Origins allowed to open WebSockets (browser games); empty allows any. */

@@ -2,6 +2,7 @@ import { type ChildProcess, execFileSync } from 'node:child_process'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort } from '@questlog/broker'
+import { BENCH_ADMIN_KEY } from '../auth'
 import { startProcess, stopProcess } from './child'
 
 export interface BrokerProcess {
@@ -31,6 +32,7 @@ export async function startBroker(
       DATABASE_URL: databaseUrl,
       PORT: String(port),
       QUESTLOG_BENCH_BROKER_ENTRY: entry,
+      QUESTLOG_ADMIN_KEY: BENCH_ADMIN_KEY,
     },
   })
   let output = ''

@@ -1,4 +1,5 @@
 import http from 'node:http'
+import { AUTH_HEADER } from '../auth'
 
 /** A keep-alive HTTP client for one broker; one socket per concurrent request. */
 export class HttpClient {
@@ -20,7 +21,8 @@ export class HttpClient {
           method,
           path,
           agent: this.agent,
-          headers: body === undefined ? {} : { 'content-type': 'application/json' },
+          headers:
+            body === undefined ? { ...AUTH_HEADER } : { 'content-type': 'application/json', ...AUTH_HEADER },
         },
         (res) => {
           const chunks: Buffer[] = []

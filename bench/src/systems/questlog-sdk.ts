@@ -1,4 +1,5 @@
 import { createClient } from '@questlog/sdk-node'
+import { BENCH_ADMIN_KEY } from '../auth'
 import { eventJson } from '../payload'
 import { HttpClient } from './http-client'
 import { createTopic } from './questlog-http'
@@ -14,7 +15,9 @@ export function questlogSdk(url: () => string): ThroughputTarget {
     async open(c: ThroughputCase): Promise<OpenedTarget> {
       const admin = new HttpClient(url(), 1)
       const topic = await createTopic(admin, 'sdk', c.partitions)
-      const clients = Array.from({ length: c.producers }, () => createClient({ brokers: [url()] }))
+      const clients = Array.from({ length: c.producers }, () =>
+        createClient({ brokers: [url()], token: BENCH_ADMIN_KEY }),
+      )
       const producers = clients.map((bus, i) => {
         const data = Array.from({ length: c.batch }, (_, j) =>
           JSON.parse(eventJson(c.eventBytes, i * c.batch + j)),
@@ -44,8 +47,8 @@ export function questlogSdkLatency(url: () => string): LatencyTarget {
     async openLive(_eventBytes, onReceive) {
       const admin = new HttpClient(url(), 1)
       const topic = await createTopic(admin, 'sdklat', 1)
-      const pub = createClient({ brokers: [url()] })
-      const sub = createClient({ brokers: [url()] })
+      const pub = createClient({ brokers: [url()], token: BENCH_ADMIN_KEY })
+      const sub = createClient({ brokers: [url()], token: BENCH_ADMIN_KEY })
       const abort = new AbortController()
       const subscription = sub.subscribe<{ sentAt: number }>(topic, { from: 'latest', signal: abort.signal })
       let ready = false
@@ -84,7 +87,7 @@ export function questlogSdkLatency(url: () => string): LatencyTarget {
 export async function sdkEnqueueNs(url: string, calls: number, reps: number): Promise<number[]> {
   const admin = new HttpClient(url, 1)
   const topic = await createTopic(admin, 'enqueue', 1)
-  const bus = createClient({ brokers: [url] })
+  const bus = createClient({ brokers: [url], token: BENCH_ADMIN_KEY })
   const data = JSON.parse(eventJson(200, 0)) as unknown
   const out: number[] = []
   try {

@@ -1,4 +1,5 @@
 import http from 'node:http'
+import { AUTH_HEADER } from '../auth'
 
 export interface SseStream {
   close(): void
@@ -12,7 +13,7 @@ export interface SseStream {
  */
 export function openSse(url: string, onData: (data: string) => void): Promise<SseStream> {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { headers: { accept: 'text/event-stream' } }, (res) => {
+    const req = http.get(url, { headers: { accept: 'text/event-stream', ...AUTH_HEADER } }, (res) => {
       if (res.statusCode !== 200) {
         reject(new Error(`stream ${url}: ${res.statusCode}`))
         res.resume()

@@ -61,3 +61,42 @@ describe('publisher confirmations', () => {
     expect(timeout.body.error.message).toMatch(/stay published/)
   })
 })
+
+describe('publisher confirmations from the SDK', () => {
+  it('publish with confirm resolves after the acks, or rejects with a TimeoutError', async () => {
+    const { createClient, isQuestlogError } = await import('@questlog/sdk-node')
+    await createTopic(broker.url, 'economy.sdk')
+    await api(broker.url, 'POST', '/v1/subscriptions', {
+      name: 'wallet-sdk',
+      topic: 'economy.sdk',
+      mode: 'queue',
+    })
+    const bus = createClient({ brokers: [broker.url] })
+    try {
+      const acker = (async () => {
+        for (;;) {
+          const res = await api(broker.url, 'POST', '/v1/subscriptions/wallet-sdk/pull', {
+            member: 'w',
+            max: 10,
+            waitMs: 2000,
+          })
+          if (res.body.deliveries.length > 0) {
+            await api(broker.url, 'POST', '/v1/subscriptions/wallet-sdk/ack', {
+              tokens: res.body.deliveries.map((d: any) => d.token),
+            })
+            return
+          }
+        }
+      })()
+      const receipt = await bus.publish('economy.sdk', { gold: 5 }, { confirm: 1, confirmTimeoutMs: 10_000 })
+      await acker
+      expect(receipt.offset).toBe('0')
+      const failed = await bus
+        .publish('economy.sdk', { gold: 6 }, { confirm: 2, confirmTimeoutMs: 300 })
+        .catch((e) => e)
+      expect(isQuestlogError(failed) && failed.code).toBe('timeout')
+    } finally {
+      await bus.close()
+    }
+  })
+})

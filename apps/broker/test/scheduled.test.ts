@@ -76,3 +76,35 @@ describe('scheduled delivery', () => {
     expect(bad.body.error.details.issues.map((i: any) => i.path)).toContain('event.type')
   })
 })
+
+describe('scheduled delivery from the SDK', () => {
+  it('publish with deliverAt schedules, and cancelScheduled cancels', async () => {
+    const { createClient } = await import('@questlog/sdk-node')
+    await createTopic(broker.url, 'liveops.sdk')
+    const bus = createClient({ brokers: [broker.url] })
+    try {
+      const soon = await bus.publish(
+        'liveops.sdk',
+        { event: 'double-xp' },
+        { delayMs: 300, type: 'liveops.double_xp' },
+      )
+      const later = await bus.publish(
+        'liveops.sdk',
+        { event: 'sale' },
+        { deliverAt: new Date(Date.now() + 60_000) },
+      )
+      expect(soon.deliverAt).toMatch(/Z$/)
+      await bus.cancelScheduled(later.id)
+      let events: any[] = []
+      const t = Date.now()
+      while (events.length === 0 && Date.now() - t < 5000) {
+        await sleep(50)
+        events = await readAll(broker.url, 'liveops.sdk', 0)
+      }
+      expect(events.map((e) => [e.id, e.type])).toEqual([[soon.id, 'liveops.double_xp']])
+      await expect(bus.cancelScheduled(later.id)).rejects.toMatchObject({ code: 'not_found' })
+    } finally {
+      await bus.close()
+    }
+  })
+})

@@ -12,7 +12,6 @@ import {
   type Responder,
   type RespondOptions,
   type SubscribeOptions,
-  type TokenSource,
   type TopicRef,
   topicName,
   type WebSocketConstructor,
@@ -42,7 +41,6 @@ export class BrowserClient extends QuestlogClient {
   private currentMode: 'websocket' | 'sse'
   private readonly movable = new Set<FallbackSubscription<unknown>>()
   private fallbackWatch = false
-  private readonly token: TokenSource | undefined
   /** The last credential resolved, for the page-hide flush, which cannot wait for a fresh one. */
   private lastToken: string | undefined
   private readonly onHide: (() => void) | undefined
@@ -59,7 +57,6 @@ export class BrowserClient extends QuestlogClient {
           : null,
     })
     this.currentMode = mode
-    this.token = o.token
     this.lastToken = typeof o.token === 'string' ? o.token : undefined
     if (wanted === 'auto' && mode === 'websocket') void this.fallBackIfNeeded(o.fallbackAfter ?? 3)
     if ((o.flushOnHide ?? true) && typeof addEventListener === 'function') {

@@ -1,5 +1,4 @@
 import {
-  errorFromBody,
   type PublishEvent,
   type Receipt,
   type ValidationError,
@@ -9,6 +8,7 @@ import { z } from 'zod'
 import type { OverrunPolicy } from './buffer'
 import { createDedupeKeys } from './dedupe'
 import { ClientClosedError } from './errors'
+import { httpCall } from './http'
 import { type BatchResult, Producer, type ProducerStats, type QueuedEvent } from './producer'
 import { type RequestOptions, sendRequest } from './requester'
 import { type RequestHandler, type Responder, type RespondOptions, SessionResponderImpl } from './responder'
@@ -66,6 +66,27 @@ export interface PublishOptions {
   signal?: AbortSignal
 }
 
+/** Publishes for later: the event is stored now and delivered at its time (live-ops schedules). */
+export interface ScheduleOptions {
+  /** When to deliver; give this or `delayMs`. */
+  deliverAt?: Date | string
+  /** Deliver after this long. */
+  delayMs?: number
+}
+
+/** Publisher confirmations: the receipt comes only once `confirm` subscriptions have acked the event. */
+export interface ConfirmOptions {
+  confirm?: number
+  /** How long to wait for the acks (default 10 s); a TimeoutError then, the event stays published. */
+  confirmTimeoutMs?: number
+}
+
+export interface ScheduledReceipt {
+  id: string
+  topic: string
+  deliverAt: string
+}
+
 export type BatchEntry<T> = PublishOptions & { data: T }
 
 function swallow(p: Promise<unknown>): void {
@@ -78,7 +99,7 @@ export class QuestlogClient {
   protected readonly session: Session
   protected readonly producer: Producer
   protected readonly brokers: string[]
-  private readonly token: TokenSource | undefined
+  protected readonly token: TokenSource | undefined
   private readonly nextDedupeKey = createDedupeKeys()
   private subscriptions = 0
   private responders = 0
@@ -121,10 +142,44 @@ export class QuestlogClient {
    * Queues one event and resolves with its receipt once stored. Never waits on
    * the network unless awaited; a payload failing the topic's schema rejects at once.
    */
-  publish<T>(topic: TopicRef<T>, data: T, options: PublishOptions = {}): Promise<Receipt> {
+  publish<T>(
+    topic: TopicRef<T>,
+    data: T,
+    options: PublishOptions & ScheduleOptions,
+  ): Promise<ScheduledReceipt>
+  publish<T>(topic: TopicRef<T>, data: T, options?: PublishOptions & ConfirmOptions): Promise<Receipt>
+  publish<T>(
+    topic: TopicRef<T>,
+    data: T,
+    options: PublishOptions & Partial<ScheduleOptions> & ConfirmOptions = {},
+  ): Promise<Receipt | ScheduledReceipt> {
     const invalid = checkPayload(topic, data)
     if (invalid) return Promise.reject(invalid)
+    const { deliverAt, delayMs, confirm, confirmTimeoutMs, signal: _signal, ...event } = options
+    const name = encodeURIComponent(topicName(topic))
+    if (deliverAt !== undefined || delayMs !== undefined) {
+      // stored by the broker now, written to the log (and delivered) when due
+      return httpCall(this.brokers[0]!, this.token, 'POST', `/v1/topics/${name}/scheduled`, {
+        event: { ...event, data },
+        ...(deliverAt !== undefined
+          ? { deliverAt: deliverAt instanceof Date ? deliverAt.toISOString() : deliverAt }
+          : { delayMs }),
+      })
+    }
+    if (confirm !== undefined) {
+      const query = `confirm=${confirm}${confirmTimeoutMs === undefined ? '' : `&confirmTimeoutMs=${confirmTimeoutMs}`}`
+      return httpCall<Receipt>(this.brokers[0]!, this.token, 'POST', `/v1/topics/${name}/events?${query}`, {
+        ...event,
+        dedupeKey: event.dedupeKey ?? this.nextDedupeKey(),
+        data,
+      })
+    }
     return this.enqueue(topicName(topic), data, options)
+  }
+
+  /** Cancels a scheduled event that is not due yet. */
+  async cancelScheduled(id: string): Promise<void> {
+    await httpCall(this.brokers[0]!, this.token, 'DELETE', `/v1/scheduled/${encodeURIComponent(id)}`)
   }
 
   /**
@@ -137,18 +192,16 @@ export class QuestlogClient {
     options: { compatibility?: 'backward' | 'forward' | 'full' | 'none' } = {},
   ): Promise<{ version: number }> {
     if (!topic.schema) throw new RangeError(`topic '${topic.name}' was defined without a schema`)
-    const token = typeof this.token === 'function' ? await this.token() : this.token
-    const base = this.brokers[0]!.replace(/^ws(s?):/, 'http$1:')
-      .replace(/\/v1\/ws$/, '')
-      .replace(/\/$/, '')
-    const res = await fetch(`${base}/v1/topics/${encodeURIComponent(topic.name)}/schemas`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify({ schema: z.toJSONSchema(topic.schema), ...options }),
-    })
-    const body: unknown = await res.json().catch(() => undefined)
-    if (!res.ok) throw errorFromBody(body, res.status)
-    return body as { version: number }
+    return httpCall(
+      this.brokers[0]!,
+      this.token,
+      'POST',
+      `/v1/topics/${encodeURIComponent(topic.name)}/schemas`,
+      {
+        schema: z.toJSONSchema(topic.schema),
+        ...options,
+      },
+    )
   }
 
   /** Queues several events of one topic; all are checked before any is queued. */

@@ -3,8 +3,11 @@ export { BoundedBuffer, type OverrunPolicy } from './buffer'
 export {
   type BatchEntry,
   type ClientOptions,
+  type ConfirmOptions,
   type PublishOptions,
   QuestlogClient,
+  type ScheduledReceipt,
+  type ScheduleOptions,
 } from './client'
 export { createDedupeKeys, randomId } from './dedupe'
 export {

@@ -19,6 +19,13 @@ export interface BenchOptions {
   latencySeconds: number
   /** Events stored and then read back by the catch-up scenario. */
   catchUpEvents: number
+  /** Fan-out (scenario 4): live subscribers, events published one at a time, and their rate per second. */
+  fanoutSubscribers: number
+  fanoutEvents: number
+  fanoutRate: number
+  /** Request/reply (scenario 5): closed-loop requester counts, and measured seconds per cell. */
+  requestReplyConcurrency: number[]
+  requestReplySeconds: number
   /** Record a CPU profile of the broker during one extra, unmeasured throughput run. */
   profile: boolean
   /** Where BENCHMARKS.md and the plots go: the repository's docs/, or a temp folder for `--quick`. */
@@ -56,6 +63,11 @@ export function parseOptions(argv: string[], docsDir: string): BenchOptions {
         rates: [5000],
         latencySeconds: 2,
         catchUpEvents: 20_000,
+        fanoutSubscribers: 100,
+        fanoutEvents: 60,
+        fanoutRate: 50,
+        requestReplyConcurrency: [1, 8],
+        requestReplySeconds: 1,
         profile: false,
         // a smoke run must not overwrite the committed report
         docsDir: path.join(tmpdir(), 'questlog-bench-quick'),
@@ -79,6 +91,11 @@ export function parseOptions(argv: string[], docsDir: string): BenchOptions {
         rates: [1000, 5000, 20_000],
         latencySeconds: 3,
         catchUpEvents: 100_000,
+        fanoutSubscribers: 100,
+        fanoutEvents: 250,
+        fanoutRate: 50,
+        requestReplyConcurrency: [1, 8],
+        requestReplySeconds: 3,
         profile: true,
         docsDir,
         command: 'npm run bench',

@@ -14,16 +14,20 @@ import { latencyCdf, throughputVsBatch } from './report/plots'
 import type { Results } from './report/results'
 import { measureCatchUp } from './scenarios/catch-up'
 import { drive } from './scenarios/drive'
+import { measureFanout } from './scenarios/fanout'
 import { measureLatency } from './scenarios/latency'
+import { measureRequestReply } from './scenarios/request-reply'
 import { idleUsage, loadedUsage, watchPeakRss } from './scenarios/resources'
 import { measureThroughput } from './scenarios/throughput'
 import { spread } from './stats'
+import { natsFanout, questlogSseFanout, redisFanout } from './systems/fanout'
 import { natsCatchUp, natsJetStream, natsLatency } from './systems/nats-js'
 import { questlogHttp } from './systems/questlog-http'
 import { questlogPagesCatchUp, questlogSseCatchUp, questlogSseLatency } from './systems/questlog-live'
 import { questlogSdk, questlogSdkLatency, sdkEnqueueNs } from './systems/questlog-sdk'
 import { createRawTable, dropRawTable, rawCopy, rawUnnest } from './systems/raw-pg'
 import { redisCatchUp, redisLatency, redisStreams } from './systems/redis-streams'
+import { natsRequestReply, questlogSdkRequestReply, redisRequestReply } from './systems/request-reply'
 import type { ThroughputCase } from './systems/types'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -105,6 +109,26 @@ async function main(): Promise<void> {
       o,
     )
 
+    log(`fan-out to ${o.fanoutSubscribers} subscribers`)
+    const fanout = await measureFanout(
+      [
+        questlogSseFanout(url),
+        natsFanout(() => nats.port, 'NATS JetStream'),
+        redisFanout(() => redisEverysec.port, 'Redis Streams'),
+      ],
+      o,
+    )
+
+    log('request/reply, 1 responder')
+    const requestReply = await measureRequestReply(
+      [
+        questlogSdkRequestReply(url),
+        natsRequestReply(() => nats.port, 'NATS'),
+        redisRequestReply(() => redisEverysec.port, 'Redis'),
+      ],
+      o,
+    )
+
     log('SDK publish() enqueue cost')
     const enqueue = spread(await sdkEnqueueNs(broker.url, 20_000, o.quick ? 3 : 7))
     log(`  ${enqueue.median.toFixed(0)} ns per call`)
@@ -170,19 +194,20 @@ async function main(): Promise<void> {
           (syncAlways
             ? ' Also run with `sync_interval: always`.'
             : ` This nats-server does not accept \`sync_interval: always\` (added in 2.10), so JetStream acks here are not fsynced per message: a weaker guarantee than Questlog's commit.`),
-        `Redis: two private redis-server instances started by the bench on free 127.0.0.1 ports (not the machine's :6379), AOF on: ${redisAlways.settings}; ${redisEverysec.settings}. Catch-up reads the everysec instance.`,
+        `Redis: two private redis-server instances started by the bench on free 127.0.0.1 ports (not the machine's :6379), AOF on: ${redisAlways.settings}; ${redisEverysec.settings}. Catch-up, fan-out and request/reply use the everysec instance.`,
       ],
       natsSyncAlwaysSupported: syncAlways,
       throughput,
       batchSweep,
       latency,
       catchUp,
+      fanout,
+      requestReply,
       resources: { idle, load, targetRate: qlPeak / 2, peakRssDuringThroughputMb: peakRss },
       coldStart: { spawnToReadyMs: spread(spawnToReady), nodeWithTsxMs: spread(bareStart) },
       sdkEnqueueNs: enqueue,
       ...(profile ? { profile } : {}),
       missing: [
-        'Fan-out to 100 live subscribers and request/reply round trips (issue 5, scenarios 4 and 5): not written yet.',
         'Consumer catch-up over the SDK: not written yet (catch-up is measured over SSE and HTTP pages).',
         `Catch-up reads ${o.catchUpEvents.toLocaleString('en')} stored events, not the 1M the issue names, to keep the full run under 20 minutes on 2 shared cores.`,
       ],

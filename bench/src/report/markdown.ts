@@ -264,6 +264,60 @@ export function renderMarkdown(r: Results, analysis: string): string {
       '',
     )
   }
+  if (r.fanout && r.fanout.length > 0) {
+    const f = r.fanout[0]!
+    s.push(
+      `## Fan-out: one event to ${f.subscribers} live subscribers (ms, 200 B events, 1 partition)`,
+      '',
+      `${f.events} events published one at a time at ${f.rate}/s, each waited on for its durable ack (Questlog: one`,
+      'HTTP batch of one event; JetStream: `js.publish()` with its PubAck; Redis: one `XADD`), to',
+      `${f.subscribers} live subscribers, each on its own connection in the same process (Questlog: ${f.subscribers} SSE streams`,
+      '`GET /v1/topics/{t}/stream?from=latest`, chosen over 100 SDK clients; JetStream: ordered consumers;',
+      "Redis: blocking `XREAD` loops). Every subscriber records now − the event's send time; percentiles",
+      `are over all ${si(f.events * f.subscribers)} deliveries of a repetition, then median (min–max) over repetitions.`,
+      'Subscribers are live (each has received a probe event) before the first measured event.',
+      '',
+      table(
+        ['system', 'publish → subscribers', 'p50', 'p99', 'max', 'delivered (worst rep.)'],
+        r.fanout.map((x) => [
+          x.system,
+          x.via,
+          ms(x.p50),
+          ms(x.p99),
+          ms(x.max, 1),
+          `${(x.deliveredMin * 100).toFixed(1)}%`,
+        ]),
+      ),
+      '',
+    )
+  }
+  if (r.requestReply && r.requestReply.length > 0) {
+    s.push(
+      '## Request/reply, 1 responder (200 B request, echoed back)',
+      '',
+      'Closed-loop requesters, each on its own connection with one request outstanding: send, wait for the',
+      'reply, send again. One responder echoes the request. Questlog: the Node SDK (`client.respond(subject,',
+      'handler)`, `client.request(subject, data, { timeoutMs })`) over WebSocket; NATS: core request/reply',
+      '(`nc.request()`, a subscription answering with `m.respond()`), no JetStream; Redis has no request/reply,',
+      'so it is done with lists: the requester pipelines `RPUSH` of the request (naming its reply key) and',
+      '`BLPOP` of its reply key, the responder loops `BLPOP` then `RPUSH`. None of them stores the exchange',
+      'durably (Redis appends the list commands to its everysec AOF). Round trips per second and milliseconds',
+      'per round trip.',
+      '',
+      table(
+        ['system', 'via', 'requesters', 'round trips/s', 'p50', 'p99'],
+        r.requestReply.map((x) => [
+          x.system,
+          x.via,
+          String(x.concurrency),
+          rate(x.roundTripsPerSecond),
+          ms(x.p50),
+          ms(x.p99),
+        ]),
+      ),
+      '',
+    )
+  }
   if (r.resources || r.coldStart) {
     s.push('## Broker resources and cold start', '')
     const rows: string[][] = []

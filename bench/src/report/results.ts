@@ -1,6 +1,8 @@
 import type { MachineInfo } from '../machine'
 import type { CatchUpRow } from '../scenarios/catch-up'
+import type { FanoutRow } from '../scenarios/fanout'
 import type { LatencyRow } from '../scenarios/latency'
+import type { RequestReplyRow } from '../scenarios/request-reply'
 import type { UsageSample } from '../scenarios/resources'
 import type { ThroughputRow } from '../scenarios/throughput'
 import type { Spread } from '../stats'
@@ -24,6 +26,10 @@ export interface Results {
   batchSweep: ThroughputRow[]
   latency: LatencyRow[]
   catchUp: CatchUpRow[]
+  /** Scenario 4: one event to many live subscribers (absent from runs before it was written). */
+  fanout?: FanoutRow[]
+  /** Scenario 5: request/reply round trips with one responder. */
+  requestReply?: RequestReplyRow[]
   resources?: {
     idle: UsageSample
     load: UsageSample

@@ -145,7 +145,7 @@ export class QuestlogClient {
   publish<T>(
     topic: TopicRef<T>,
     data: T,
-    options: PublishOptions & ScheduleOptions,
+    options: PublishOptions & ({ deliverAt: Date | string } | { delayMs: number }),
   ): Promise<ScheduledReceipt>
   publish<T>(topic: TopicRef<T>, data: T, options?: PublishOptions & ConfirmOptions): Promise<Receipt>
   publish<T>(

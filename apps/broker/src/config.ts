@@ -1,5 +1,5 @@
-import path from 'node:path'
 import { readFileSync } from 'node:fs'
+import path from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 

@@ -45,7 +45,7 @@ export class GroupConsumer {
       a.topic.name === b.topic.name ? a.partition - b.partition : a.topic.name < b.topic.name ? -1 : 1,
     )
     const out = new Map<string, PartitionPosition[]>(members.map((m) => [m, []]))
-    sorted.forEach((p, i) => out.get(members[i % members.length]!)!.push(p))
+    for (const [i, p] of sorted.entries()) out.get(members[i % members.length]!)!.push(p)
     return out
   }
 

@@ -72,7 +72,7 @@ export class PartitionWriter {
 
   append(events: NewEvent[]): Promise<WriteResult[]> {
     const done = new Promise<WriteResult[]>((resolve, reject) => {
-      this.queue.push({ events, results: new Array(events.length), resolve, reject })
+      this.queue.push({ events, results: new Array(events.length).fill(undefined), resolve, reject })
     })
     this.queuedEvents += events.length
     if (!this.running) void this.run()
@@ -94,7 +94,7 @@ export class PartitionWriter {
     let partial = false
     while (this.queue.length > 0 && slots.length < this.deps.maxBatchEvents) {
       const g = this.queue[0]!
-      const from = g.results.findIndex((r) => r === undefined)
+      const from = g.results.indexOf(undefined)
       const count = Math.min(g.events.length - from, this.deps.maxBatchEvents - slots.length)
       for (let i = from; i < from + count; i++) slots.push({ group: g, index: i })
       groups.push(g)

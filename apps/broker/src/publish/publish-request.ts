@@ -125,7 +125,7 @@ export async function publishRequest(
     for (const t of traces) t.end(e as Error)
     throw e
   }
-  result.receipts.forEach((r, i) => traces[i]!.end(r))
+  for (const [i, r] of result.receipts.entries()) traces[i]!.end(r)
   if (batch) return result
   const answer: PublishAnswer = { ...result.receipts[0]! }
   if (result.backpressure) answer.backpressure = result.backpressure

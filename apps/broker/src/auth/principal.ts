@@ -44,7 +44,19 @@ export function requireSuperuser(p: Principal): void {
     throw new ForbiddenError(`key '${p.name}' is not an administrator`)
 }
 
+const ANY: readonly Action[] = ['publish', 'subscribe', 'admin']
+
 /** Whether the caller may see a topic at all (any action). */
 export function canSee(p: Principal, topic: string): boolean {
-  return (['publish', 'subscribe', 'admin'] as const).some((a) => isAllowed(p.rules, a, topic))
+  return ANY.some((a) => isAllowed(p.rules, a, topic))
+}
+
+/** Whether the caller may use every topic a pattern can match, for some action (subscriptions). */
+export function canSeePattern(p: Principal, pattern: string, actions: readonly Action[] = ANY): boolean {
+  return actions.some((a) => isAllowedPattern(p.rules, a, pattern))
+}
+
+/** Reading about a topic (describe, schemas) needs any right on it, or admin. */
+export function requireVisible(p: Principal, topic: string): void {
+  if (!canSee(p, topic)) requireTopic(p, 'admin', topic)
 }

@@ -118,38 +118,45 @@ export class GroupConsumer {
     return out
   }
 
-  /** Checks that the member named in the token still owns the partition. */
-  private async owner(sub: Subscription, token: string, path: string) {
-    const t = decodeToken(token, path)
-    const members = await this.liveMembers(sub)
-    const owned = this.assign(members, await this.subs.positions(sub)).get(t.attempt) ?? []
-    if (
-      t.subscriptionId !== sub.id ||
-      !owned.some((p) => p.topic.id === t.topicId && p.partition === t.partition)
-    ) {
-      throw new AttemptExpiredError(
-        `partition ${t.partition} is no longer owned by member '${t.attempt}' of '${sub.name}'; its new owner will deliver from the last committed offset`,
-        { topicId: t.topicId, partition: t.partition, offset: t.offset },
-      )
+  /** Decodes tokens and checks that the member each names still owns its partition (one assignment for all). */
+  private async owned(sub: Subscription, tokens: string[], path: (i: number) => string) {
+    const decoded = tokens.map((token, i) => decodeToken(token, path(i)))
+    const assignment = this.assign(await this.liveMembers(sub), await this.subs.positions(sub))
+    for (const t of decoded) {
+      const owned = assignment.get(t.attempt) ?? []
+      if (
+        t.subscriptionId !== sub.id ||
+        !owned.some((p) => p.topic.id === t.topicId && p.partition === t.partition)
+      ) {
+        throw new AttemptExpiredError(
+          `partition ${t.partition} is no longer owned by member '${t.attempt}' of '${sub.name}'; its new owner will deliver from the last committed offset`,
+          { topicId: t.topicId, partition: t.partition, offset: t.offset },
+        )
+      }
     }
-    return t
+    return decoded
   }
 
-  /** Commits past each acked event (an ack of offset n commits n + 1 for its partition). */
+  /** Commits past each acked event (an ack of offset n commits n + 1): one update per partition. */
   async ack(sub: Subscription, tokens: string[]): Promise<number> {
-    const decoded = []
-    for (const [i, token] of tokens.entries()) decoded.push(await this.owner(sub, token, `tokens.${i}`))
+    const decoded = await this.owned(sub, tokens, (i) => `tokens.${i}`)
+    const next = new Map<string, { topicId: number; partition: number; offset: number }>()
     for (const t of decoded) {
+      const k = key(t.topicId, t.partition)
+      if ((next.get(k)?.offset ?? -1) < t.offset + 1)
+        next.set(k, { topicId: t.topicId, partition: t.partition, offset: t.offset + 1 })
+    }
+    for (const n of next.values()) {
       await this.sql`
-        UPDATE ql_consumer_offsets SET next_offset = GREATEST(next_offset, ${t.offset + 1}), updated_at = now()
-        WHERE group_name = ${sub.name} AND topic_id = ${t.topicId} AND partition = ${t.partition}`
+        UPDATE ql_consumer_offsets SET next_offset = GREATEST(next_offset, ${n.offset}), updated_at = now()
+        WHERE group_name = ${sub.name} AND topic_id = ${n.topicId} AND partition = ${n.partition}`
     }
     return decoded.length
   }
 
   /** Hands the event back: this member gets its partition again from that event on. */
   async nak(sub: Subscription, token: string): Promise<{ redeliverInMs: number }> {
-    const t = await this.owner(sub, token, 'token')
+    const t = (await this.owned(sub, [token], () => 'token'))[0]!
     const state = this.fetched.get(`${sub.id}:${t.attempt}`)
     const k = key(t.topicId, t.partition)
     if (state) state.next.set(k, Math.min(state.next.get(k) ?? t.offset, t.offset))
@@ -157,7 +164,7 @@ export class GroupConsumer {
   }
 
   async term(sub: Subscription, token: string, reason: string): Promise<void> {
-    const t = await this.owner(sub, token, 'token')
+    const t = (await this.owned(sub, [token], () => 'token'))[0]!
     const ids = await this.sql.begin((tx) =>
       this.deadLetters.record(tx, sub, [
         { topicId: t.topicId, partition: t.partition, offset: t.offset, deliveries: 1, reason },

@@ -69,9 +69,10 @@ export class Fanout {
     return n
   }
 
-  committed(topicId: number, partition: number, first: number, events: readonly StoredEvent[]): void {
+  committed(topicId: number, partition: number, first: number, build: () => readonly StoredEvent[]): void {
     const set = this.listeners.get(topicId)
     if (!set) return
+    const events = build()
     for (const l of set) l.onCommit(partition, first, events)
   }
 

@@ -1,7 +1,7 @@
 import { registerSchemaSchema } from '@questlog/protocol'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { z } from 'zod'
-import { canSee, requireTopic } from '../auth/principal'
+import { canSee, requireTopic, requireVisible } from '../auth/principal'
 import type { Services } from '../services'
 import { parse } from './parse'
 import { type TopicParams, topicName } from './topics-routes'
@@ -12,7 +12,7 @@ export function schemasRoutes(app: FastifyInstance, s: Services): void {
   /** Schemas are readable by anyone who may use the topic. */
   const visibleTopic = async (req: FastifyRequest<{ Params: TopicParams }>) => {
     const name = topicName(req.params)
-    if (!canSee(req.principal, name)) requireTopic(req.principal, 'admin', name)
+    requireVisible(req.principal, name)
     return s.topics.get(name)
   }
 

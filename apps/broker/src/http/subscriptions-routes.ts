@@ -2,7 +2,6 @@ import {
   type Action,
   ackRequestSchema,
   createSubscriptionSchema,
-  isAllowedPattern,
   nakRequestSchema,
   pullRequestSchema,
   redriveRequestSchema,
@@ -13,7 +12,7 @@ import {
 } from '@questlog/protocol'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { z } from 'zod'
-import { requirePattern, requireTopic } from '../auth/principal'
+import { canSeePattern, requirePattern, requireTopic } from '../auth/principal'
 import { eventStatus } from '../delivery/event-status'
 import { deadLetterViews, deliveriesJson, reportView, subscriptionView } from '../delivery/views'
 import type { Services } from '../services'
@@ -39,11 +38,7 @@ export function subscriptionsRoutes(app: FastifyInstance, s: Services): void {
   const subscription = async (req: FastifyRequest<{ Params: Params }>, action: Action) => {
     const sub = await d.subs.get(name(req.params))
     const p = req.principal
-    if (
-      !(['publish', 'subscribe', 'admin'] as const).some((a) =>
-        isAllowedPattern(p.rules, a, sub.topicPattern),
-      )
-    ) {
+    if (!canSeePattern(p, sub.topicPattern)) {
       throw new SubscriptionNotFoundError(sub.name)
     }
     requirePattern(p, action, sub.topicPattern)
@@ -71,11 +66,7 @@ export function subscriptionsRoutes(app: FastifyInstance, s: Services): void {
   })
   app.get('/v1/subscriptions', async (req) => ({
     subscriptions: (await d.subs.list())
-      .filter((x) =>
-        (['subscribe', 'admin'] as const).some((a) =>
-          isAllowedPattern(req.principal.rules, a, x.topicPattern),
-        ),
-      )
+      .filter((x) => canSeePattern(req.principal, x.topicPattern, ['subscribe', 'admin']))
       .map(subscriptionView),
   }))
   app.get<{ Params: Params }>('/v1/subscriptions/:name', async (req) => {

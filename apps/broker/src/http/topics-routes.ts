@@ -6,7 +6,7 @@ import {
   ValidationError,
 } from '@questlog/protocol'
 import type { FastifyInstance } from 'fastify'
-import { canSee, requireTopic } from '../auth/principal'
+import { canSee, requireTopic, requireVisible } from '../auth/principal'
 import type { Services } from '../services'
 import { toTopicInfo } from '../topics/topic-service'
 import { parse } from './parse'
@@ -33,7 +33,7 @@ export function topicsRoutes(app: FastifyInstance, s: Services): void {
 
   app.get<{ Params: TopicParams }>('/v1/topics/:topic', async (req) => {
     const name = topicName(req.params)
-    if (!canSee(req.principal, name)) requireTopic(req.principal, 'admin', name)
+    requireVisible(req.principal, name)
     return s.topics.describe(name)
   })
 

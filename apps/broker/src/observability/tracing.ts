@@ -20,17 +20,13 @@ export function formatTraceparent(sc: SpanContext): string {
   return `00-${sc.traceId}-${sc.spanId}-${sc.traceFlags.toString(16).padStart(2, '0')}`
 }
 
-function parentOf(headersJson: string | null) {
-  // most events carry no trace: skip parsing their headers
-  if (!headersJson?.includes('traceparent')) {
-    return {
-      headers: headersJson ? (JSON.parse(headersJson) as Record<string, string>) : {},
-      ctx: context.active(),
-    }
-  }
-  const headers = headersJson ? (JSON.parse(headersJson) as Record<string, string>) : {}
-  const sc = parseTraceparent(headers.traceparent)
-  return { headers, ctx: sc ? trace.setSpanContext(context.active(), sc) : context.active() }
+const parseHeaders = (json: string | null) => (json ? (JSON.parse(json) as Record<string, string>) : {})
+
+/** The context of the publisher's traceparent; most events carry none, and their headers are not parsed. */
+function parentContext(headersJson: string | null) {
+  if (!headersJson?.includes('traceparent')) return context.active()
+  const sc = parseTraceparent(parseHeaders(headersJson).traceparent)
+  return sc ? trace.setSpanContext(context.active(), sc) : context.active()
 }
 
 export interface PublishTrace {
@@ -41,7 +37,7 @@ export interface PublishTrace {
 
 /** Starts the publish span of one event (a child of the publisher's traceparent, if it sent one). */
 export function tracePublish(topic: string, headersJson: string | null): PublishTrace {
-  const { headers, ctx } = parentOf(headersJson)
+  const ctx = parentContext(headersJson)
   const span: Span = tracer.startSpan(
     `publish ${topic}`,
     {
@@ -53,7 +49,9 @@ export function tracePublish(topic: string, headersJson: string | null): Publish
   const sc = span.spanContext()
   const recording = span.isRecording()
   return {
-    headersJson: recording ? JSON.stringify({ ...headers, traceparent: formatTraceparent(sc) }) : headersJson,
+    headersJson: recording
+      ? JSON.stringify({ ...parseHeaders(headersJson), traceparent: formatTraceparent(sc) })
+      : headersJson,
     end(result) {
       if (!recording) return
       if (result instanceof Error) span.recordException(result)
@@ -74,7 +72,7 @@ export function traceDelivery(
   attributes: Record<string, string | number>,
 ): void {
   if (!headersJson?.includes('traceparent')) return
-  const { ctx } = parentOf(headersJson)
+  const ctx = parentContext(headersJson)
   if (!trace.getSpanContext(ctx)) return
   tracer
     .startSpan(

@@ -41,7 +41,8 @@ export interface WriterDeps {
   maxBatchEvents: number
   notifyPayload: (topicId: number, partition: number, next: number) => string
   notifyChannel: string
-  onCommitted: (topicId: number, partition: number, first: number, events: StoredEvent[]) => void
+  /** Committed events for live readers; `events` builds them, called only if anyone listens. */
+  onCommitted: (topicId: number, partition: number, first: number, events: () => StoredEvent[]) => void
   onBatch: (events: number, seconds: number) => void
 }
 
@@ -200,10 +201,7 @@ export class PartitionWriter {
           },
           onLocked,
         )
-        this.deps.onCommitted(
-          topic.id,
-          this.partition,
-          base,
+        this.deps.onCommitted(topic.id, this.partition, base, () =>
           events.map((e, i) => ({ ...e, partition: this.partition, offset: base + i, time })),
         )
         toWrite.forEach((s, i) => {

@@ -23,7 +23,8 @@ export interface PublisherOptions {
   hardQueueEvents: number
   notifyChannel: string
   notifyPayload: (topicId: number, partition: number, next: number) => string
-  onCommitted: (topicId: number, partition: number, first: number, events: StoredEvent[]) => void
+  /** Committed events for live readers; `events` builds them, called only if anyone listens. */
+  onCommitted: (topicId: number, partition: number, first: number, events: () => StoredEvent[]) => void
   /** Seals payloads for encrypted topics before they are queued. */
   encrypt: (topic: Topic, events: PreparedEvent[]) => Promise<void>
 }

@@ -34,3 +34,22 @@ export function describeError(e: unknown): string {
 }
 
 const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1)
+
+/**
+ * The broker's refusal of a form, field by field: each validation issue goes to
+ * the field its path names (`fieldOf`), error codes may name a field too
+ * (`byCode`), and anything left over is said for the whole form.
+ */
+export function formErrors<K extends string>(
+  err: unknown,
+  fieldOf: (path: string) => K,
+  byCode: Partial<Record<string, K>> = {},
+): Partial<Record<K | 'form', string>> {
+  const qe = questlogError(err)
+  const out: Partial<Record<K | 'form', string>> = {}
+  for (const issue of qe?.details?.issues ?? []) out[fieldOf(issue.path)] ??= issue.message
+  const coded = qe ? byCode[qe.code] : undefined
+  if (qe && coded !== undefined) out[coded] = qe.message
+  if (Object.keys(out).length === 0) out.form = qe?.message ?? String(err)
+  return out
+}

@@ -2,7 +2,7 @@
 
 import type { CreateKey } from '@questlog/protocol'
 import { type FormEvent, useState } from 'react'
-import { questlogError } from '@/lib/errors'
+import { formErrors } from '@/lib/errors'
 import { checkKey, EMPTY_KEY, formField, type KeyErrors, type KeyFormValues } from './key-values'
 import { RulesEditor } from './rules-editor'
 
@@ -12,13 +12,7 @@ interface Props {
   onCancel(): void
 }
 
-function brokerErrors(err: unknown): KeyErrors {
-  const qe = questlogError(err)
-  const out: KeyErrors = {}
-  for (const issue of qe?.details?.issues ?? []) out[formField(issue.path)] ??= issue.message
-  if (Object.keys(out).length === 0) out.form = qe?.message ?? String(err)
-  return out
-}
+const brokerErrors = (err: unknown): KeyErrors => formErrors(err, formField) as KeyErrors
 
 /** A new API key: name, rules, optional expiry and publish rate limits. */
 export function KeyForm({ onCreate, onCancel }: Props) {

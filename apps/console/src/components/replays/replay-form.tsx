@@ -2,7 +2,7 @@
 
 import type { CreateReplay } from '@questlog/protocol'
 import { type FormEvent, type ReactNode, useState } from 'react'
-import { questlogError } from '@/lib/errors'
+import { formErrors } from '@/lib/errors'
 import {
   checkReplay,
   EMPTY_REPLAY,
@@ -13,14 +13,7 @@ import {
 
 type TextField = Exclude<keyof ReplayFormValues, 'range' | 'target'>
 
-function brokerErrors(err: unknown): ReplayErrors {
-  const qe = questlogError(err)
-  const out: ReplayErrors = {}
-  for (const issue of qe?.details?.issues ?? []) out[replayField(issue.path)] ??= issue.message
-  if (qe?.code === 'topic_not_found' && Object.keys(out).length === 0) out.form = qe.message
-  if (Object.keys(out).length === 0) out.form = qe?.message ?? String(err)
-  return out
-}
+const brokerErrors = (err: unknown): ReplayErrors => formErrors(err, replayField) as ReplayErrors
 
 /** Start a replay job; errors appear beside the field they concern. */
 export function ReplayForm({

@@ -2,7 +2,7 @@
 
 import { SUBSCRIPTION_DEFAULTS } from '@questlog/protocol'
 import { type FormEvent, type ReactNode, useState } from 'react'
-import { questlogError } from '@/lib/errors'
+import { formErrors } from '@/lib/errors'
 import { POSITION_KINDS, POSITION_LABELS, type PositionKind, positionHint } from './position'
 import {
   checkSubscription,
@@ -19,15 +19,8 @@ interface Props {
 }
 
 /** The broker's refusal, field by field (its issue paths name the fields). */
-function brokerErrors(err: unknown): SubscriptionErrors {
-  const qe = questlogError(err)
-  const out: SubscriptionErrors = {}
-  for (const issue of qe?.details?.issues ?? []) out[formField(issue.path)] ??= issue.message
-  if (qe?.code === 'subscription_exists') out.name = qe.message
-  if (qe?.code === 'topic_not_found') out.topic = qe.message
-  if (Object.keys(out).length === 0) out.form = qe?.message ?? String(err)
-  return out
-}
+const brokerErrors = (err: unknown): SubscriptionErrors =>
+  formErrors(err, formField, { subscription_exists: 'name', topic_not_found: 'topic' }) as SubscriptionErrors
 
 /** Create a subscription; errors appear beside the field they concern. */
 export function SubscriptionForm({ onCreate, onCancel }: Props) {

@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { Sql } from '../storage/db'
-import type { NewEvent, StoredEvent } from '../storage/event-store'
+import { type NewEvent, payloadOf, type StoredEvent } from '../storage/event-store'
 
 export type EncryptionMode = 'none' | 'topic' | 'per-key'
 
@@ -94,10 +94,10 @@ export class PayloadCrypto {
     const aad = String(topic.id)
     for (const e of events) {
       if (topic.encryption === 'per-key' && e.key !== null) {
-        e.storedData = seal((await this.dataKey(topic.id, e.key, true))!, e.data, aad)
+        e.storedData = seal((await this.dataKey(topic.id, e.key, true))!, payloadOf(e), aad)
         e.encKey = 'd'
       } else {
-        e.storedData = seal(this.topicKey(this.active, topic.id)!, e.data, aad)
+        e.storedData = seal(this.topicKey(this.active, topic.id)!, payloadOf(e), aad)
         e.encKey = `t:${this.active}`
       }
     }

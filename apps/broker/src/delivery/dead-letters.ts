@@ -90,6 +90,7 @@ export class DeadLetters {
           key: event.key,
           contentType: event.contentType,
           data: event.data,
+          size: event.data.length,
           headersJson: JSON.stringify(headers),
           dedupeKey: `dead-letter-${r.id}`,
           partition: 0,

@@ -225,6 +225,7 @@ export class ReplayJobs {
         key: e.key,
         contentType: e.contentType,
         data: e.data,
+        size: e.data.length,
         headersJson: JSON.stringify({
           ...(e.headersJson ? (JSON.parse(e.headersJson) as Record<string, string>) : {}),
           'ql-replay-job': job,

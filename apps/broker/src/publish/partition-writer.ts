@@ -3,6 +3,7 @@ import {
   DedupeConflict,
   dedupeReceipts,
   type NewEvent,
+  payloadOf,
   type StoredEvent,
   writeBatch,
 } from '../storage/event-store'
@@ -202,7 +203,13 @@ export class PartitionWriter {
           onLocked,
         )
         this.deps.onCommitted(topic.id, this.partition, base, () =>
-          events.map((e, i) => ({ ...e, partition: this.partition, offset: base + i, time })),
+          events.map((e, i) => ({
+            ...e,
+            data: payloadOf(e),
+            partition: this.partition,
+            offset: base + i,
+            time,
+          })),
         )
         toWrite.forEach((s, i) => {
           const receipt = { id: event(s).id, partition: this.partition, offset: base + i, duplicate: false }

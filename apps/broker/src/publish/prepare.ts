@@ -1,6 +1,6 @@
 import { PayloadTooLargeError, type PublishEvent, ValidationError } from '@questlog/protocol'
-import { v7 as uuidv7 } from 'uuid'
 import type { NewEvent } from '../storage/event-store'
+import { newEventId } from './event-id'
 
 export interface PreparedEvent extends NewEvent {
   /** Explicit partition, if the publisher chose one. */
@@ -13,40 +13,49 @@ export interface PrepareContext {
   defaultSource: string
 }
 
+const fieldPath = (index: number | null, field: string) =>
+  index === null ? field : `events.${index}.${field}`
+
+function hasKeys(o: object): boolean {
+  for (const _ in o) return true
+  return false
+}
+
 /** Turns a validated publish request event into the bytes the log stores; checks size and partition. */
 export function prepareEvent(e: PublishEvent, index: number | null, ctx: PrepareContext): PreparedEvent {
-  const at = (field: string) => (index === null ? field : `events.${index}.${field}`)
-  const data =
-    e.dataBase64 !== undefined
-      ? Buffer.from(e.dataBase64, 'base64')
-      : Buffer.from(JSON.stringify(e.data), 'utf8')
-  if (data.length > ctx.topic.maxEventBytes) {
+  // JSON payloads stay text (the log stores that text); base64 ones become bytes
+  const dataJson = e.dataBase64 === undefined ? JSON.stringify(e.data) : undefined
+  const data = dataJson === undefined ? Buffer.from(e.dataBase64 ?? '', 'base64') : undefined
+  const size = data ? data.length : Buffer.byteLength(dataJson ?? '', 'utf8')
+  if (size > ctx.topic.maxEventBytes) {
     throw new PayloadTooLargeError(
-      `${at('data')} is ${data.length} bytes; topic '${ctx.topic.name}' accepts at most ${ctx.topic.maxEventBytes}`,
-      data.length,
+      `${fieldPath(index, 'data')} is ${size} bytes; topic '${ctx.topic.name}' accepts at most ${ctx.topic.maxEventBytes}`,
+      size,
       ctx.topic.maxEventBytes,
-      { path: at('data'), topic: ctx.topic.name },
+      { path: fieldPath(index, 'data'), topic: ctx.topic.name },
     )
   }
   if (e.partition !== undefined && e.partition >= ctx.topic.partitions) {
     throw new ValidationError([
       {
-        path: at('partition'),
+        path: fieldPath(index, 'partition'),
         message: `topic '${ctx.topic.name}' has partitions 0..${ctx.topic.partitions - 1}`,
       },
     ])
   }
-  const headers = e.headers && Object.keys(e.headers).length > 0 ? JSON.stringify(e.headers) : null
-  return {
-    id: e.id ?? uuidv7(),
+  const headers = e.headers && hasKeys(e.headers) ? JSON.stringify(e.headers) : null
+  const prepared: PreparedEvent = {
+    id: e.id ?? newEventId(),
     type: e.type ?? ctx.topic.name,
     source: e.source ?? ctx.defaultSource,
     key: e.key ?? null,
     dedupeKey: e.dedupeKey ?? null,
-    contentType:
-      e.contentType ?? (e.dataBase64 !== undefined ? 'application/octet-stream' : 'application/json'),
+    contentType: e.contentType ?? (data ? 'application/octet-stream' : 'application/json'),
     headersJson: headers,
-    data,
+    size,
     partition: e.partition,
   }
+  if (data) prepared.data = data
+  else prepared.dataJson = dataJson
+  return prepared
 }

@@ -88,7 +88,7 @@ export class Publisher {
     ).catch((e) => {
       throw this.translate(e, topic)
     })
-    const bytes = events.reduce((sum, e) => sum + e.data.length, 0)
+    const bytes = events.reduce((sum, e) => sum + e.size, 0)
     this.o.metrics.eventsIn.inc({ topic: topic.name }, events.length)
     this.o.metrics.bytesIn.inc({ topic: topic.name }, bytes)
     this.o.metrics.publishLatency.observe((performance.now() - started) / 1000)

@@ -1,6 +1,6 @@
 import { NotFoundError, type PublishEvent, type SchedulePublish } from '@questlog/protocol'
 import type { Logger } from 'pino'
-import { v7 as uuidv7 } from 'uuid'
+import { newEventId } from '../publish/event-id'
 import { prepareEvent } from '../publish/prepare'
 import type { Publisher } from '../publish/publisher'
 import type { Sql } from '../storage/db'
@@ -63,7 +63,7 @@ export class Scheduler {
     const topic = await this.topics.get(topicName)
     // checked now, so a bad event fails at once instead of at its time
     prepareEvent(req.event, null, { topic, defaultSource: '/http' })
-    const id = req.event.id ?? uuidv7()
+    const id = req.event.id ?? newEventId()
     const deliverAt = req.deliverAt ? new Date(req.deliverAt) : new Date(Date.now() + (req.delayMs ?? 0))
     const event = { ...req.event, id }
     await this.sql`INSERT INTO ql_scheduled (id, topic_id, deliver_at, event)

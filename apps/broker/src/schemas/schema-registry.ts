@@ -1,6 +1,7 @@
 import { isJsonContentType, NotFoundError, ValidationError, type ValidationIssue } from '@questlog/protocol'
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js'
 import type { Sql } from '../storage/db'
+import { type NewEvent, payloadOf } from '../storage/event-store'
 import type { Topic } from '../topics/topic-service'
 import { type Compatibility, checkCompatibility } from './compatibility'
 
@@ -120,14 +121,15 @@ export class SchemaRegistry {
    */
   async check(
     topic: Topic,
-    events: Array<{ data: Buffer; contentType: string; schemaVersion?: number | undefined }>,
+    events: NewEvent[],
+    schemaVersionOf: (index: number) => number | undefined,
     pathOf: (index: number) => string,
   ): Promise<Array<{ version: number; issues: ValidationIssue[] }> | null> {
     const { latest } = await this.load(topic.id)
     if (latest === null) return null
     const out = []
     for (const [i, e] of events.entries()) {
-      const version = e.schemaVersion ?? latest
+      const version = schemaVersionOf(i) ?? latest
       const fn = await this.validator(topic.id, version)
       if (!fn) {
         throw new ValidationError([
@@ -144,7 +146,7 @@ export class SchemaRegistry {
         })
         continue
       }
-      const valid = fn(JSON.parse(e.data.toString('utf8')))
+      const valid = fn(JSON.parse(e.dataJson ?? payloadOf(e).toString('utf8')))
       const issues = valid
         ? []
         : (fn.errors ?? []).map((err) => ({

@@ -17,9 +17,21 @@ export interface StoredEvent {
   encKey?: string | null
 }
 
-export type NewEvent = Omit<StoredEvent, 'offset' | 'time' | 'partition'> & {
-  /** What the log stores when it differs from `data` (a sealed payload); live readers still get `data`. */
+export type NewEvent = Omit<StoredEvent, 'offset' | 'time' | 'partition' | 'data'> & {
+  /** The payload's bytes; absent while the payload is only held as JSON text (`dataJson`): see `payloadOf`. */
+  data?: Buffer
+  /** The payload as the JSON text it was published as: the log stores it as it is, without a base64 round trip. */
+  dataJson?: string
+  /** Payload size in bytes. */
+  size: number
+  /** What the log stores when it differs from the payload (a sealed payload); live readers still get the payload. */
   storedData?: Buffer
+}
+
+/** A new event's payload bytes, made from its JSON text on first use. */
+export function payloadOf(e: NewEvent): Buffer {
+  e.data ??= Buffer.from(e.dataJson ?? '', 'utf8')
+  return e.data
 }
 
 /** Opens sealed payloads of rows read through a given client (set by the broker that owns it). */
@@ -54,15 +66,44 @@ export interface WriteBatch {
   notifyPayload: (nextOffset: number) => string
 }
 
-const str = (v: string | null) => (v === null ? 'null' : JSON.stringify(v))
+/**
+ * JSON text of a string field, remembering the last one: a batch mostly
+ * repeats its type, source and content type, so most fields cost a compare.
+ */
+function jsonString(): (v: string) => string {
+  let lastIn: string | undefined
+  let lastOut = ''
+  return (v) => {
+    if (v !== lastIn) {
+      lastIn = v
+      lastOut = JSON.stringify(v)
+    }
+    return lastOut
+  }
+}
 
-/** The rows of a batch as a JSON array; headers are already JSON text and go in as they are. */
+/**
+ * The rows of a batch as a JSON array; headers are already JSON text and go in
+ * as they are. Null fields are left out (json_to_recordset reads them as NULL).
+ */
 function rowsJson(events: NewEvent[]): string {
+  const type = jsonString()
+  const source = jsonString()
+  const contentType = jsonString()
   let out = '['
   for (let i = 0; i < events.length; i++) {
     const e = events[i]!
-    if (i > 0) out += ','
-    out += `{"i":${str(e.id)},"t":${str(e.type)},"s":${str(e.source)},"k":${str(e.key)},"dk":${str(e.dedupeKey)},"ct":${str(e.contentType)},"h":${e.headersJson ?? 'null'},"d":"${(e.storedData ?? e.data).toString('base64')}","ek":${str(e.encKey ?? null)}}`
+    out += `${i > 0 ? ',' : ''}{"i":${JSON.stringify(e.id)},"t":${type(e.type)},"s":${source(e.source)},"ct":${contentType(e.contentType)}`
+    // JSON payloads travel as JSON, stored as their text; bytes and sealed payloads as base64, and so do
+    // payloads with \u escapes (PostgreSQL's JSON reader refuses \u0000 and lone surrogates)
+    if (e.storedData === undefined && e.dataJson !== undefined && !e.dataJson.includes('\\u'))
+      out += `,"j":${e.dataJson}`
+    else out += `,"d":"${(e.storedData ?? payloadOf(e)).toString('base64')}"`
+    if (e.key !== null) out += `,"k":${JSON.stringify(e.key)}`
+    if (e.dedupeKey !== null) out += `,"dk":${JSON.stringify(e.dedupeKey)}`
+    if (e.headersJson !== null) out += `,"h":${e.headersJson}`
+    if (e.encKey) out += `,"ek":${JSON.stringify(e.encKey)}`
+    out += '}'
   }
   return `${out}]`
 }
@@ -120,10 +161,12 @@ export async function writeBatch(sql: Sql, batch: WriteBatch, onLocked?: () => v
       WITH ins AS (
         INSERT INTO ql_events (topic_id, partition, "offset", time, id, type, source, key, dedupe_key, content_type, headers, data, enc_key)
         SELECT ${topicId}, ${partition}, ${base}::bigint + r.ord - 1, ${batch.time.toISOString()}::timestamptz,
-               r.i, r.t, r.s, r.k, r.dk, r.ct, r.h, decode(r.d, 'base64'), r.ek
+               r.i, r.t, r.s, r.k, r.dk, r.ct, r.h,
+               -- a row has d or j; json_to_recordset reads a JSON null in j as SQL NULL
+               coalesce(decode(r.d, 'base64'), convert_to(coalesce(r.j::text, 'null'), 'UTF8')), r.ek
         FROM ROWS FROM (json_to_recordset(${rowsJson(batch.events)}::json)
-               AS (i text, t text, s text, k text, dk text, ct text, h jsonb, d text, ek text))
-             WITH ORDINALITY AS r(i, t, s, k, dk, ct, h, d, ek, ord)
+               AS (i text, t text, s text, k text, dk text, ct text, h jsonb, d text, j json, ek text))
+             WITH ORDINALITY AS r(i, t, s, k, dk, ct, h, d, j, ek, ord)
       )
       -- delivered at COMMIT, so other brokers never hear of an event before it is visible
       SELECT pg_notify(${batch.notifyChannel}, ${batch.notifyPayload(base + n)})`

@@ -85,4 +85,20 @@ describe('dedupe', () => {
     expect(b.body.offset).not.toBe(a.body.offset)
     expect(await readAll(broker.url, 'short.window', 0)).toHaveLength(2)
   })
+
+  it("forgets a deleted topic's keys with it", async () => {
+    await createTopic(broker.url, 'gone.soon')
+    await api(broker.url, 'POST', '/v1/topics/gone.soon/events', {
+      events: [1, 2, 3].map((i) => ({ dedupeKey: `k-${i}`, data: i })),
+    })
+    const { id } = await broker.services.topics.get('gone.soon')
+    const records = () => broker.services.sql`SELECT count(*)::int AS n FROM ql_dedupe WHERE topic_id = ${id}`
+    expect((await records())[0]!.n).toBe(3)
+    expect((await api(broker.url, 'DELETE', '/v1/topics/gone.soon')).status).toBe(204)
+    expect((await records())[0]!.n).toBe(0)
+    // a topic of the same name starts with no keys
+    await createTopic(broker.url, 'gone.soon')
+    const again = await api(broker.url, 'POST', '/v1/topics/gone.soon/events', { dedupeKey: 'k-1', data: 1 })
+    expect(again.body).toMatchObject({ duplicate: false, offset: '0' })
+  })
 })

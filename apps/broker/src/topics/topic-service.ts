@@ -172,6 +172,8 @@ export class TopicService {
     await this.sql.begin(async (tx) => {
       await dropTopicLog(tx, topic.id)
       await tx`DELETE FROM ql_topics WHERE id = ${topic.id}`
+      // after the topic row: that delete waited for writers holding its partitions, so their records are visible
+      await tx`DELETE FROM ql_dedupe WHERE topic_id = ${topic.id}`
     })
     this.cache.delete(name)
     this.segments.forget(topic.id)

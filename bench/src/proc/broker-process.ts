@@ -13,8 +13,13 @@ export interface BrokerProcess {
   stop(): Promise<void>
 }
 
-/** The broker's own entry point, the one `npm run broker` runs (next to the package's index). */
-const entry = path.join(path.dirname(fileURLToPath(import.meta.resolve('@questlog/broker'))), 'main.ts')
+/** The broker package's folder, found from its index (src/index.ts). */
+const brokerDir = path.resolve(path.dirname(fileURLToPath(import.meta.resolve('@questlog/broker'))), '..')
+
+/** Builds the broker's bundle, dist/main.js: the file `npm run broker` runs. */
+export function buildBroker(): void {
+  execFileSync(process.execPath, [path.join(brokerDir, 'scripts/build.mjs')], { stdio: 'inherit' })
+}
 
 /** Starts the broker in its own process (so its CPU and memory are its own), with its defaults, on `databaseUrl`. */
 export async function startBroker(
@@ -22,16 +27,16 @@ export async function startBroker(
   opts: { cpuProfDir?: string } = {},
 ): Promise<BrokerProcess> {
   const port = await freePort()
-  const args = ['--import', 'tsx']
+  const args = ['--enable-source-maps']
   if (opts.cpuProfDir) args.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`)
-  args.push(fileURLToPath(new URL('./broker-entry.ts', import.meta.url)))
+  // as `npm run broker` starts it, after buildBroker()
+  args.push(path.join(brokerDir, 'dist/main.js'))
   const t0 = performance.now()
   const child: ChildProcess = startProcess(process.execPath, args, {
     env: {
       ...process.env,
       DATABASE_URL: databaseUrl,
       PORT: String(port),
-      QUESTLOG_BENCH_BROKER_ENTRY: entry,
       QUESTLOG_ADMIN_KEY: BENCH_ADMIN_KEY,
     },
   })
@@ -72,10 +77,9 @@ async function waitReady(url: string, child: ChildProcess, timeoutMs: number): P
   }
 }
 
-/** Milliseconds to start and end a Node process that loads one empty TypeScript file through tsx. */
-export function nodeWithTsxStartMs(): number {
-  const file = fileURLToPath(new URL('./empty-child.ts', import.meta.url))
+/** Milliseconds to start and end a Node process that runs nothing, for scale beside the cold start. */
+export function nodeStartMs(): number {
   const t0 = performance.now()
-  execFileSync(process.execPath, ['--import', 'tsx', file], { stdio: 'ignore', timeout: 30_000 })
+  execFileSync(process.execPath, ['-e', ''], { stdio: 'ignore', timeout: 30_000 })
   return performance.now() - t0
 }

@@ -340,9 +340,9 @@ export function renderMarkdown(r: Results, analysis: string): string {
     if (rows.length > 0) s.push(table(['broker state', 'CPU', 'RSS'], rows), '')
     if (r.coldStart) {
       s.push(
-        `Cold start on an existing database: spawn of the broker's entry point (\`node --import tsx src/main.ts\`, as`,
-        `\`npm run broker\` runs it) → \`/health/ready\` answering 200: ${ms(r.coldStart.spawnToReadyMs, 0)} ms. For scale, Node`,
-        `loading one empty file through tsx takes ${ms(r.coldStart.nodeWithTsxMs, 0)} ms on this machine in the same run.`,
+        `Cold start on an existing database: spawn of the broker's bundle (\`node --enable-source-maps dist/main.js\`, as`,
+        `\`npm run broker\` runs it after building it) → \`/health/ready\` answering 200: ${ms(r.coldStart.spawnToReadyMs, 0)} ms.`,
+        `For scale, Node starting and running nothing takes ${ms(r.coldStart.nodeAloneMs, 0)} ms on this machine in the same run.`,
         '',
       )
     }

@@ -38,7 +38,7 @@ export interface Results {
     peakRssDuringThroughputMb: number
   }
   /** Spawn → ready of the broker, and of a Node process loading an empty file through tsx, for scale. */
-  coldStart?: { spawnToReadyMs: Spread; nodeWithTsxMs: Spread }
+  coldStart?: { spawnToReadyMs: Spread; nodeAloneMs: Spread }
   /** Nanoseconds per SDK `publish()` call, enqueue only. */
   sdkEnqueueNs?: Spread
   profile?: ProfileSummary & { eventsPerSecond: number }

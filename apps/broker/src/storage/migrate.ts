@@ -1,9 +1,21 @@
+import { existsSync } from 'node:fs'
 import { readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Sql } from './db'
 
-const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations')
+/** The package's migrations folder, found upwards from this module (run from src/ or from the dist/ bundle). */
+function migrationsDir(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url))
+  for (;;) {
+    const candidate = path.join(dir, 'migrations')
+    if (existsSync(candidate)) return candidate
+    const up = path.dirname(dir)
+    if (up === dir) throw new Error('the broker cannot find its migrations folder')
+    dir = up
+  }
+}
+const MIGRATIONS_DIR = migrationsDir()
 // Any constant works; it keeps two brokers starting together from migrating at once.
 const MIGRATION_LOCK = 0x5155_4c47
 

@@ -182,7 +182,33 @@ export async function createBroker(
     rateLimits: new RateLimiter(),
   }
   const app = await createHttpServer(services)
-  await app.listen({ port: config.port, host: config.host })
+  let stopping: Promise<void> | undefined
+  const stop = () => {
+    stopping ??= (async () => {
+      health.stop()
+      await withTimeout(subscriptionStats.stop(), 5000)
+      stats.stop()
+      // each step is bounded: a broker whose database is gone must still stop
+      await withTimeout(retention.stop(), 5000)
+      await withTimeout(replays.stop(), 5000)
+      await withTimeout(scheduler.stop(), 5000)
+      await withTimeout(webhooks.stop(), 5000)
+      await withTimeout(app.close(), 5000)
+      await withTimeout(fanout.stop(), 2000)
+      await withTimeout(sql.end({ timeout: 2 }), 3000)
+      await withTimeout(embedded?.stop() ?? Promise.resolve(), 10_000)
+    })()
+    return stopping
+  }
+  try {
+    await app.listen({ port: config.port, host: config.host })
+  } catch (e) {
+    // nothing may outlive a failed start, the embedded PostgreSQL least of all
+    await stop()
+    if ((e as { code?: string }).code === 'EADDRINUSE')
+      throw new Error(`port ${config.port} on ${config.host} is already in use: set PORT to a free one`)
+    throw e
+  }
   const address = app.server.address()
   const port = typeof address === 'object' && address ? address.port : config.port
   log.info(
@@ -190,28 +216,11 @@ export async function createBroker(
     `questlog broker listening on http://${config.host}:${port}`,
   )
 
-  let stopping: Promise<void> | undefined
   return {
     url: `${config.tlsCert ? 'https' : 'http'}://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`,
     port,
     services,
-    stop() {
-      stopping ??= (async () => {
-        health.stop()
-        await withTimeout(subscriptionStats.stop(), 5000)
-        stats.stop()
-        // each step is bounded: a broker whose database is gone must still stop
-        await withTimeout(retention.stop(), 5000)
-        await withTimeout(replays.stop(), 5000)
-        await withTimeout(scheduler.stop(), 5000)
-        await withTimeout(webhooks.stop(), 5000)
-        await withTimeout(app.close(), 5000)
-        await withTimeout(fanout.stop(), 2000)
-        await withTimeout(sql.end({ timeout: 2 }), 3000)
-        await withTimeout(embedded?.stop() ?? Promise.resolve(), 10_000)
-      })()
-      return stopping
-    },
+    stop,
   }
 }
 

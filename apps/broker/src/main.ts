@@ -9,7 +9,13 @@ try {
   process.exit(2)
 }
 
-const broker = await createBroker(config)
+let broker: Awaited<ReturnType<typeof createBroker>>
+try {
+  broker = await createBroker(config)
+} catch (e) {
+  console.error(`the broker could not start: ${(e as Error).message}`)
+  process.exit(1)
+}
 let stopping = false
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { chmod, mkdtemp, rm } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -43,16 +44,20 @@ function spawnEmbedded(port: number): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: BROKER_DIR,
     env,
-    stdio: ['ignore', 'pipe', 'ignore'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   })
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
     printed += chunk
+  })
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    errors += chunk
   })
   children.push(child)
   return child
 }
 
 let printed = ''
+let errors = ''
 /** The admin key the first start printed, as a user would copy it. */
 const auth = () => {
   const key = /Questlog admin key[^\n]*\n\s+(ql_\S+)/.exec(printed)?.[1]
@@ -141,5 +146,21 @@ describe('embedded PostgreSQL', () => {
     expect(data.at(-1)).toBe('orphan era')
     second.kill('SIGTERM')
     await exited(second)
+  })
+
+  it('says the port is taken and leaves no PostgreSQL running when it cannot listen', async () => {
+    const taken = createServer()
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+    const port = (taken.address() as { port: number }).port
+    try {
+      const child = spawnEmbedded(port)
+      await exited(child)
+      expect(child.exitCode).toBe(1)
+      expect(errors).toContain(`port ${port} on 127.0.0.1 is already in use: set PORT to a free one`)
+      // the embedded PostgreSQL it had started was stopped again: its pid file is gone
+      expect(existsSync(path.join(dir, 'pg', 'postmaster.pid'))).toBe(false)
+    } finally {
+      taken.close()
+    }
   })
 })

@@ -94,6 +94,8 @@ export async function createBroker(
     crypto.enabled,
   )
   const fanout = new Fanout(sql, brokerId, (name) => topics.invalidate(name))
+  // one connection per lane: a partition always writes on the same one, so its batches pipeline in order
+  const writeLanes = Array.from({ length: writeLaneCount(config.poolSize) }, () => createSql(databaseUrl, 1))
   const publisher = new Publisher({
     sql,
     topics,
@@ -103,7 +105,8 @@ export async function createBroker(
     softQueueEvents: config.softQueueEvents,
     hardQueueEvents: config.hardQueueEvents,
     notifyChannel: EVENTS_CHANNEL,
-    notifyPayload: (t, p, next) => fanout.eventsPayload(t, p, next),
+    lanes: writeLanes,
+    notifyPrefix: (t, p) => fanout.eventsPrefix(t, p),
     onCommitted: (t, p, first, events) => fanout.committed(t, p, first, events),
     encrypt: (topic, events) => crypto.encrypt(topic, events),
   })
@@ -195,6 +198,7 @@ export async function createBroker(
       await withTimeout(webhooks.stop(), 5000)
       await withTimeout(app.close(), 5000)
       await withTimeout(fanout.stop(), 2000)
+      await withTimeout(Promise.all(writeLanes.map((lane) => lane.end({ timeout: 2 }))), 3000)
       await withTimeout(sql.end({ timeout: 2 }), 3000)
       await withTimeout(embedded?.stop() ?? Promise.resolve(), 10_000)
     })()
@@ -222,6 +226,11 @@ export async function createBroker(
     services,
     stop,
   }
+}
+
+/** Write connections beside the pool: a quarter of the pool size, 2 to 8 (more add no speed on one server). */
+function writeLaneCount(poolSize: number): number {
+  return Math.min(8, Math.max(2, Math.floor(poolSize / 4)))
 }
 
 async function withTimeout(p: Promise<unknown>, ms: number): Promise<void> {

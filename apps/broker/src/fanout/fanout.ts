@@ -42,8 +42,9 @@ export class Fanout {
     this.unlisten = []
   }
 
-  eventsPayload(topicId: number, partition: number, next: number): string {
-    return `${this.brokerId}|${topicId}|${partition}|${next}`
+  /** The NOTIFY payload of a commit to a partition, up to the next offset the database appends. */
+  eventsPrefix(topicId: number, partition: number): string {
+    return `${this.brokerId}|${topicId}|${partition}|`
   }
 
   async topicChanged(name: string): Promise<void> {

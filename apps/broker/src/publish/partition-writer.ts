@@ -37,10 +37,14 @@ export interface WriterTopic {
 }
 
 export interface WriterDeps {
+  /** The pool, for reads. */
   sql: Sql
+  /** This partition's write connection (one connection: what is sent on it runs in the order sent). */
+  lane: Sql
   segments: SegmentRegistry
   maxBatchEvents: number
-  notifyPayload: (topicId: number, partition: number, next: number) => string
+  /** The NOTIFY payload of a commit, without the next offset the database appends. */
+  notifyPrefix: (topicId: number, partition: number) => string
   notifyChannel: string
   /** Committed events for live readers; `events` builds them, called only if anyone listens. */
   onCommitted: (topicId: number, partition: number, first: number, events: () => StoredEvent[]) => void
@@ -48,19 +52,26 @@ export interface WriterDeps {
 }
 
 const RETRYABLE_PG = new Set(['40P01', '40001'])
-const MAX_IN_FLIGHT = 2
+/** Batches of one partition pipelined on its connection. */
+const MAX_IN_FLIGHT = 4
 
 /**
- * Group commit for one partition: publishes that arrive while a transaction is
- * in flight wait and go together in the next one. No linger timer: an idle
- * partition writes at once; a busy one batches by itself. A request's events
- * share one promise, so a large batch costs one allocation, not one per event.
+ * Group commit for one partition: publishes that arrive while batches are in
+ * flight wait and go together in the next one. No linger timer: an idle
+ * partition writes at once; a busy one batches by itself. Batches go out on the
+ * partition's own connection, several in flight: PostgreSQL runs them in the
+ * order sent, back to back, with no round trip between one commit and the next.
+ * A request's events share one promise, so a large batch costs one allocation,
+ * not one per event.
  */
 export class PartitionWriter {
   private queue: Group[] = []
   private queuedEvents = 0
+  private inFlightEvents = 0
   private running = false
   private lastTimeMs = 0
+  /** Resolves once the batch sent last has gone out on the connection. */
+  private sentLast: Promise<void> = Promise.resolve()
 
   constructor(
     private readonly topic: () => WriterTopic,
@@ -68,8 +79,9 @@ export class PartitionWriter {
     private readonly deps: WriterDeps,
   ) {}
 
+  /** Events accepted and not yet committed: waiting, and in batches in flight (what back-pressure weighs). */
   get queued(): number {
-    return this.queuedEvents
+    return this.queuedEvents + this.inFlightEvents
   }
 
   append(events: NewEvent[]): Promise<WriteResult[]> {
@@ -110,18 +122,10 @@ export class PartitionWriter {
     return { slots, groups, partial }
   }
 
-  /**
-   * Writes batches with up to two transactions in flight: the next one starts
-   * only once the previous holds the partition's row lock, so it queues behind
-   * it inside PostgreSQL and runs the moment that one commits. Offsets still
-   * follow commit order (the lock decides), and the commit of one batch
-   * overlaps the queueing of the next instead of adding a round trip.
-   */
+  /** Writes batches, up to MAX_IN_FLIGHT of them pipelined on the partition's connection. */
   private async run(): Promise<void> {
     this.running = true
     const inFlight = new Set<Promise<void>>()
-    let previousLocked: Promise<void> = Promise.resolve()
-    let previousDone: Promise<void> = Promise.resolve()
     try {
       while (this.queue.length > 0 || inFlight.size > 0) {
         if (this.queue.length === 0 || inFlight.size >= MAX_IN_FLIGHT) {
@@ -129,38 +133,47 @@ export class PartitionWriter {
           continue
         }
         const { slots, groups, partial } = this.take()
-        let locked!: () => void
-        const lockedNow = new Promise<void>((r) => {
-          locked = r
-        })
-        const waitLock = previousLocked
-        const write = (async () => {
-          await waitLock
-          try {
-            await this.write(slots, locked)
+        this.inFlightEvents += slots.length
+        const write = this.write(slots).then(
+          () => {
             for (const g of groups)
               if (g.results.every((r) => r !== undefined)) g.resolve(g.results as WriteResult[])
-          } catch (e) {
+          },
+          (e) => {
             for (const g of groups) g.reject(e)
             // the rest of a failed group must not be written after its start failed
             this.queue = this.queue.filter((g) => !groups.includes(g))
-          } finally {
-            locked()
-          }
-        })()
-        const tracked = write.finally(() => inFlight.delete(tracked))
+          },
+        )
+        const tracked = write.finally(() => {
+          this.inFlightEvents -= slots.length
+          inFlight.delete(tracked)
+        })
         inFlight.add(tracked)
-        previousLocked = lockedNow
-        previousDone = tracked
         // the next slice of a group that did not fit waits for this one: a request's events stay in order
-        if (partial) await previousDone
+        if (partial) await tracked
       }
     } finally {
       this.running = false
     }
   }
 
-  private async write(batch: Slot[], onLocked: () => void): Promise<void> {
+  /**
+   * Waits until every batch taken before has been sent, so batches go out (and
+   * get their times and offsets) in the order taken; call the returned
+   * function once this one is sent.
+   */
+  private async myTurn(): Promise<() => void> {
+    const before = this.sentLast
+    let sent!: () => void
+    this.sentLast = new Promise<void>((resolve) => {
+      sent = resolve
+    })
+    await before
+    return sent
+  }
+
+  private async write(batch: Slot[]): Promise<void> {
     const started = performance.now()
     const topic = this.topic()
     const event = (s: Slot) => s.group.events[s.index]!
@@ -182,26 +195,29 @@ export class PartitionWriter {
     }
     const duplicates: Slot[] = []
     for (let attempt = 0; toWrite.length > 0; attempt++) {
-      const nowMs = Math.max(Date.now(), this.lastTimeMs)
-      // times never go back along a partition's offsets, also with two transactions in flight
-      this.lastTimeMs = nowMs
-      await this.deps.segments.ensure(topic.id, topic.segmentMs, nowMs)
-      const time = new Date(nowMs)
+      const sent = await this.myTurn()
       try {
+        const nowMs = Math.max(Date.now(), this.lastTimeMs)
+        // times never go back along a partition's offsets
+        this.lastTimeMs = nowMs
+        const time = new Date(nowMs)
+        let writing: Promise<number>
         const events = toWrite.map(event)
-        const base = await writeBatch(
-          this.deps.sql,
-          {
+        try {
+          await this.deps.segments.ensure(topic.id, topic.segmentMs, nowMs)
+          writing = writeBatch(this.deps.lane, {
             topicId: topic.id,
             partition: this.partition,
             time,
             events,
             dedupeCutoff: new Date(nowMs - topic.dedupeWindowMs),
             notifyChannel: this.deps.notifyChannel,
-            notifyPayload: (next) => this.deps.notifyPayload(topic.id, this.partition, next),
-          },
-          onLocked,
-        )
+            notifyPrefix: this.deps.notifyPrefix(topic.id, this.partition),
+          })
+        } finally {
+          sent()
+        }
+        const base = await writing
         this.deps.onCommitted(topic.id, this.partition, base, () =>
           events.map((e, i) => ({
             ...e,
@@ -224,9 +240,7 @@ export class PartitionWriter {
         } else if (!RETRYABLE_PG.has((e as { code?: string }).code ?? '') || attempt >= 5) {
           throw e
         }
-        // rolled back: the lock is free again, so whatever queued behind may go first
-        onLocked()
-        // a deadlock or serialization failure rolled the transaction back: a retry is safe
+        // the statement changed nothing (a deadlock or serialization failure rolls it back): a retry is safe
       }
     }
     if (duplicates.length > 0) {

@@ -22,7 +22,9 @@ export interface PublisherOptions {
   softQueueEvents: number
   hardQueueEvents: number
   notifyChannel: string
-  notifyPayload: (topicId: number, partition: number, next: number) => string
+  /** Write connections; each partition writes on one of them. */
+  lanes: Sql[]
+  notifyPrefix: (topicId: number, partition: number) => string
   /** Committed events for live readers; `events` builds them, called only if anyone listens. */
   onCommitted: (topicId: number, partition: number, first: number, events: () => StoredEvent[]) => void
   /** Seals payloads for encrypted topics before they are queued. */
@@ -137,7 +139,8 @@ export class Publisher {
         segments: this.o.segments,
         maxBatchEvents: this.o.maxBatchEvents,
         notifyChannel: this.o.notifyChannel,
-        notifyPayload: this.o.notifyPayload,
+        lane: this.o.lanes[(topic.id * 31 + partition) % this.o.lanes.length]!,
+        notifyPrefix: this.o.notifyPrefix,
         onCommitted: this.o.onCommitted,
         onBatch: (n) => this.o.metrics.batchSize.observe(n),
       })

@@ -63,7 +63,8 @@ export interface WriteBatch {
   /** Dedupe keys recorded before this instant have expired and may be reused. */
   dedupeCutoff: Date
   notifyChannel: string
-  notifyPayload: (nextOffset: number) => string
+  /** The NOTIFY payload up to the partition's next offset, which the database appends. */
+  notifyPrefix: string
 }
 
 /**
@@ -83,8 +84,9 @@ function jsonString(): (v: string) => string {
 }
 
 /**
- * The rows of a batch as a JSON array; headers are already JSON text and go in
- * as they are. Null fields are left out (json_to_recordset reads them as NULL).
+ * The rows of a batch as the JSON array `ql_append` reads; headers are
+ * already JSON text and go in as they are. Null fields are left out
+ * (json_to_recordset reads them as NULL).
  */
 function rowsJson(events: NewEvent[]): string {
   const type = jsonString()
@@ -108,70 +110,39 @@ function rowsJson(events: NewEvent[]): string {
   return `${out}]`
 }
 
+/** SQLSTATE `ql_append` raises when a dedupe key of the batch is already taken. */
+const DEDUPE_TAKEN = 'QL409'
+
 /**
- * Writes one group-commit batch in one transaction and returns its first offset.
- * The UPDATE of the partition row comes first: its row lock serializes writers
- * of a partition, so offsets commit in order with no gaps (DESIGN invariant #1).
+ * Writes one group-commit batch as one statement (its own transaction) and
+ * returns its first offset. `ql_append` takes the partition's row lock first,
+ * so offsets commit in order with no gaps (DESIGN invariant #1). The batch
+ * travels as one JSON document: one parameter to encode, parsed by PostgreSQL
+ * in C. Statements sent on one connection run in the order sent, so a
+ * partition's batches can be pipelined there.
  */
-export async function writeBatch(sql: Sql, batch: WriteBatch, onLocked?: () => void): Promise<number> {
-  const n = batch.events.length
-  const { topicId, partition } = batch
-  return sql.begin(async (tx) => {
-    const [row] = await tx`
-      UPDATE ql_partitions SET next_offset = next_offset + ${n}
-      WHERE topic_id = ${topicId} AND partition = ${partition}
-      RETURNING next_offset - ${n} AS base`
-    // from here on this transaction holds the partition: a next one may queue behind it in PostgreSQL
-    onLocked?.()
-    if (!row)
-      throw Object.assign(new Error(`partition ${partition} of topic ${topicId} does not exist`), {
-        code: '42P01',
-      })
-    const base = Number(row.base)
-
-    const keyed: number[] = []
-    batch.events.forEach((e, i) => {
-      if (e.dedupeKey !== null) keyed.push(i)
-    })
-    if (keyed.length > 0) {
-      // sorted so two writers claiming overlapping keys take their locks in the same order
-      keyed.sort((a, b) => (batch.events[a]!.dedupeKey! < batch.events[b]!.dedupeKey! ? -1 : 1))
-      const claimed = await tx`
-        INSERT INTO ql_dedupe (topic_id, dedupe_key, event_id, partition, "offset", created_at)
-        SELECT ${topicId}, u.k, u.i, ${partition}, ${base}::bigint + u.o, ${batch.time.toISOString()}::timestamptz
-        FROM unnest(${keyed.map((i) => batch.events[i]!.dedupeKey!)}::text[],
-                    ${keyed.map((i) => batch.events[i]!.id)}::text[],
-                    ${keyed}::int[]) WITH ORDINALITY AS u(k, i, o, ord)
-        ORDER BY u.ord
-        ON CONFLICT (topic_id, dedupe_key) DO UPDATE
-          SET event_id = excluded.event_id, partition = excluded.partition,
-              "offset" = excluded."offset", created_at = excluded.created_at
-          WHERE ql_dedupe.created_at < ${batch.dedupeCutoff.toISOString()}::timestamptz
-        RETURNING dedupe_key`
-      if (claimed.length < keyed.length) {
-        const won = new Set(claimed.map((r) => r.dedupe_key as string))
-        throw new DedupeConflict(
-          new Set(keyed.map((i) => batch.events[i]!.dedupeKey!).filter((k) => !won.has(k))),
-        )
-      }
-    }
-
-    // the batch travels as one JSON document: one parameter to encode, parsed by PostgreSQL in C
-    await tx`
-      WITH ins AS (
-        INSERT INTO ql_events (topic_id, partition, "offset", time, id, type, source, key, dedupe_key, content_type, headers, data, enc_key)
-        SELECT ${topicId}, ${partition}, ${base}::bigint + r.ord - 1, ${batch.time.toISOString()}::timestamptz,
-               r.i, r.t, r.s, r.k, r.dk, r.ct, r.h,
-               -- a row has d or j; json_to_recordset reads a JSON null in j as SQL NULL
-               coalesce(decode(r.d, 'base64'), convert_to(coalesce(r.j::text, 'null'), 'UTF8')), r.ek
-        FROM ROWS FROM (json_to_recordset(${rowsJson(batch.events)}::json)
-               AS (i text, t text, s text, k text, dk text, ct text, h jsonb, d text, j json, ek text))
-             WITH ORDINALITY AS r(i, t, s, k, dk, ct, h, d, j, ek, ord)
-      )
-      -- delivered at COMMIT, so other brokers never hear of an event before it is visible
-      SELECT pg_notify(${batch.notifyChannel}, ${batch.notifyPayload(base + n)})`
-    return base
-  })
+export async function writeBatch(sql: Sql, batch: WriteBatch): Promise<number> {
+  const { topicId, partition, events } = batch
+  let keyed = 0
+  for (const e of events) if (e.dedupeKey !== null) keyed++
+  try {
+    const [row] = await sql`
+      SELECT ql_append(${topicId}, ${partition}, ${batch.time.toISOString()}::timestamptz,
+                       ${batch.dedupeCutoff.toISOString()}::timestamptz, ${rowsJson(events)}::text::json,
+                       ${events.length}, ${keyed}, ${batch.notifyChannel}, ${batch.notifyPrefix}) AS base`
+    return Number(row!.base)
+  } catch (e) {
+    if ((e as { code?: string }).code !== DEDUPE_TAKEN) throw e
+    // the claim that beat this one has committed (the insert waited for it): its keys are visible now
+    const keys = events.flatMap((x) => (x.dedupeKey === null ? [] : [x.dedupeKey]))
+    const taken = await sql`
+      SELECT dedupe_key FROM ql_dedupe
+      WHERE topic_id = ${topicId} AND dedupe_key = ANY(${keys}::text[])
+        AND created_at >= ${batch.dedupeCutoff.toISOString()}::timestamptz`
+    // none visible (the winner expired meanwhile): a plain retry will do
+    if (taken.length === 0) throw Object.assign(new Error('dedupe claim lost; retry'), { code: '40001' })
+    throw new DedupeConflict(new Set(taken.map((r) => r.dedupe_key as string)))
+  }
 }
 
 export interface DedupeReceipt {

@@ -212,7 +212,7 @@ export function renderMarkdown(r: Results, analysis: string): string {
     "each). Raw PG is the physical limit: the same events straight into a table of the log's shape, no broker,",
     'offsets handed out by the client (no per-partition counter row), one connection per producer. Questlog',
     'SDK is the Node SDK over WebSocket with its defaults (one client per producer, `publish()` per event, a',
-    'dedupe key on every event, batches of up to 1000 with a 5 ms linger, one batch in flight per client).',
+    'dedupe key on every event, batches of up to 1000, no linger (the default), one batch in flight per client).',
     '',
     throughputTable(r.throughput),
     '',

@@ -33,7 +33,10 @@ export interface ClientOptions {
   maxBatchEvents?: number
   /** Most estimated payload bytes in one batch (default 1 MiB). */
   maxBatchBytes?: number
-  /** How long a batch waits for more events before it is sent, in ms (default 5). */
+  /**
+   * How long a batch that is not full waits for more events before it is sent, in ms (default 0:
+   * an idle client sends at once, and while a batch is in flight the next one fills by itself).
+   */
   lingerMs?: number
   /** Most events waiting to be sent (default 100 000). */
   bufferCapacity?: number
@@ -123,7 +126,7 @@ export class QuestlogClient {
       {
         maxEvents: o.maxBatchEvents ?? 1000,
         maxBytes: o.maxBatchBytes ?? 1024 * 1024,
-        lingerMs: o.lingerMs ?? 5,
+        lingerMs: o.lingerMs ?? 0,
         bufferCapacity: o.bufferCapacity ?? 100_000,
         overrun: o.overrun ?? 'block',
         backoff: o.backoff ?? DEFAULT_BACKOFF,

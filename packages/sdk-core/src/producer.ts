@@ -17,8 +17,16 @@ export interface BatchResult {
   backpressure?: BackpressureHint | undefined
 }
 
-/** Sends one batch of one topic; rejects with a QuestlogError (retryable or not). */
-export type SendBatch = (topic: string, events: PublishEvent[], signal: AbortSignal) => Promise<BatchResult>
+/**
+ * Sends one batch of one topic; rejects with a QuestlogError (retryable or not).
+ * `texts`, when given, holds each event's JSON, ready to splice into a frame.
+ */
+export type SendBatch = (
+  topic: string,
+  events: PublishEvent[],
+  signal: AbortSignal,
+  texts?: readonly string[],
+) => Promise<BatchResult>
 
 export interface ProducerOptions extends BatchLimits {
   /** How long a batch that is not full waits for more events, in ms. */
@@ -36,8 +44,10 @@ export interface ProducerOptions extends BatchLimits {
 export interface QueuedEvent {
   topic: string
   event: PublishEvent
-  /** Estimated JSON size; -1 until the sender measures it. */
+  /** JSON size; -1 until the sender measures it. */
   bytes: number
+  /** The event's JSON, from measuring it (sent as it is). */
+  json?: string | undefined
   signal: AbortSignal | undefined
   resolve: (r: Receipt) => void
   reject: (e: Error) => void
@@ -150,7 +160,10 @@ export class Producer {
     const n = Math.min(this.buffer.length, this.o.maxEvents)
     for (let i = 0; i < n; i++) {
       const q = this.buffer.at(i)!
-      if (q.bytes < 0) q.bytes = estimateBytes(q.event.data)
+      if (q.bytes < 0) {
+        q.json = eventJson(q.event)
+        q.bytes = q.json?.length ?? 64
+      }
     }
   }
 
@@ -218,7 +231,7 @@ export class Producer {
           this.pausedMs += performance.now() - t0
         }
         this.pacer.sent()
-        const result = await this.send(topic, events, deadline)
+        const result = await this.send(topic, events, deadline, textsOf(batch))
         this.batches++
         this.stored += batch.length
         if (result.backpressure) this.pacer.onHint(result.backpressure)
@@ -265,11 +278,22 @@ function offendingEvent(error: QuestlogError, size: number): number | undefined 
   return Number.isInteger(i) && i < size && size > 1 ? i : undefined
 }
 
-function estimateBytes(data: unknown): number {
-  if (typeof data === 'string') return data.length + 2
+/** An event's JSON, made once: it sizes the batch and then goes into the frame as it is. */
+function eventJson(event: PublishEvent): string | undefined {
   try {
-    return JSON.stringify(data)?.length ?? 4
+    return JSON.stringify(event)
   } catch {
-    return 64
+    // not serializable (a cycle, a BigInt): sending it reports the error
+    return undefined
   }
+}
+
+/** The batch's event texts when every one was measured. */
+function textsOf(batch: readonly QueuedEvent[]): string[] | undefined {
+  const texts: string[] = []
+  for (const q of batch) {
+    if (q.json === undefined) return undefined
+    texts.push(q.json)
+  }
+  return texts
 }

@@ -90,7 +90,7 @@ export class Session {
   }
 
   /** Sends a request and resolves with its answer (`receipts` or `ok`); an `error` answer rejects. */
-  request(make: (id: number) => ClientFrame, signal?: AbortSignal): Promise<ServerFrame> {
+  request(make: (id: number) => ClientFrame | string, signal?: AbortSignal): Promise<ServerFrame> {
     // sent at once when open, so frames keep the order of the calls
     if (this.isOpen) return this.sendRequest(make)
     return this.whenOpen(signal).then(() =>
@@ -124,12 +124,14 @@ export class Session {
     }
   }
 
-  private sendRequest(make: (id: number) => ClientFrame): Promise<ServerFrame> {
+  /** `make` gives the frame, or its JSON text when the caller has it ready. */
+  private sendRequest(make: (id: number) => ClientFrame | string): Promise<ServerFrame> {
     const conn = this.conn!
     const id = this.nextId++
     return new Promise<ServerFrame>((resolve, reject) => {
       this.pending.set(id, { resolve, reject })
-      conn.send(JSON.stringify(make(id)))
+      const frame = make(id)
+      conn.send(typeof frame === 'string' ? frame : JSON.stringify(frame))
     })
   }
 

@@ -112,4 +112,24 @@ describe('SSE stream', () => {
       await other.stop()
     }
   })
+
+  it('catches up a backlog of many pages over several partitions: every event once, each partition in order', async () => {
+    await createTopic(broker.url, 'backlog.feed', { partitions: 3 })
+    for (let b = 0; b < 5; b++)
+      await publish(
+        'backlog.feed',
+        Array.from({ length: 700 }, (_, i) => ({ key: `player-${(b * 700 + i) % 7}`, data: b * 700 + i })),
+      )
+    const sse = new SseClient(`${broker.url}/v1/topics/backlog.feed/stream?from=earliest`)
+    await sse.waitFor(3500, 30_000)
+    await sleep(200)
+    const events = sse.events()
+    sse.close()
+    expect(events).toHaveLength(3500)
+    expect(new Set(events.map((e) => e.data)).size).toBe(3500)
+    for (const p of [0, 1, 2]) {
+      const offsets = events.filter((e) => e.partition === p).map((e) => Number(e.offset))
+      expect(offsets).toEqual(offsets.map((_, i) => i))
+    }
+  })
 })

@@ -213,12 +213,20 @@ export async function readEvents(sql: Sql, topicId: number, f: ReadFilter): Prom
   const order =
     f.order === 'offset'
       ? sql`ORDER BY e.partition, e."offset"`
-      : sql`ORDER BY e.time, e.partition, e."offset"`
+      : sql`ORDER BY e.time_ms, e.partition, e."offset"`
+  // each partition is read from its position by its own index range, at most `limit` rows of it:
+  // a page costs the same at the head of a long backlog as at its tail (times follow offsets
+  // within a partition, so the per-partition prefixes hold the first `limit` by time as well)
   const rows = await sql`
-    SELECT ${sql.unsafe(COLUMNS)}
-    FROM ql_events e
-    JOIN unnest(${parts}::int[], ${offs}::bigint[]) AS c(p, o) ON e.partition = c.p AND e."offset" >= c.o
-    WHERE e.topic_id = ${topicId} ${since} ${until} ${key} ${type}
+    SELECT e.*
+    FROM unnest(${parts}::int[], ${offs}::bigint[]) AS c(p, o)
+    CROSS JOIN LATERAL (
+      SELECT ${sql.unsafe(COLUMNS)}
+      FROM ql_events e
+      WHERE e.topic_id = ${topicId} AND e.partition = c.p AND e."offset" >= c.o ${since} ${until} ${key} ${type}
+      ORDER BY e."offset"
+      LIMIT ${f.limit}
+    ) e
     ${order}
     LIMIT ${f.limit}`
   return decoded(sql, topicId, rows.map(rowToStored))

@@ -84,7 +84,7 @@ export const brokerConfigSchema = z.strictObject({
   /** An SSE reader that takes nothing for this long is told it is too slow and disconnected (it resumes with Last-Event-ID). */
   slowConsumerMs: z.coerce.number().int().min(100).default(30_000),
   /** Frames a WebSocket client may send per second (a second's burst allowed). */
-  maxFramesPerSecond: z.coerce.number().int().min(1).default(5000),
+  maxFramesPerSecond: z.coerce.number().int().min(1).default(20_000),
   /** Subscriptions one WebSocket connection may hold. */
   maxSubscriptionsPerConnection: z.coerce.number().int().min(1).default(100),
   /** How often per-subscription gauges (lag, pending, dead letters) are refreshed. */

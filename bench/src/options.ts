@@ -90,7 +90,7 @@ export function parseOptions(argv: string[], docsDir: string): BenchOptions {
         batchSizes: [1, 10, 100, 1000],
         rates: [1000, 5000, 20_000],
         latencySeconds: 3,
-        catchUpEvents: 100_000,
+        catchUpEvents: 1_000_000,
         fanoutSubscribers: 100,
         fanoutEvents: 250,
         fanoutRate: 50,

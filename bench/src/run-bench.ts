@@ -24,7 +24,7 @@ import { natsFanout, questlogSseFanout, redisFanout } from './systems/fanout'
 import { natsCatchUp, natsJetStream, natsLatency } from './systems/nats-js'
 import { questlogHttp } from './systems/questlog-http'
 import { questlogPagesCatchUp, questlogSseCatchUp, questlogSseLatency } from './systems/questlog-live'
-import { questlogSdk, questlogSdkLatency, sdkEnqueueNs } from './systems/questlog-sdk'
+import { questlogSdk, questlogSdkCatchUp, questlogSdkLatency, sdkEnqueueNs } from './systems/questlog-sdk'
 import { createRawTable, dropRawTable, rawCopy, rawUnnest } from './systems/raw-pg'
 import { redisCatchUp, redisLatency, redisStreams } from './systems/redis-streams'
 import { natsRequestReply, questlogSdkRequestReply, redisRequestReply } from './systems/request-reply'
@@ -102,6 +102,7 @@ async function main(): Promise<void> {
     log('consumer catch-up')
     const catchUp = await measureCatchUp(
       [
+        questlogSdkCatchUp(url),
         questlogSseCatchUp(url),
         questlogPagesCatchUp(url),
         natsCatchUp(() => nats.port, 'NATS JetStream'),
@@ -208,10 +209,12 @@ async function main(): Promise<void> {
       coldStart: { spawnToReadyMs: spread(spawnToReady), nodeAloneMs: spread(bareStart) },
       sdkEnqueueNs: enqueue,
       ...(profile ? { profile } : {}),
-      missing: [
-        'Consumer catch-up over the SDK: not written yet (catch-up is measured over SSE and HTTP pages).',
-        `Catch-up reads ${o.catchUpEvents.toLocaleString('en')} stored events, not the 1M the issue names, to keep the full run under 20 minutes on 2 shared cores.`,
-      ],
+      missing:
+        o.catchUpEvents < 1_000_000
+          ? [
+              `Catch-up reads ${o.catchUpEvents.toLocaleString('en')} stored events, not the 1M the full run reads (a --quick run).`,
+            ]
+          : [],
     }
     writeReport(results)
   } finally {

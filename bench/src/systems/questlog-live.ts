@@ -85,7 +85,28 @@ export function questlogPagesCatchUp(url: () => string): CatchUpTarget {
   }
 }
 
-async function fillTopic(url: string, count: number, eventBytes: number) {
+const fills = new Map<string, Promise<{ client: HttpClient; topic: string }>>()
+
+/**
+ * A 1-partition topic holding `count` events. The Questlog readers of a run share one: it is
+ * filled once, and the first reader to close drops it.
+ */
+export function fillTopic(url: string, count: number, eventBytes: number) {
+  const key = `${url}|${count}|${eventBytes}`
+  let fill = fills.get(key)
+  if (!fill) {
+    fill = fillOnce(url, count, eventBytes)
+    fills.set(key, fill)
+    void fill.then(
+      ({ topic }) => dropped.set(topic, key),
+      () => fills.delete(key),
+    )
+  }
+  return fill
+}
+const dropped = new Map<string, string>()
+
+async function fillOnce(url: string, count: number, eventBytes: number) {
   const client = new HttpClient(url, 4)
   const topic = await createTopic(client, 'catchup', 1)
   const body = batchBody(1000, eventBytes)
@@ -103,7 +124,11 @@ async function fillTopic(url: string, count: number, eventBytes: number) {
   return { client, topic }
 }
 
-async function dropTopic(client: HttpClient, topic: string): Promise<void> {
+export async function dropTopic(client: HttpClient, topic: string): Promise<void> {
+  const key = dropped.get(topic)
+  if (key === undefined) return
+  dropped.delete(topic)
+  fills.delete(key)
   await client.json('DELETE', `/v1/topics/${topic}`).catch(() => {})
   client.close()
 }

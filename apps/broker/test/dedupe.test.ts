@@ -101,4 +101,71 @@ describe('dedupe', () => {
     const again = await api(broker.url, 'POST', '/v1/topics/gone.soon/events', { dedupeKey: 'k-1', data: 1 })
     expect(again.body).toMatchObject({ duplicate: false, offset: '0' })
   })
+
+  it('takes a producer sequence in place of dedupe keys: a resent batch is stored once, answered with the first receipts', async () => {
+    await createTopic(broker.url, 'seq.feed', { partitions: 2 })
+    const batch = (from: number, n: number) =>
+      Array.from({ length: n }, (_, i) => ({
+        producer: 'srv-1',
+        seq: from + i,
+        key: `k${(from + i) % 5}`,
+        data: from + i,
+      }))
+    const first = await api(broker.url, 'POST', '/v1/topics/seq.feed/events', { events: batch(0, 20) })
+    expect(first.status).toBe(201)
+    // the same batch again (its receipts were lost), then one that overlaps it and goes further
+    const again = await api(broker.url, 'POST', '/v1/topics/seq.feed/events', { events: batch(0, 20) })
+    expect(again.body.receipts).toEqual(first.body.receipts.map((r: any) => ({ ...r, duplicate: true })))
+    const overlap = await api(broker.url, 'POST', '/v1/topics/seq.feed/events', { events: batch(15, 10) })
+    expect(overlap.body.receipts.map((r: any) => r.duplicate)).toEqual([
+      ...Array(5).fill(true),
+      ...Array(5).fill(false),
+    ])
+    expect(overlap.body.receipts.slice(0, 5)).toEqual(
+      first.body.receipts.slice(15).map((r: any) => ({ ...r, duplicate: true })),
+    )
+    // another producer's numbers are its own; within one batch a repeated seq is stored once
+    const other = await api(broker.url, 'POST', '/v1/topics/seq.feed/events', {
+      events: [
+        { producer: 'srv-2', seq: 0, key: 'k0', data: 'a' },
+        { producer: 'srv-2', seq: 0, key: 'k0', data: 'a' },
+      ],
+    })
+    expect(other.body.receipts.map((r: any) => r.duplicate)).toEqual([false, true])
+
+    const stored = await countEvents('seq.feed', 2)
+    expect(
+      stored
+        .map((e) => e.data)
+        .filter((d) => typeof d === 'number')
+        .sort((a, b) => a - b),
+    ).toEqual(Array.from({ length: 25 }, (_, i) => i))
+    expect(stored).toHaveLength(26)
+    // offsets stay gapless in each partition
+    for (const p of [0, 1]) {
+      const offsets = (await readAll(broker.url, 'seq.feed', p)).map((e) => Number(e.offset))
+      expect(offsets).toEqual(offsets.map((_, i) => i))
+    }
+    // one record per producer and partition, none per event
+    const { id } = await broker.services.topics.get('seq.feed')
+    const [dedupe] = await broker.services
+      .sql`SELECT count(*)::int AS n FROM ql_dedupe WHERE topic_id = ${id}`
+    expect(dedupe!.n).toBe(0)
+  })
+
+  it('refuses half a producer sequence, or one with a dedupe key, naming the field', async () => {
+    await createTopic(broker.url, 'seq.bad')
+    const half = await api(broker.url, 'POST', '/v1/topics/seq.bad/events', { producer: 'p', data: 1 })
+    expect(half.status).toBe(400)
+    expect(half.body.error.details.issues[0].path).toBe('seq')
+    const both = await api(broker.url, 'POST', '/v1/topics/seq.bad/events', {
+      producer: 'p',
+      seq: 1,
+      dedupeKey: 'd',
+      data: 1,
+    })
+    expect(both.status).toBe(400)
+    expect(both.body.error.details.issues[0].path).toBe('dedupeKey')
+    expect(await readAll(broker.url, 'seq.bad', 0)).toHaveLength(0)
+  })
 })

@@ -38,8 +38,14 @@ const common = fc.record(
 )
 /** Now and then no data, base64 data as well, or a field the schema does not know. */
 const rare = fc.option(
-  fc.constantFrom({ data: undefined }, { dataBase64: 'aGk=' }, { dataBase64: 'not base64!' }, { extra: 1 }),
-  { freq: 6 },
+  fc.oneof(
+    fc.constantFrom({ data: undefined }, { dataBase64: 'aGk=' }, { dataBase64: 'not base64!' }, { extra: 1 }),
+    // a producer sequence: both fields, one alone, or past a limit
+    fc.record({ producer: text(128), seq: integer(0) }),
+    fc.record({ producer: text(128) }),
+    fc.record({ seq: integer(0) }),
+  ),
+  { freq: 4 },
 )
 const event = fc.tuple(common, rare).map(([e, r]) => {
   const out: Record<string, unknown> = { ...e, ...r }
@@ -85,6 +91,7 @@ describe('quickPublishEvents', () => {
     const events = [
       { data: { kills: 3 } },
       { type: 'game.kill', key: 'p-1', dedupeKey: 'd-1', partition: 0, headers: { region: 'eu' }, data: [1] },
+      { producer: 'c7x', seq: 41, data: 'numbered' },
     ]
     expect(quickPublishEvents({ events }, true)).toBe(events)
     expect(quickPublishEvents({ data: null }, false)).toEqual([{ data: null }])
@@ -92,6 +99,8 @@ describe('quickPublishEvents', () => {
     expect(quickPublishEvents({ events: [{ data: 1 }, { data: 1, partition: -1 }] }, true)).toBeUndefined()
     expect(quickPublishEvents({ dataBase64: 'aGk=' }, false)).toBeUndefined()
     expect(quickPublishEvents({ events: [] }, true)).toBeUndefined()
+    expect(quickPublishEvents({ producer: 'c7x', data: 1 }, false)).toBeUndefined()
+    expect(quickPublishEvents({ producer: 'c7x', seq: 1, dedupeKey: 'd', data: 1 }, false)).toBeUndefined()
     expect(quickPublishEvents(JSON.parse('{"data":{"__proto__":1}}'), false)).toBeUndefined()
     expect(quickPublishEvents(JSON.parse('{"data":[1e400]}'), false)).toBeUndefined()
   })

@@ -20,6 +20,14 @@ export const publishEventSchema = z
     partition: z.number().int().min(0).optional(),
     /** A repeat of this key inside the topic's dedupe window stores nothing and returns the first receipt. */
     dedupeKey: z.string().min(1).max(512).optional(),
+    /**
+     * An idempotent producer's id, with `seq`: instead of a dedupe key, a producer numbers its events,
+     * increasing per partition; an event whose seq is at or below the last one stored for that producer
+     * in its partition (inside the dedupe window) is a repeat: nothing is stored, the first receipt returns.
+     */
+    producer: z.string().min(1).max(128).optional(),
+    /** The event's number in its producer's sequence (see `producer`). */
+    seq: z.number().int().min(0).optional(),
     source: z.string().min(1).max(512).optional(),
     /** Event id; a UUIDv7 is assigned when absent. */
     id: z.string().min(1).max(256).optional(),
@@ -36,6 +44,14 @@ export const publishEventSchema = z
   .refine((e) => (e.data === undefined) !== (e.dataBase64 === undefined), {
     message: 'give exactly one of data or dataBase64',
     path: ['data'],
+  })
+  .refine((e) => (e.producer === undefined) === (e.seq === undefined), {
+    message: 'give producer and seq together',
+    path: ['seq'],
+  })
+  .refine((e) => e.producer === undefined || e.dedupeKey === undefined, {
+    message: 'give a dedupeKey or a producer sequence, not both',
+    path: ['dedupeKey'],
   })
 
 export type PublishEvent = z.infer<typeof publishEventSchema>
@@ -86,6 +102,12 @@ function quickEvent(v: unknown): boolean {
       case 'source':
         if (!isText(value, 512)) return false
         break
+      case 'producer':
+        if (!isText(value, 128)) return false
+        break
+      case 'seq':
+        if (!Number.isSafeInteger(value) || (value as number) < 0) return false
+        break
       case 'id':
       case 'contentType':
         if (!isText(value, 256)) return false
@@ -104,6 +126,10 @@ function quickEvent(v: unknown): boolean {
         return false
     }
   }
+  const e = v as { producer?: unknown; seq?: unknown; dedupeKey?: unknown }
+  // producer and seq go together, and never with a dedupe key
+  if ((e.producer === undefined) !== (e.seq === undefined)) return false
+  if (e.producer !== undefined && e.dedupeKey !== undefined) return false
   return hasData
 }
 

@@ -6,7 +6,7 @@ import {
 } from '@questlog/protocol'
 import { z } from 'zod'
 import type { OverrunPolicy } from './buffer'
-import { createDedupeKeys } from './dedupe'
+import { createDedupeKeys, createSequence } from './dedupe'
 import { ClientClosedError } from './errors'
 import { httpCall } from './http'
 import { type BatchResult, Producer, type ProducerStats, type QueuedEvent } from './producer'
@@ -104,6 +104,8 @@ export class QuestlogClient {
   protected readonly brokers: string[]
   protected readonly token: TokenSource | undefined
   private readonly nextDedupeKey = createDedupeKeys()
+  /** Numbers the events queued without a dedupe key of their own. */
+  private readonly sequence = createSequence()
   private subscriptions = 0
   private responders = 0
   protected closing: Promise<void> | undefined
@@ -283,10 +285,11 @@ export class QuestlogClient {
   }
 
   protected enqueue(topic: string, data: unknown, o: PublishOptions): Promise<Receipt> {
-    const event: PublishEvent = {
-      data: data as PublishEvent['data'],
-      dedupeKey: o.dedupeKey ?? this.nextDedupeKey(),
-    }
+    // a dedupe key of the caller's, or the next number of this client's sequence
+    const event: PublishEvent =
+      o.dedupeKey !== undefined
+        ? { data: data as PublishEvent['data'], dedupeKey: o.dedupeKey }
+        : { data: data as PublishEvent['data'], producer: this.sequence.producer, seq: this.sequence.next() }
     if (o.key !== undefined) event.key = o.key
     if (o.partition !== undefined) event.partition = o.partition
     if (o.type !== undefined) event.type = o.type

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createDedupeKeys, randomId } from './dedupe'
+import { createDedupeKeys, createSequence, randomId } from './dedupe'
 import { webSocketUrl } from './transport'
 
 describe('dedupe keys', () => {
@@ -20,5 +20,15 @@ describe('webSocketUrl', () => {
     expect(webSocketUrl('http://localhost:4600')).toBe('ws://localhost:4600/v1/ws')
     expect(webSocketUrl('https://bus.example.com')).toBe('wss://bus.example.com/v1/ws')
     expect(webSocketUrl('ws://10.0.0.1:4600/custom')).toBe('ws://10.0.0.1:4600/custom')
+  })
+})
+
+describe('producer sequences', () => {
+  it('number events from 0 under one random producer id per client', () => {
+    const a = createSequence()
+    const b = createSequence()
+    expect([a.next(), a.next(), a.next()]).toEqual([0, 1, 2])
+    expect(a.producer).toMatch(/^[0-9a-z]{16}$/)
+    expect(b.producer).not.toBe(a.producer)
   })
 })

@@ -17,3 +17,14 @@ export function createDedupeKeys(prefix: string = randomId()): () => string {
   let seq = 0
   return () => `${prefix}-${(seq++).toString(36)}`
 }
+
+/**
+ * An idempotent producer's numbering: a random id per client and a counter.
+ * Every event gets the next number when it is queued and keeps it through every
+ * retry; since a client sends one batch at a time, in queue order, the numbers
+ * a partition receives from it only grow, and the broker stores each one once.
+ */
+export function createSequence(producer: string = randomId(16)): { producer: string; next(): number } {
+  let seq = 0
+  return { producer, next: () => seq++ }
+}

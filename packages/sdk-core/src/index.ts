@@ -9,7 +9,7 @@ export {
   type ScheduledReceipt,
   type ScheduleOptions,
 } from './client'
-export { createDedupeKeys, randomId } from './dedupe'
+export { createDedupeKeys, createSequence, randomId } from './dedupe'
 export {
   AbortedError,
   BufferFullError,

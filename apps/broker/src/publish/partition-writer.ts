@@ -1,10 +1,14 @@
+import { BadRequestError } from '@questlog/protocol'
 import type { Sql } from '../storage/db'
 import {
+  type Appended,
   DedupeConflict,
   dedupeReceipts,
   type NewEvent,
   payloadOf,
   type StoredEvent,
+  sequenceKey,
+  sequenceReceipts,
   writeBatch,
 } from '../storage/event-store'
 import type { SegmentRegistry } from '../storage/segments'
@@ -180,12 +184,14 @@ export class PartitionWriter {
     const settle = (s: Slot, r: WriteResult) => {
       s.group.results[s.index] = r
     }
-    // a dedupe key seen twice in one batch: the first one is written, the rest share its receipt
+    // a dedupe key (or a producer's seq) seen twice in one batch: the first one is written, the rest
+    // share its receipt
     const firstByKey = new Map<string, Slot>()
     const followers = new Map<Slot, Slot[]>()
     let toWrite: Slot[] = []
     for (const s of batch) {
-      const k = event(s).dedupeKey
+      const e = event(s)
+      const k = e.producer !== undefined ? `\u0000${sequenceKey(e.producer, e.seq!)}` : e.dedupeKey
       const first = k === null ? undefined : firstByKey.get(k)
       if (first) followers.get(first)?.push(s) ?? followers.set(first, [s])
       else {
@@ -194,6 +200,8 @@ export class PartitionWriter {
       }
     }
     const duplicates: Slot[] = []
+    /** Events their producer had stored already, with the offset the batch that found them started at. */
+    const repeated: Array<{ slot: Slot; before: number }> = []
     for (let attempt = 0; toWrite.length > 0; attempt++) {
       const sent = await this.myTurn()
       try {
@@ -201,7 +209,7 @@ export class PartitionWriter {
         // times never go back along a partition's offsets
         this.lastTimeMs = nowMs
         const time = new Date(nowMs)
-        let writing: Promise<number>
+        let writing: Promise<Appended>
         const events = toWrite.map(event)
         try {
           await this.deps.segments.ensure(topic.id, topic.segmentMs, nowMs)
@@ -217,17 +225,26 @@ export class PartitionWriter {
         } finally {
           sent()
         }
-        const base = await writing
-        this.deps.onCommitted(topic.id, this.partition, base, () =>
-          events.map((e, i) => ({
-            ...e,
-            data: payloadOf(e),
-            partition: this.partition,
-            offset: base + i,
-            time,
-          })),
-        )
-        toWrite.forEach((s, i) => {
+        const { base, repeats } = await writing
+        let written = toWrite
+        if (repeats.length > 0) {
+          const skip = new Set(repeats)
+          for (const i of skip) repeated.push({ slot: toWrite[i]!, before: base })
+          written = toWrite.filter((_, i) => !skip.has(i))
+        }
+        if (written.length > 0) {
+          const stored = written.map(event)
+          this.deps.onCommitted(topic.id, this.partition, base, () =>
+            stored.map((e, i) => ({
+              ...e,
+              data: payloadOf(e),
+              partition: this.partition,
+              offset: base + i,
+              time,
+            })),
+          )
+        }
+        written.forEach((s, i) => {
           const receipt = { id: event(s).id, partition: this.partition, offset: base + i, duplicate: false }
           settle(s, receipt)
           for (const f of followers.get(s) ?? []) settle(f, { ...receipt, duplicate: true })
@@ -241,6 +258,34 @@ export class PartitionWriter {
           throw e
         }
         // the statement changed nothing (a deadlock or serialization failure rolls it back): a retry is safe
+      }
+    }
+    if (repeated.length > 0) {
+      const keyOf = (s: Slot) => sequenceKey(event(s).producer!, event(s).seq!)
+      const before = Math.max(...repeated.map((r) => r.before))
+      const originals = await sequenceReceipts(
+        this.deps.sql,
+        topic.id,
+        this.partition,
+        repeated.map((r) => keyOf(r.slot)),
+        before,
+      )
+      for (const { slot } of repeated) {
+        const o = originals.get(keyOf(slot))
+        if (!o) {
+          const e = event(slot)
+          // this request alone fails: the rest of the batch was written
+          slot.group.reject(
+            new BadRequestError(
+              `event ${e.seq} of producer '${e.producer}' is at or below the last one stored in partition ${this.partition}, and that event is not in the log: a producer's seq must increase within a partition`,
+              { details: { producer: e.producer, seq: e.seq, partition: this.partition } },
+            ),
+          )
+          continue
+        }
+        const receipt = { id: o.id, partition: o.partition, offset: o.offset, duplicate: true }
+        settle(slot, receipt)
+        for (const f of followers.get(slot) ?? []) settle(f, receipt)
       }
     }
     if (duplicates.length > 0) {

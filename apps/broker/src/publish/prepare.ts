@@ -55,6 +55,10 @@ export function prepareEvent(e: PublishEvent, index: number | null, ctx: Prepare
     size,
     partition: e.partition,
   }
+  if (e.producer !== undefined) {
+    prepared.producer = e.producer
+    prepared.seq = e.seq
+  }
   if (data) prepared.data = data
   else prepared.dataJson = dataJson
   return prepared

@@ -86,7 +86,9 @@ export class RetentionWorker {
         else break
       }
     }
-    await this.sql`
-      DELETE FROM ql_dedupe WHERE topic_id = ${topic.id} AND created_at < ${new Date(now - topic.dedupeWindowMs).toISOString()}::timestamptz`
+    const cutoff = new Date(now - topic.dedupeWindowMs).toISOString()
+    await this.sql`DELETE FROM ql_dedupe WHERE topic_id = ${topic.id} AND created_at < ${cutoff}::timestamptz`
+    await this
+      .sql`DELETE FROM ql_producers WHERE topic_id = ${topic.id} AND updated_at < ${cutoff}::timestamptz`
   }
 }

@@ -24,6 +24,9 @@ export type NewEvent = Omit<StoredEvent, 'offset' | 'time' | 'partition' | 'data
   dataJson?: string
   /** Payload size in bytes. */
   size: number
+  /** An idempotent producer's id and this event's number in its sequence (instead of a dedupe key). */
+  producer?: string | undefined
+  seq?: number | undefined
   /** What the log stores when it differs from the payload (a sealed payload); live readers still get the payload. */
   storedData?: Buffer
 }
@@ -103,6 +106,7 @@ function rowsJson(events: NewEvent[]): string {
     else out += `,"d":"${(e.storedData ?? payloadOf(e)).toString('base64')}"`
     if (e.key !== null) out += `,"k":${JSON.stringify(e.key)}`
     if (e.dedupeKey !== null) out += `,"dk":${JSON.stringify(e.dedupeKey)}`
+    if (e.producer !== undefined) out += `,"p":${JSON.stringify(e.producer)},"q":${e.seq}`
     if (e.headersJson !== null) out += `,"h":${e.headersJson}`
     if (e.encKey) out += `,"ek":${JSON.stringify(e.encKey)}`
     out += '}'
@@ -113,24 +117,46 @@ function rowsJson(events: NewEvent[]): string {
 /** SQLSTATE `ql_append` raises when a dedupe key of the batch is already taken. */
 const DEDUPE_TAKEN = 'QL409'
 
+export interface Appended {
+  /** The batch's first offset. */
+  base: number
+  /** Indexes (0-based) of events a producer had stored already: not written again. */
+  repeats: number[]
+}
+
 /**
- * Writes one group-commit batch as one statement (its own transaction) and
- * returns its first offset. `ql_append` takes the partition's row lock first,
- * so offsets commit in order with no gaps (DESIGN invariant #1). The batch
- * travels as one JSON document: one parameter to encode, parsed by PostgreSQL
- * in C. Statements sent on one connection run in the order sent, so a
- * partition's batches can be pipelined there.
+ * Writes one group-commit batch as one statement (its own transaction).
+ * `ql_append` takes the partition's row lock first, so offsets commit in order
+ * with no gaps (DESIGN invariant #1); events a producer stored already are left
+ * out, and the rest numbered on without a gap. The batch travels as one JSON
+ * document: one parameter to encode, parsed by PostgreSQL in C. Statements sent
+ * on one connection run in the order sent, so a partition's batches can be
+ * pipelined there.
  */
-export async function writeBatch(sql: Sql, batch: WriteBatch): Promise<number> {
+export async function writeBatch(sql: Sql, batch: WriteBatch): Promise<Appended> {
   const { topicId, partition, events } = batch
   let keyed = 0
-  for (const e of events) if (e.dedupeKey !== null) keyed++
+  // each producer's lowest and highest seq in the batch
+  const seqs = new Map<string, { min: number; max: number }>()
+  for (const e of events) {
+    if (e.dedupeKey !== null) keyed++
+    if (e.producer === undefined) continue
+    const range = seqs.get(e.producer)
+    if (!range) seqs.set(e.producer, { min: e.seq!, max: e.seq! })
+    else {
+      range.min = Math.min(range.min, e.seq!)
+      range.max = Math.max(range.max, e.seq!)
+    }
+  }
+  const ranges = [...seqs.values()]
   try {
     const [row] = await sql`
-      SELECT ql_append(${topicId}, ${partition}, ${batch.time.toISOString()}::timestamptz,
+      SELECT base, repeats FROM ql_append(${topicId}, ${partition}, ${batch.time.toISOString()}::timestamptz,
                        ${batch.dedupeCutoff.toISOString()}::timestamptz, ${rowsJson(events)}::text::json,
-                       ${events.length}, ${keyed}, ${batch.notifyChannel}, ${batch.notifyPrefix}) AS base`
-    return Number(row!.base)
+                       ${events.length}, ${keyed}, ${[...seqs.keys()]}::text[],
+                       ${ranges.map((r) => r.min)}::bigint[], ${ranges.map((r) => r.max)}::bigint[],
+                       ${batch.notifyChannel}, ${batch.notifyPrefix})`
+    return { base: Number(row!.base), repeats: (row!.repeats as number[]).map((ord) => ord - 1) }
   } catch (e) {
     if ((e as { code?: string }).code !== DEDUPE_TAKEN) throw e
     // the claim that beat this one has committed (the insert waited for it): its keys are visible now
@@ -143,6 +169,36 @@ export async function writeBatch(sql: Sql, batch: WriteBatch): Promise<number> {
     if (taken.length === 0) throw Object.assign(new Error('dedupe claim lost; retry'), { code: '40001' })
     throw new DedupeConflict(new Set(taken.map((r) => r.dedupe_key as string)))
   }
+}
+
+/** How the log names a producer's event in its `dedupe_key` column. */
+export const sequenceKey = (producer: string, seq: number) => `${producer}:${seq}`
+
+/**
+ * The receipts of events a producer stored before, found by their sequence
+ * keys in the partition: first among the offsets just below `before` (a resent
+ * batch is a recent one), then anywhere.
+ */
+export async function sequenceReceipts(
+  sql: Sql,
+  topicId: number,
+  partition: number,
+  keys: string[],
+  before: number,
+): Promise<Map<string, DedupeReceipt>> {
+  const found = new Map<string, DedupeReceipt>()
+  const look = async (from: number) => {
+    const rows = await sql`
+      SELECT dedupe_key, id, "offset" FROM ql_events
+      WHERE topic_id = ${topicId} AND partition = ${partition}
+        AND "offset" >= ${from} AND "offset" < ${before}
+        AND dedupe_key = ANY(${keys.filter((k) => !found.has(k))}::text[])`
+    for (const r of rows)
+      found.set(r.dedupe_key as string, { id: r.id as string, partition, offset: Number(r.offset) })
+  }
+  await look(Math.max(0, before - 100_000))
+  if (found.size < keys.length) await look(0)
+  return found
 }
 
 export interface DedupeReceipt {

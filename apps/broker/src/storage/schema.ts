@@ -58,4 +58,17 @@ export const dedupe = pgTable(
   (t) => [primaryKey({ columns: [t.topicId, t.dedupeKey] })],
 )
 
+/** An idempotent producer's last seq stored in one partition. */
+export const producers = pgTable(
+  'ql_producers',
+  {
+    topicId: integer('topic_id').notNull(),
+    partition: integer('partition').notNull(),
+    producerId: text('producer_id').notNull(),
+    lastSeq: bigint('last_seq', { mode: 'number' }).notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.topicId, t.partition, t.producerId] })],
+)
+
 export type TopicRow = typeof topics.$inferSelect

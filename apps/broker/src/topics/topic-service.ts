@@ -174,6 +174,7 @@ export class TopicService {
       await tx`DELETE FROM ql_topics WHERE id = ${topic.id}`
       // after the topic row: that delete waited for writers holding its partitions, so their records are visible
       await tx`DELETE FROM ql_dedupe WHERE topic_id = ${topic.id}`
+      await tx`DELETE FROM ql_producers WHERE topic_id = ${topic.id}`
     })
     this.cache.delete(name)
     this.segments.forget(topic.id)

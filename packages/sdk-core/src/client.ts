@@ -92,10 +92,14 @@ export interface ScheduledReceipt {
 
 export type BatchEntry<T> = PublishOptions & { data: T }
 
+const ignore = () => {}
+
 function swallow(p: Promise<unknown>): void {
   // callers that fire and forget must not crash the process with an unhandled rejection
-  p.catch(() => {})
+  p.catch(ignore)
 }
+
+const NO_OPTIONS = {}
 
 /** The transport-agnostic client behind both SDKs. */
 export class QuestlogClient {
@@ -156,10 +160,13 @@ export class QuestlogClient {
   publish<T>(
     topic: TopicRef<T>,
     data: T,
-    options: PublishOptions & Partial<ScheduleOptions> & ConfirmOptions = {},
+    options: PublishOptions & Partial<ScheduleOptions> & ConfirmOptions = NO_OPTIONS,
   ): Promise<Receipt | ScheduledReceipt> {
     const invalid = checkPayload(topic, data)
     if (invalid) return Promise.reject(invalid)
+    // the game loop's path: queued, nothing else to work out
+    if (options.deliverAt === undefined && options.delayMs === undefined && options.confirm === undefined)
+      return this.enqueue(topicName(topic), data, options)
     const { deliverAt, delayMs, confirm, confirmTimeoutMs, signal: _signal, ...event } = options
     const name = encodeURIComponent(topicName(topic))
     if (deliverAt !== undefined || delayMs !== undefined) {

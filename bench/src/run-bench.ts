@@ -23,7 +23,7 @@ import { spread } from './stats'
 import { natsFanout, questlogSseFanout, redisFanout } from './systems/fanout'
 import { natsCatchUp, natsJetStream, natsLatency } from './systems/nats-js'
 import { questlogHttp } from './systems/questlog-http'
-import { questlogPagesCatchUp, questlogSseCatchUp, questlogSseLatency } from './systems/questlog-live'
+import { questlogSseCatchUp, questlogSseLatency } from './systems/questlog-live'
 import { questlogSdk, questlogSdkCatchUp, questlogSdkLatency, sdkEnqueueNs } from './systems/questlog-sdk'
 import { createRawTable, dropRawTable, rawCopy, rawUnnest } from './systems/raw-pg'
 import { redisCatchUp, redisLatency, redisStreams } from './systems/redis-streams'
@@ -104,7 +104,6 @@ async function main(): Promise<void> {
       [
         questlogSdkCatchUp(url),
         questlogSseCatchUp(url),
-        questlogPagesCatchUp(url),
         natsCatchUp(() => nats.port, 'NATS JetStream'),
         redisCatchUp(() => redisEverysec.port, 'Redis Streams'),
       ],

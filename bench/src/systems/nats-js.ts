@@ -99,11 +99,16 @@ export function natsCatchUp(port: () => number, name: string): CatchUpTarget {
     async fill(count, eventBytes) {
       const nc = await connect({ servers: `127.0.0.1:${port()}` })
       const [stream] = await addStreams(nc, 1)
-      const js = nc.jetstream()
       const payload = enc.encode(eventJson(eventBytes, 0))
+      // filled with plain publishes (the stream stores them all), then waited for: the read is what is measured
+      const jsm = await nc.jetstreamManager()
       for (let sent = 0; sent < count; sent += 1000) {
-        const n = Math.min(1000, count - sent)
-        await Promise.all(Array.from({ length: n }, () => js.publish(`${stream}.events`, payload)))
+        for (let i = 0; i < Math.min(1000, count - sent); i++) nc.publish(`${stream}.events`, payload)
+        await nc.flush()
+      }
+      for (let i = 0; (await jsm.streams.info(stream!)).state.messages < count; i++) {
+        if (i > 600) throw new Error(`the stream holds fewer than ${count} messages after 60 s`)
+        await new Promise((r) => setTimeout(r, 100))
       }
       return {
         async readAll() {

@@ -58,33 +58,6 @@ export function questlogSseCatchUp(url: () => string): CatchUpTarget {
   }
 }
 
-/** Stores events in a 1-partition topic, then pages through them with `GET …/events?from=&limit=1000`. */
-export function questlogPagesCatchUp(url: () => string): CatchUpTarget {
-  return {
-    name: 'Questlog HTTP pages',
-    async fill(count, eventBytes) {
-      const { client, topic } = await fillTopic(url(), count, eventBytes)
-      return {
-        async readAll() {
-          let got = 0
-          let from = '0'
-          for (;;) {
-            const page = await client.json<{ events: unknown[]; next: string }>(
-              'GET',
-              `/v1/topics/${topic}/events?partition=0&from=${from}&limit=1000`,
-            )
-            if (page.events.length === 0) break
-            got += page.events.length
-            from = page.next
-          }
-          return got
-        },
-        close: () => dropTopic(client, topic),
-      }
-    },
-  }
-}
-
 const fills = new Map<string, Promise<{ client: HttpClient; topic: string }>>()
 
 /**

@@ -6,7 +6,7 @@ import { createTopic } from './questlog-http'
 import { dropTopic, fillTopic } from './questlog-live'
 import type { CatchUpTarget, LatencyTarget, OpenedTarget, ThroughputCase, ThroughputTarget } from './types'
 
-const DURABILITY = 'PostgreSQL COMMIT (synchronous_commit=on), dedupe key per event'
+const DURABILITY = 'PostgreSQL COMMIT (synchronous_commit=on), producer sequence per event'
 
 /** The Node SDK over WebSocket with its default options: one client per producer, `publish()` per event. */
 export function questlogSdk(url: () => string): ThroughputTarget {

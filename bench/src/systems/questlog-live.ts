@@ -32,30 +32,36 @@ export function questlogSseLatency(url: () => string): LatencyTarget {
   }
 }
 
-/** Stores events in a 1-partition topic, then reads them back from `earliest` over SSE. */
-export function questlogSseCatchUp(url: () => string): CatchUpTarget {
+/** A Questlog catch-up reader: the shared filled topic, read back from `earliest` by `read`. */
+export function questlogCatchUp(
+  name: string,
+  url: () => string,
+  read: (topic: string, count: number) => Promise<number>,
+): CatchUpTarget {
   return {
-    name: 'Questlog SSE',
+    name,
     async fill(count, eventBytes) {
       const { client, topic } = await fillTopic(url(), count, eventBytes)
-      return {
-        async readAll() {
-          let got = 0
-          let done: () => void = () => {}
-          const all = new Promise<void>((r) => {
-            done = r
-          })
-          const stream = await openSse(`${url()}/v1/topics/${topic}/stream?from=earliest`, () => {
-            if (++got === count) done()
-          })
-          await Promise.race([all, stream.ended])
-          stream.close()
-          return got
-        },
-        close: () => dropTopic(client, topic),
-      }
+      return { readAll: () => read(topic, count), close: () => dropTopic(client, topic) }
     },
   }
+}
+
+/** Reads the stored events back over SSE. */
+export function questlogSseCatchUp(url: () => string): CatchUpTarget {
+  return questlogCatchUp('Questlog SSE', url, async (topic, count) => {
+    let got = 0
+    let done: () => void = () => {}
+    const all = new Promise<void>((r) => {
+      done = r
+    })
+    const stream = await openSse(`${url()}/v1/topics/${topic}/stream?from=earliest`, () => {
+      if (++got === count) done()
+    })
+    await Promise.race([all, stream.ended])
+    stream.close()
+    return got
+  })
 }
 
 const fills = new Map<string, Promise<{ client: HttpClient; topic: string }>>()
@@ -64,7 +70,7 @@ const fills = new Map<string, Promise<{ client: HttpClient; topic: string }>>()
  * A 1-partition topic holding `count` events. The Questlog readers of a run share one: it is
  * filled once, and the first reader to close drops it.
  */
-export function fillTopic(url: string, count: number, eventBytes: number) {
+function fillTopic(url: string, count: number, eventBytes: number) {
   const key = `${url}|${count}|${eventBytes}`
   let fill = fills.get(key)
   if (!fill) {
@@ -97,7 +103,7 @@ async function fillOnce(url: string, count: number, eventBytes: number) {
   return { client, topic }
 }
 
-export async function dropTopic(client: HttpClient, topic: string): Promise<void> {
+async function dropTopic(client: HttpClient, topic: string): Promise<void> {
   const key = dropped.get(topic)
   if (key === undefined) return
   dropped.delete(topic)

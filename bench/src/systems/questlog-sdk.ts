@@ -3,7 +3,7 @@ import { BENCH_ADMIN_KEY } from '../auth'
 import { eventJson } from '../payload'
 import { HttpClient } from './http-client'
 import { createTopic } from './questlog-http'
-import { dropTopic, fillTopic } from './questlog-live'
+import { questlogCatchUp } from './questlog-live'
 import type { CatchUpTarget, LatencyTarget, OpenedTarget, ThroughputCase, ThroughputTarget } from './types'
 
 const DURABILITY = 'PostgreSQL COMMIT (synchronous_commit=on), producer sequence per event'
@@ -81,31 +81,22 @@ export function questlogSdkLatency(url: () => string): LatencyTarget {
   }
 }
 
-/** Stores events in a 1-partition topic, then reads them back with an SDK subscription from `earliest`. */
+/** Reads the stored events back with an SDK subscription. */
 export function questlogSdkCatchUp(url: () => string): CatchUpTarget {
-  return {
-    name: 'Questlog SDK',
-    async fill(count, eventBytes) {
-      const { client, topic } = await fillTopic(url(), count, eventBytes)
-      return {
-        async readAll() {
-          const bus = createClient({ brokers: [url()], token: BENCH_ADMIN_KEY })
-          const abort = new AbortController()
-          let got = 0
-          try {
-            for await (const _ of bus.subscribe(topic, { from: 'earliest', signal: abort.signal })) {
-              if (++got >= count) break
-            }
-          } finally {
-            abort.abort()
-            await bus.close()
-          }
-          return got
-        },
-        close: () => dropTopic(client, topic),
+  return questlogCatchUp('Questlog SDK', url, async (topic, count) => {
+    const bus = createClient({ brokers: [url()], token: BENCH_ADMIN_KEY })
+    const abort = new AbortController()
+    let got = 0
+    try {
+      for await (const _ of bus.subscribe(topic, { from: 'earliest', signal: abort.signal })) {
+        if (++got >= count) break
       }
-    },
-  }
+    } finally {
+      abort.abort()
+      await bus.close()
+    }
+    return got
+  })
 }
 
 /**

@@ -11,8 +11,6 @@ CREATE TABLE IF NOT EXISTS ql_producers (
   PRIMARY KEY (topic_id, partition, producer_id)
 );
 
-DROP FUNCTION IF EXISTS ql_append(integer, integer, timestamptz, timestamptz, json, integer, integer, text, text);
-
 -- Appends a batch to a partition in one call: takes the partition's row lock
 -- (offsets are handed out, and become visible, in commit order), drops the
 -- rows a producer already stored, claims the dedupe keys, inserts the events,

@@ -3,6 +3,7 @@ import type { Sql } from '../storage/db'
 import {
   type Appended,
   DedupeConflict,
+  type DedupeReceipt,
   dedupeReceipts,
   type NewEvent,
   payloadOf,
@@ -184,6 +185,12 @@ export class PartitionWriter {
     const settle = (s: Slot, r: WriteResult) => {
       s.group.results[s.index] = r
     }
+    /** A repeat of an event stored before: it, and its followers in this batch, get the original's receipt. */
+    const settleRepeat = (s: Slot, original: DedupeReceipt) => {
+      const receipt = { ...original, duplicate: true }
+      settle(s, receipt)
+      for (const f of followers.get(s) ?? []) settle(f, receipt)
+    }
     // a dedupe key (or a producer's seq) seen twice in one batch: the first one is written, the rest
     // share its receipt
     const firstByKey = new Map<string, Slot>()
@@ -283,9 +290,7 @@ export class PartitionWriter {
           )
           continue
         }
-        const receipt = { id: o.id, partition: o.partition, offset: o.offset, duplicate: true }
-        settle(slot, receipt)
-        for (const f of followers.get(slot) ?? []) settle(f, receipt)
+        settleRepeat(slot, o)
       }
     }
     if (duplicates.length > 0) {
@@ -298,9 +303,7 @@ export class PartitionWriter {
         const o = originals.get(event(s).dedupeKey!)
         // the original expired between the conflict and this read: extremely rare, and retryable
         if (!o) throw Object.assign(new Error('dedupe record vanished; retry'), { code: '40001' })
-        const receipt = { id: o.id, partition: o.partition, offset: o.offset, duplicate: true }
-        settle(s, receipt)
-        for (const f of followers.get(s) ?? []) settle(f, receipt)
+        settleRepeat(s, o)
       }
     }
     this.deps.onBatch(batch.length, (performance.now() - started) / 1000)

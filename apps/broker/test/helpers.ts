@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
+import { createClient, type QuestlogClient } from '@questlog/sdk-node'
 import postgres from 'postgres'
-import { inject } from 'vitest'
+import { afterAll, afterEach, beforeAll, inject } from 'vitest'
 import { type Broker, createBroker } from '../src/broker'
 import type { BrokerConfigInput } from '../src/config'
 
@@ -20,6 +21,33 @@ export async function startBroker(config: BrokerConfigInput = {}): Promise<Broke
   const databaseUrl = config.databaseUrl ?? (await freshDatabase())
   // suites that test authentication turn it on themselves
   return createBroker({ port: 0, logLevel: 'warn', auth: 'off', ...config, databaseUrl })
+}
+
+/** A broker for a describe block, and SDK clients on it that are closed after each test. */
+export function brokerWithClients(config: BrokerConfigInput = {}) {
+  let broker: Broker | undefined
+  const clients: QuestlogClient[] = []
+  beforeAll(async () => {
+    broker = await startBroker(config)
+  })
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()))
+  })
+  afterAll(async () => {
+    await broker?.stop()
+  })
+  return {
+    get broker(): Broker {
+      if (!broker) throw new Error('the broker starts in beforeAll')
+      return broker
+    },
+    /** A client of this broker, or with `options` of its own (closed after the test all the same). */
+    client(options: Partial<Parameters<typeof createClient>[0]> = {}): QuestlogClient {
+      const c = createClient({ brokers: [this.broker.url], ...options })
+      clients.push(c)
+      return c
+    },
+  }
 }
 
 export interface ApiResponse<T = any> {

@@ -1,11 +1,11 @@
 import { PROTOCOL_VERSION } from '@questlog/protocol'
 import { createClient, defineRequest, isQuestlogError, type QuestlogClient } from '@questlog/sdk-node'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { z } from 'zod'
 import type { Broker } from '../src/broker'
 import { rpcRouterOf } from '../src/rpc/rpc-router'
-import { startBroker } from './helpers'
+import { brokerWithClients, startBroker } from './helpers'
 
 const double = defineRequest(
   'rpc.double',
@@ -57,22 +57,8 @@ async function timeToError(bus: QuestlogClient, subject: string): Promise<{ ms: 
 }
 
 describe('request/reply over the WebSocket', () => {
-  let broker: Broker
-  const clients: QuestlogClient[] = []
-  const client = () => {
-    const c = createClient({ brokers: [broker.url] })
-    clients.push(c)
-    return c
-  }
-  beforeAll(async () => {
-    broker = await startBroker()
-  })
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.close()))
-  })
-  afterAll(async () => {
-    await broker?.stop()
-  })
+  const setup = brokerWithClients()
+  const client = () => setup.client()
 
   it('routes 1,000 concurrent requests across 3 responders, each reply to its own request', async () => {
     const served = new Map<string, number>()
@@ -98,7 +84,7 @@ describe('request/reply over the WebSocket', () => {
     expect(by).toEqual(served)
     // round-robin: every responder gets its third
     for (const count of served.values()) expect(count).toBeGreaterThanOrEqual(300)
-    expect(rpcRouterOf(broker.services).pending).toBe(0)
+    expect(rpcRouterOf(setup.broker.services).pending).toBe(0)
   })
 
   it('lets a responder serve a pattern and passes its errors back typed', async () => {
@@ -144,8 +130,7 @@ describe('request/reply over the WebSocket', () => {
 
   it('times out a request that never found a connection, and honours its AbortSignal', async () => {
     // nothing listens on port 1: the client keeps reconnecting
-    const offline = createClient({ brokers: ['http://127.0.0.1:1'], backoff: { initialMs: 50, maxMs: 200 } })
-    clients.push(offline)
+    const offline = setup.client({ brokers: ['http://127.0.0.1:1'], backoff: { initialMs: 50, maxMs: 200 } })
     await expect(offline.request('rpc.any', {}, { timeoutMs: 300 })).rejects.toMatchObject({
       name: 'TimeoutError',
       code: 'timeout',
@@ -163,7 +148,7 @@ describe('request/reply over the WebSocket', () => {
   })
 
   it('moves requests held by a responder that dies to another one', async () => {
-    const dying = await rawResponder(broker.url, 'rpc.work')
+    const dying = await rawResponder(setup.broker.url, 'rpc.work')
     const healthy = client()
     await healthy.respond<{ n: number }, number>('rpc.work', ({ n }) => n + 1)
     const bus = client()
@@ -180,7 +165,7 @@ describe('request/reply over the WebSocket', () => {
   })
 
   it('fails requests held by the only responder with NoResponders when it dies', async () => {
-    const dying = await rawResponder(broker.url, 'rpc.lonely')
+    const dying = await rawResponder(setup.broker.url, 'rpc.lonely')
     const bus = client()
     const pending = bus.request('rpc.lonely', {}, { timeoutMs: 30_000 }).catch((e: unknown) => e)
     await dying.until(() => dying.requests().length === 1)
@@ -190,8 +175,8 @@ describe('request/reply over the WebSocket', () => {
   })
 
   it('refuses a reply to a request the responder did not receive', async () => {
-    const r1 = await rawResponder(broker.url, 'rpc.mine')
-    const r2 = await rawResponder(broker.url, 'rpc.other')
+    const r1 = await rawResponder(setup.broker.url, 'rpc.mine')
+    const r2 = await rawResponder(setup.broker.url, 'rpc.other')
     const bus = client()
     const answer = bus.request('rpc.mine', { q: 1 }, { timeoutMs: 30_000 })
     await r1.until(() => r1.requests().length === 1)

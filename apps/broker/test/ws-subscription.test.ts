@@ -1,37 +1,23 @@
-import { createClient, isQuestlogError, type QuestlogClient, type ReceivedEvent } from '@questlog/sdk-node'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { createClient, isQuestlogError, type ReceivedEvent } from '@questlog/sdk-node'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Broker } from '../src/broker'
-import { api, createTopic, sleep, startBroker } from './helpers'
+import { api, brokerWithClients, createTopic, sleep, startBroker } from './helpers'
 
 describe('named subscriptions over the WebSocket', () => {
-  let broker: Broker
-  const clients: QuestlogClient[] = []
-  const client = () => {
-    const c = createClient({ brokers: [broker.url] })
-    clients.push(c)
-    return c
-  }
+  const setup = brokerWithClients()
+  const client = () => setup.client()
   const createSubscription = async (body: Record<string, unknown>) => {
-    const res = await api(broker.url, 'POST', '/v1/subscriptions', body)
+    const res = await api(setup.broker.url, 'POST', '/v1/subscriptions', body)
     expect(res.status).toBe(201)
   }
   const publish = async (topic: string, events: Array<{ key?: string; data: unknown }>) => {
-    const res = await api(broker.url, 'POST', `/v1/topics/${topic}/events`, { events })
+    const res = await api(setup.broker.url, 'POST', `/v1/topics/${topic}/events`, { events })
     expect(res.status).toBe(201)
     return res.body.receipts as Array<{ partition: number }>
   }
-  beforeAll(async () => {
-    broker = await startBroker()
-  })
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.close()))
-  })
-  afterAll(async () => {
-    await broker?.stop()
-  })
 
   it('queue mode: a nak is redelivered, an ack settles, a term dead-letters', async () => {
-    await createTopic(broker.url, 'wsq.jobs', { partitions: 2 })
+    await createTopic(setup.broker.url, 'wsq.jobs', { partitions: 2 })
     await createSubscription({
       name: 'wsq-workers',
       topic: 'wsq.jobs',
@@ -65,16 +51,16 @@ describe('named subscriptions over the WebSocket', () => {
         .map(([d]) => d)
         .sort(),
     ).toEqual(['fine', 'poison'])
-    const report = await broker.services.delivery.report('wsq-workers')
+    const report = await setup.broker.services.delivery.report('wsq-workers')
     expect(report.pending).toBe(0)
     expect(report.deadLetters).toBe(1)
-    const dead = await api(broker.url, 'GET', '/v1/subscriptions/wsq-workers/dead-letters')
+    const dead = await api(setup.broker.url, 'GET', '/v1/subscriptions/wsq-workers/dead-letters')
     expect(dead.body.deadLetters).toHaveLength(1)
     expect(dead.body.deadLetters[0]).toMatchObject({ reason: 'cannot parse', event: { data: 'poison' } })
   })
 
   it('queue mode: an event left un-acked by a consumer that goes away is redelivered to the next', async () => {
-    await createTopic(broker.url, 'wsq.orphans')
+    await createTopic(setup.broker.url, 'wsq.orphans')
     await createSubscription({ name: 'wsq-orphans', topic: 'wsq.orphans', mode: 'queue', from: 'earliest' })
     await publish('wsq.orphans', [{ data: 'job' }])
     const first = client()
@@ -94,7 +80,7 @@ describe('named subscriptions over the WebSocket', () => {
   })
 
   it('queue mode: refuses the late ack of an expired attempt, and the redelivery is acked instead', async () => {
-    await createTopic(broker.url, 'wsq.slow')
+    await createTopic(setup.broker.url, 'wsq.slow')
     await createSubscription({
       name: 'wsq-slow',
       topic: 'wsq.slow',
@@ -124,7 +110,7 @@ describe('named subscriptions over the WebSocket', () => {
     }
     expect(isQuestlogError(late) && late.code).toBe('attempt_expired')
     expect(acked).toBeGreaterThan(0)
-    const report = await broker.services.delivery.report('wsq-slow')
+    const report = await setup.broker.services.delivery.report('wsq-slow')
     expect(report.pending).toBe(0)
   })
 
@@ -139,7 +125,7 @@ describe('named subscriptions over the WebSocket', () => {
   })
 
   it('stream mode: two SDK members split the partitions, and one leaving hands its share over', async () => {
-    await createTopic(broker.url, 'wsg.scores', { partitions: 4 })
+    await createTopic(setup.broker.url, 'wsg.scores', { partitions: 4 })
     // a member that only went silent would keep its partitions for a minute
     await createSubscription({
       name: 'wsg-board',
@@ -165,7 +151,7 @@ describe('named subscriptions over the WebSocket', () => {
     })
     // both members are in the group, each owning two partitions, before anything is published
     for (let i = 0; ; i++) {
-      const report = await broker.services.delivery.report('wsg-board')
+      const report = await setup.broker.services.delivery.report('wsg-board')
       if (report.members.length === 2 && report.members.every((m) => m.partitions.length === 2)) break
       expect(i).toBeLessThan(200)
       await sleep(50)
@@ -194,7 +180,7 @@ describe('named subscriptions over the WebSocket', () => {
     await members[1]!.reading
     // it said goodbye, so the group rebalances at once, well inside the session timeout
     for (let i = 0; ; i++) {
-      const report = await broker.services.delivery.report('wsg-board')
+      const report = await setup.broker.services.delivery.report('wsg-board')
       if (report.members.length === 1 && report.members[0]!.partitions.length === 4) break
       expect(i).toBeLessThan(600)
       await sleep(50)

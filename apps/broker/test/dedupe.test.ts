@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Broker } from '../src/broker'
 import { api, createTopic, readAll, sleep, startBroker } from './helpers'
+import { SseClient } from './sse'
 
 let broker: Broker
 beforeAll(async () => {
@@ -104,6 +105,8 @@ describe('dedupe', () => {
 
   it('takes a producer sequence in place of dedupe keys: a resent batch is stored once, answered with the first receipts', async () => {
     await createTopic(broker.url, 'seq.feed', { partitions: 2 })
+    const live = new SseClient(`${broker.url}/v1/topics/seq.feed/stream?from=latest`)
+    await sleep(200)
     const batch = (from: number, n: number) =>
       Array.from({ length: n }, (_, i) => ({
         producer: 'srv-1',
@@ -141,6 +144,12 @@ describe('dedupe', () => {
         .sort((a, b) => a - b),
     ).toEqual(Array.from({ length: 25 }, (_, i) => i))
     expect(stored).toHaveLength(26)
+    // live readers see each event as the log has it, its sequence key included
+    const seen = (await live.waitFor(26)).map((m) => JSON.parse(m.data))
+    live.close()
+    const byOffset = (es: any[]) => es.map((e) => `${e.partition}/${e.offset} ${e.dedupeKey}`).sort()
+    expect(byOffset(seen)).toEqual(byOffset(stored))
+    expect(stored.find((e) => e.data === 3)?.dedupeKey).toBe('srv-1:3')
     // offsets stay gapless in each partition
     for (const p of [0, 1]) {
       const offsets = (await readAll(broker.url, 'seq.feed', p)).map((e) => Number(e.offset))

@@ -244,6 +244,8 @@ export class PartitionWriter {
           this.deps.onCommitted(topic.id, this.partition, base, () =>
             stored.map((e, i) => ({
               ...e,
+              // as the log has it: a producer's event is keyed by its place in the sequence
+              dedupeKey: e.producer === undefined ? e.dedupeKey : sequenceKey(e.producer, e.seq!),
               data: payloadOf(e),
               partition: this.partition,
               offset: base + i,

@@ -1,9 +1,9 @@
 'use client'
 
 import type { CreateKey } from '@questlog/protocol'
-import { type FormEvent, useState } from 'react'
 import { formErrors } from '@/lib/errors'
-import { checkKey, EMPTY_KEY, formField, type KeyErrors, type KeyFormValues } from './key-values'
+import { useCheckedForm } from '@/lib/use-checked-form'
+import { checkKey, EMPTY_KEY, formField, type KeyErrors } from './key-values'
 import { RulesEditor } from './rules-editor'
 
 interface Props {
@@ -16,25 +16,12 @@ const brokerErrors = (err: unknown): KeyErrors => formErrors(err, formField) as 
 
 /** A new API key: name, rules, optional expiry and publish rate limits. */
 export function KeyForm({ onCreate, onCancel }: Props) {
-  const [v, setV] = useState<KeyFormValues>(EMPTY_KEY)
-  const [errors, setErrors] = useState<KeyErrors>({})
-  const [busy, setBusy] = useState(false)
-  const set = (patch: Partial<KeyFormValues>) => setV({ ...v, ...patch })
-
-  async function submit(e: FormEvent) {
-    e.preventDefault()
-    const checked = checkKey(v)
-    if (!checked.ok) return setErrors(checked.errors)
-    setBusy(true)
-    try {
-      await onCreate(checked.input)
-      setErrors({})
-    } catch (err) {
-      setErrors(brokerErrors(err))
-    } finally {
-      setBusy(false)
-    }
-  }
+  const { v, set, errors, busy, submit } = useCheckedForm({
+    empty: EMPTY_KEY,
+    check: checkKey,
+    brokerErrors,
+    send: onCreate,
+  })
 
   const field = (
     name: 'name' | 'expiresAt' | 'rateEventsPerSec' | 'rateBytesPerSec',

@@ -1,8 +1,9 @@
 'use client'
 
 import type { CreateReplay } from '@questlog/protocol'
-import { type FormEvent, type ReactNode, useState } from 'react'
+import type { ReactNode } from 'react'
 import { formErrors } from '@/lib/errors'
+import { useCheckedForm } from '@/lib/use-checked-form'
 import {
   checkReplay,
   EMPTY_REPLAY,
@@ -23,25 +24,12 @@ export function ReplayForm({
   onStart(input: CreateReplay): Promise<void>
   onCancel(): void
 }) {
-  const [v, setV] = useState<ReplayFormValues>(EMPTY_REPLAY)
-  const [errors, setErrors] = useState<ReplayErrors>({})
-  const [busy, setBusy] = useState(false)
-  const set = (patch: Partial<ReplayFormValues>) => setV({ ...v, ...patch })
-
-  async function submit(e: FormEvent) {
-    e.preventDefault()
-    const checked = checkReplay(v)
-    if (!checked.ok) return setErrors(checked.errors)
-    setBusy(true)
-    try {
-      await onStart(checked.input)
-      setErrors({})
-    } catch (err) {
-      setErrors(brokerErrors(err))
-    } finally {
-      setBusy(false)
-    }
-  }
+  const { v, set, errors, busy, submit } = useCheckedForm({
+    empty: EMPTY_REPLAY,
+    check: checkReplay,
+    brokerErrors,
+    send: onStart,
+  })
 
   const field = (name: keyof ReplayFormValues, label: string, control: ReactNode, hint = '') => (
     <div className="field">

@@ -1,8 +1,9 @@
 'use client'
 
 import { SUBSCRIPTION_DEFAULTS } from '@questlog/protocol'
-import { type FormEvent, type ReactNode, useState } from 'react'
+import type { ReactNode } from 'react'
 import { formErrors } from '@/lib/errors'
+import { useCheckedForm } from '@/lib/use-checked-form'
 import { POSITION_KINDS, POSITION_LABELS, type PositionKind, positionHint } from './position'
 import {
   checkSubscription,
@@ -24,25 +25,12 @@ const brokerErrors = (err: unknown): SubscriptionErrors =>
 
 /** Create a subscription; errors appear beside the field they concern. */
 export function SubscriptionForm({ onCreate, onCancel }: Props) {
-  const [v, setV] = useState<SubscriptionFormValues>(EMPTY_SUBSCRIPTION)
-  const [errors, setErrors] = useState<SubscriptionErrors>({})
-  const [busy, setBusy] = useState(false)
-  const set = (patch: Partial<SubscriptionFormValues>) => setV({ ...v, ...patch })
-
-  async function submit(e: FormEvent) {
-    e.preventDefault()
-    const checked = checkSubscription(v)
-    if (!checked.ok) return setErrors(checked.errors)
-    setBusy(true)
-    try {
-      await onCreate(checked.input)
-      setErrors({})
-    } catch (err) {
-      setErrors(brokerErrors(err))
-    } finally {
-      setBusy(false)
-    }
-  }
+  const { v, set, errors, busy, submit } = useCheckedForm({
+    empty: EMPTY_SUBSCRIPTION,
+    check: checkSubscription,
+    brokerErrors,
+    send: onCreate,
+  })
 
   const field = (name: keyof SubscriptionFormValues, label: string, control: ReactNode, hint: string) => (
     <div className="field">

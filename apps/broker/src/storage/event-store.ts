@@ -71,47 +71,82 @@ export interface WriteBatch {
 }
 
 /**
- * JSON text of a string field, remembering the last one: a batch mostly
- * repeats its type, source and content type, so most fields cost a compare.
+ * The batch as the columns `ql_append` reads, one array per column. A column
+ * every event leaves empty goes as an empty array, and one with the same value
+ * for every event (type, source, content type mostly are) as that one value.
+ * JSON payloads travel as JSON inside one JSON array and are stored as their
+ * text; bytes, sealed payloads and payloads with \u escapes (PostgreSQL's JSON
+ * reader refuses \u0000 and lone surrogates) as base64 strings, flagged in `binary`.
  */
-function jsonString(): (v: string) => string {
-  let lastIn: string | undefined
-  let lastOut = ''
-  return (v) => {
-    if (v !== lastIn) {
-      lastIn = v
-      lastOut = JSON.stringify(v)
-    }
-    return lastOut
-  }
-}
-
-/**
- * The rows of a batch as the JSON array `ql_append` reads; headers are
- * already JSON text and go in as they are. Null fields are left out
- * (json_to_recordset reads them as NULL).
- */
-function rowsJson(events: NewEvent[]): string {
-  const type = jsonString()
-  const source = jsonString()
-  const contentType = jsonString()
-  let out = '['
-  for (let i = 0; i < events.length; i++) {
+function columns(events: NewEvent[]) {
+  const n = events.length
+  const ids = new Array<string>(n)
+  const types = new Array<string>(n)
+  const sources = new Array<string>(n)
+  const contentTypes = new Array<string>(n)
+  const keys = new Array<string | null>(n)
+  const dedupeKeys = new Array<string | null>(n)
+  const producers = new Array<string | null>(n)
+  const seqs = new Array<number | null>(n)
+  const headers = new Array<string | null>(n)
+  const encKeys = new Array<string | null>(n)
+  const binary = new Array<boolean>(n)
+  let sameType = true
+  let sameSource = true
+  let sameContentType = true
+  let anyKey = false
+  let anyDedupeKey = false
+  let anyProducer = false
+  let anyHeaders = false
+  let anyEncKey = false
+  let anyBinary = false
+  let payloads = '['
+  for (let i = 0; i < n; i++) {
     const e = events[i]!
-    out += `${i > 0 ? ',' : ''}{"i":${JSON.stringify(e.id)},"t":${type(e.type)},"s":${source(e.source)},"ct":${contentType(e.contentType)}`
-    // JSON payloads travel as JSON, stored as their text; bytes and sealed payloads as base64, and so do
-    // payloads with \u escapes (PostgreSQL's JSON reader refuses \u0000 and lone surrogates)
-    if (e.storedData === undefined && e.dataJson !== undefined && !e.dataJson.includes('\\u'))
-      out += `,"j":${e.dataJson}`
-    else out += `,"d":"${(e.storedData ?? payloadOf(e)).toString('base64')}"`
-    if (e.key !== null) out += `,"k":${JSON.stringify(e.key)}`
-    if (e.dedupeKey !== null) out += `,"dk":${JSON.stringify(e.dedupeKey)}`
-    if (e.producer !== undefined) out += `,"p":${JSON.stringify(e.producer)},"q":${e.seq}`
-    if (e.headersJson !== null) out += `,"h":${e.headersJson}`
-    if (e.encKey) out += `,"ek":${JSON.stringify(e.encKey)}`
-    out += '}'
+    ids[i] = e.id
+    types[i] = e.type
+    sources[i] = e.source
+    contentTypes[i] = e.contentType
+    sameType &&= e.type === types[0]
+    sameSource &&= e.source === sources[0]
+    sameContentType &&= e.contentType === contentTypes[0]
+    keys[i] = e.key
+    anyKey ||= e.key !== null
+    dedupeKeys[i] = e.dedupeKey
+    anyDedupeKey ||= e.dedupeKey !== null
+    producers[i] = e.producer ?? null
+    seqs[i] = e.seq ?? null
+    anyProducer ||= e.producer !== undefined
+    headers[i] = e.headersJson
+    anyHeaders ||= e.headersJson !== null
+    encKeys[i] = e.encKey ?? null
+    anyEncKey ||= !!e.encKey
+    if (i > 0) payloads += ','
+    if (e.storedData === undefined && e.dataJson !== undefined && !e.dataJson.includes('\\u')) {
+      payloads += e.dataJson
+      binary[i] = false
+    } else {
+      payloads += `"${(e.storedData ?? payloadOf(e)).toString('base64')}"`
+      binary[i] = true
+      anyBinary = true
+    }
   }
-  return `${out}]`
+  const none: never[] = []
+  return {
+    ids,
+    types: sameType ? types.slice(0, 1) : types,
+    sources: sameSource ? sources.slice(0, 1) : sources,
+    contentTypes: sameContentType ? contentTypes.slice(0, 1) : contentTypes,
+    keys: anyKey ? keys : none,
+    dedupeKeys: anyDedupeKey ? dedupeKeys : none,
+    producers: anyProducer ? producers : none,
+    seqs: anyProducer ? seqs : none,
+    headers: anyHeaders ? headers : none,
+    encKeys: anyEncKey ? encKeys : none,
+    payloads: `${payloads}]`,
+    // as an array literal: the client would send a JS array of booleans typed as one boolean
+    binary: anyBinary ? `{${binary.map((b) => (b ? 't' : 'f')).join(',')}}` : '{}',
+  }
 }
 
 /** SQLSTATE `ql_append` raises when a dedupe key of the batch is already taken. */
@@ -150,12 +185,15 @@ export async function writeBatch(sql: Sql, batch: WriteBatch): Promise<Appended>
   }
   const ranges = [...seqs.values()]
   try {
+    const c = columns(events)
     const [row] = await sql`
       SELECT base, repeats FROM ql_append(${topicId}, ${partition}, ${batch.time.toISOString()}::timestamptz,
-                       ${batch.dedupeCutoff.toISOString()}::timestamptz, ${rowsJson(events)}::text::json,
-                       ${events.length}, ${keyed}, ${[...seqs.keys()]}::text[],
-                       ${ranges.map((r) => r.min)}::bigint[], ${ranges.map((r) => r.max)}::bigint[],
-                       ${batch.notifyChannel}, ${batch.notifyPrefix})`
+        ${batch.dedupeCutoff.toISOString()}::timestamptz, ${c.ids}::text[], ${c.types}::text[],
+        ${c.sources}::text[], ${c.contentTypes}::text[], ${c.keys}::text[], ${c.dedupeKeys}::text[],
+        ${c.producers}::text[], ${c.seqs}::bigint[], ${c.headers}::text[], ${c.encKeys}::text[],
+        ${c.payloads}::text::json, ${c.binary}::boolean[], ${keyed}, ${[...seqs.keys()]}::text[],
+        ${ranges.map((r) => r.min)}::bigint[], ${ranges.map((r) => r.max)}::bigint[],
+        ${batch.notifyChannel}, ${batch.notifyPrefix})`
     return { base: Number(row!.base), repeats: (row!.repeats as number[]).map((ord) => ord - 1) }
   } catch (e) {
     if ((e as { code?: string }).code !== DEDUPE_TAKEN) throw e

@@ -47,4 +47,34 @@ describe('payloads', () => {
     expect(seen.at(-1).dataBase64).toBe(bytes.toString('base64'))
     live.close()
   })
+
+  it('stores ids, keys, dedupe keys and headers with quotes, backslashes, braces and NULL as sent', async () => {
+    await createTopic(broker.url, 'edge.fields', { partitions: 1 })
+    const odd = ['NULL', '', 'a "q" b', 'back\\slash', '{a,b}', 'comma, space', "it's", 'é 🎮']
+    const events = odd.map((s, i) => ({
+      id: `id-${s}-${i}`,
+      type: `edge.t${i}`,
+      key: `k${s}`,
+      dedupeKey: `dk-${s}-${i}`,
+      headers: { h: s },
+      data: { i },
+    }))
+    const res = await api(broker.url, 'POST', '/v1/topics/edge.fields/events', { events })
+    expect(res.status).toBe(201)
+    const stored = await readAll(broker.url, 'edge.fields', 0)
+    expect(
+      stored.map((e) => ({
+        id: e.id,
+        type: e.type,
+        key: e.key,
+        dedupeKey: e.dedupeKey,
+        headers: e.headers,
+        data: e.data,
+      })),
+    ).toEqual(events)
+    // the dedupe keys were claimed as sent: publishing them again stores nothing
+    const again = await api(broker.url, 'POST', '/v1/topics/edge.fields/events', { events })
+    expect(again.body.receipts.map((r: { duplicate: boolean }) => r.duplicate)).toEqual(odd.map(() => true))
+    expect(await readAll(broker.url, 'edge.fields', 0)).toHaveLength(odd.length)
+  })
 })

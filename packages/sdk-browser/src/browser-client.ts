@@ -184,9 +184,9 @@ export class BrowserClient extends QuestlogClient {
     topic: string,
     events: PublishEvent[],
     signal: AbortSignal,
-    texts?: readonly string[],
+    eventsJson?: string,
   ): Promise<BatchResult> {
-    if (this.currentMode === 'websocket') return super.sendBatch(topic, events, signal, texts)
+    if (this.currentMode === 'websocket') return super.sendBatch(topic, events, signal, eventsJson)
     return this.credential().then((token) =>
       httpPublish(topic, events, { broker: this.brokers[0]!, token, signal }),
     )

@@ -9,7 +9,7 @@ import type { OverrunPolicy } from './buffer'
 import { createDedupeKeys, createSequence } from './dedupe'
 import { ClientClosedError } from './errors'
 import { httpCall } from './http'
-import { type BatchResult, Producer, type ProducerStats, type QueuedEvent } from './producer'
+import { type BatchResult, Producer, type ProducerStats, QueuedEvent } from './producer'
 import { type RequestOptions, sendRequest } from './requester'
 import { type RequestHandler, type Responder, type RespondOptions, SessionResponderImpl } from './responder'
 import { type BackoffOptions, DEFAULT_BACKOFF, DEFAULT_RETRY_BUDGET, type RetryBudgetOptions } from './retry'
@@ -92,13 +92,6 @@ export interface ScheduledReceipt {
 
 export type BatchEntry<T> = PublishOptions & { data: T }
 
-const ignore = () => {}
-
-function swallow(p: Promise<unknown>): void {
-  // callers that fire and forget must not crash the process with an unhandled rejection
-  p.catch(ignore)
-}
-
 const NO_OPTIONS = {}
 
 /** The transport-agnostic client behind both SDKs. */
@@ -139,7 +132,7 @@ export class QuestlogClient {
         retryBudget: o.retryBudget ?? DEFAULT_RETRY_BUDGET,
         deliveryTimeoutMs: o.deliveryTimeoutMs ?? 120_000,
       },
-      (topic, events, signal, texts) => this.sendBatch(topic, events, signal, texts),
+      (topic, events, signal, eventsJson) => this.sendBatch(topic, events, signal, eventsJson),
     )
     if (o.transport) this.session.start()
     else this.session.status.transition({ state: 'open', reason: 'connected', url: o.brokers[0]! })
@@ -302,35 +295,28 @@ export class QuestlogClient {
     if (o.type !== undefined) event.type = o.type
     if (o.headers !== undefined) event.headers = o.headers
     if (o.id !== undefined) event.id = o.id
-    let resolve!: (r: Receipt) => void
-    let reject!: (e: Error) => void
-    const receipt = new Promise<Receipt>((res, rej) => {
-      resolve = res
-      reject = rej
-    })
-    swallow(receipt)
     // sized later, by the sender: keeps JSON.stringify off the caller's path
-    const q: QueuedEvent = { topic, event, bytes: -1, signal: o.signal, resolve, reject }
+    const q = new QueuedEvent(topic, event, o.signal)
     try {
       const blocked = this.producer.enqueue(q)
-      if (blocked) return blocked.then(() => receipt)
+      if (blocked) return blocked.then(() => q.receipt)
     } catch (e) {
       return Promise.reject(e)
     }
-    return receipt
+    return q.receipt
   }
 
   protected async sendBatch(
     topic: string,
     events: PublishEvent[],
     signal: AbortSignal,
-    texts?: readonly string[],
+    eventsJson?: string,
   ): Promise<BatchResult> {
     const frame = await this.session.request(
       (id) =>
-        texts
-          ? // the events' JSON was made when they were measured: spliced in, not serialized again
-            `{"op":"publish","id":${id},"topic":${JSON.stringify(topic)},"events":[${texts.join(',')}]}`
+        eventsJson !== undefined
+          ? // the events' JSON was made as the batch was formed: spliced in, not serialized again
+            `{"op":"publish","id":${id},"topic":${JSON.stringify(topic)},"events":${eventsJson}}`
           : { op: 'publish', id, topic, events },
       signal,
     )

@@ -7,7 +7,7 @@ import {
 } from '@questlog/protocol'
 import { describe, expect, it } from 'vitest'
 import { ConnectionLostError } from './errors'
-import { Producer, type ProducerOptions, type QueuedEvent, type SendBatch } from './producer'
+import { Producer, type ProducerOptions, QueuedEvent, type SendBatch } from './producer'
 import { DEFAULT_RETRY_BUDGET } from './retry'
 
 const options: ProducerOptions = {
@@ -23,17 +23,9 @@ const options: ProducerOptions = {
 
 function queue(p: Producer, topic: string, n: number, key = 'k'): Promise<Receipt>[] {
   return Array.from({ length: n }, (_, i) => {
-    return new Promise<Receipt>((resolve, reject) => {
-      const q: QueuedEvent = {
-        topic,
-        event: { data: { i }, key, dedupeKey: `${topic}-${i}` },
-        bytes: -1,
-        signal: undefined,
-        resolve,
-        reject,
-      }
-      p.enqueue(q)
-    })
+    const q = new QueuedEvent(topic, { data: { i }, key, dedupeKey: `${topic}-${i}` })
+    p.enqueue(q)
+    return q.receipt
   })
 }
 

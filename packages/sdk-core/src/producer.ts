@@ -19,13 +19,13 @@ export interface BatchResult {
 
 /**
  * Sends one batch of one topic; rejects with a QuestlogError (retryable or not).
- * `texts`, when given, holds each event's JSON, ready to splice into a frame.
+ * `eventsJson`, when given, is `events` as JSON text, ready to splice into a frame.
  */
 export type SendBatch = (
   topic: string,
   events: PublishEvent[],
   signal: AbortSignal,
-  texts?: readonly string[],
+  eventsJson?: string,
 ) => Promise<BatchResult>
 
 export interface ProducerOptions extends BatchLimits {
@@ -41,16 +41,36 @@ export interface ProducerOptions extends BatchLimits {
   deliveryTimeoutMs: number
 }
 
-export interface QueuedEvent {
-  topic: string
-  event: PublishEvent
+const ignore = () => {}
+
+/** A published event waiting for its receipt. */
+export class QueuedEvent {
   /** JSON size; -1 until the sender measures it. */
-  bytes: number
+  bytes = -1
   /** The event's JSON, from measuring it (sent as it is). */
-  json?: string | undefined
-  signal: AbortSignal | undefined
-  resolve: (r: Receipt) => void
-  reject: (e: Error) => void
+  json: string | undefined = undefined
+  /** Settles with the event's receipt, or fails with why it was not stored. */
+  readonly receipt: Promise<Receipt>
+  resolve!: (r: Receipt) => void
+  private fail!: (e: Error) => void
+
+  constructor(
+    readonly topic: string,
+    readonly event: PublishEvent,
+    readonly signal?: AbortSignal | undefined,
+  ) {
+    this.receipt = new Promise<Receipt>((resolve, fail) => {
+      this.resolve = resolve
+      this.fail = fail
+    })
+  }
+
+  reject(e: Error): void {
+    // a caller that fires and forgets must not crash the process with an unhandled rejection;
+    // marked handled as it fails, since a handler on every receipt would cost more than the rest of publish
+    this.receipt.catch(ignore)
+    this.fail(e)
+  }
 }
 
 /** What the producer did so far. */
@@ -182,6 +202,12 @@ export class Producer {
         await this.buffer.whenNotEmpty()
         continue
       }
+      // nothing to linger for: the head of the queue goes as it is, serialized in one piece
+      const whole = this.urgent > 0 || this.o.lingerMs <= 0 ? this.wholeBatch() : undefined
+      if (whole) {
+        await this.deliverBatch(this.buffer.shift(whole.n), whole.json)
+        continue
+      }
       this.measure()
       if (this.urgent === 0 && this.o.lingerMs > 0 && !batchIsFull(this.buffer, this.limits())) {
         await this.linger()
@@ -195,12 +221,43 @@ export class Producer {
         return false
       })
       if (batch.length === 0) continue
-      this.inFlight = batch.length
-      this.current = batch
-      await this.deliver(batch)
-      this.current = []
-      this.inFlight = 0
+      await this.deliverBatch(batch, jsonOf(batch))
     }
+  }
+
+  /**
+   * The next batch without sizing its events one by one: the events at the head
+   * of the queue (one topic, up to the event limit) as one JSON text, when that
+   * fits the byte limit and none was cancelled. One string per batch, not one
+   * per event: the sender's garbage is the frame alone.
+   */
+  private wholeBatch(): { n: number; json: string } | undefined {
+    const limits = this.limits()
+    const first = this.buffer.at(0)!
+    const max = Math.min(this.buffer.length, limits.maxEvents)
+    const events: PublishEvent[] = []
+    for (let i = 0; i < max; i++) {
+      const q = this.buffer.at(i)!
+      if (q.topic !== first.topic) break
+      if (q.signal?.aborted || q.bytes >= 0) return undefined
+      events.push(q.event)
+    }
+    let json: string
+    try {
+      json = JSON.stringify(events)
+    } catch {
+      return undefined
+    }
+    if (json.length > limits.maxBytes && events.length > 1) return undefined
+    return { n: events.length, json }
+  }
+
+  private async deliverBatch(batch: QueuedEvent[], json: string | undefined): Promise<void> {
+    this.inFlight = batch.length
+    this.current = batch
+    await this.deliver(batch, json)
+    this.current = []
+    this.inFlight = 0
   }
 
   private linger(): Promise<void> {
@@ -215,8 +272,9 @@ export class Producer {
     })
   }
 
-  private async deliver(all: QueuedEvent[]): Promise<void> {
+  private async deliver(all: QueuedEvent[], allJson: string | undefined): Promise<void> {
     let batch = all
+    let json = allJson
     const topic = batch[0]!.topic
     let events = batch.map((q) => q.event)
     const deadline = AbortSignal.timeout(this.o.deliveryTimeoutMs)
@@ -231,7 +289,7 @@ export class Producer {
           this.pausedMs += performance.now() - t0
         }
         this.pacer.sent()
-        const result = await this.send(topic, events, deadline, textsOf(batch))
+        const result = await this.send(topic, events, deadline, json)
         this.batches++
         this.stored += batch.length
         if (result.backpressure) this.pacer.onHint(result.backpressure)
@@ -247,6 +305,7 @@ export class Producer {
           batch = batch.filter((_, i) => i !== bad)
           if (batch.length === 0) return
           events = batch.map((q) => q.event)
+          json = undefined
           continue
         }
         if (error.code === 'backpressure' || error.code === 'rate_limited') {
@@ -288,12 +347,12 @@ function eventJson(event: PublishEvent): string | undefined {
   }
 }
 
-/** The batch's event texts when every one was measured. */
-function textsOf(batch: readonly QueuedEvent[]): string[] | undefined {
+/** The batch's events as one JSON array, from their measured texts, when every one was measured. */
+function jsonOf(batch: readonly QueuedEvent[]): string | undefined {
   const texts: string[] = []
   for (const q of batch) {
     if (q.json === undefined) return undefined
     texts.push(q.json)
   }
-  return texts
+  return `[${texts.join(',')}]`
 }

@@ -66,6 +66,33 @@ describe('WebSocket endpoint', () => {
     s.ws.close()
   })
 
+  it('keeps publishes of one connection in the order sent, and refuses those sent after a failed one of their epoch', async () => {
+    await createTopic(broker.url, 'ws.order', { partitions: 1 })
+    const s = await rawSocket(broker.url)
+    s.send({ op: 'hello', v: PROTOCOL_VERSION })
+    await s.next(1)
+    const batch = (from: number) => Array.from({ length: 50 }, (_, i) => ({ data: { n: from + i } }))
+    // eight frames back to back, no waiting: stored in the order sent
+    for (let f = 0; f < 8; f++)
+      s.send({ op: 'publish', id: f, topic: 'ws.order', epoch: 0, events: batch(f * 50) })
+    // a failing frame (its second event has no payload), then two sent before its answer could arrive
+    s.send({ op: 'publish', id: 8, topic: 'ws.order', epoch: 0, events: [{ data: { n: -1 } }, { key: 'k' }] })
+    s.send({ op: 'publish', id: 9, topic: 'ws.order', epoch: 0, events: batch(400) })
+    s.send({ op: 'publish', id: 10, topic: 'ws.order', epoch: 1, events: batch(450) })
+    await s.next(12)
+    const byId = new Map(s.frames.slice(1).map((f) => [f.id, f]))
+    for (let f = 0; f < 8; f++) expect(byId.get(f)?.op).toBe('receipts')
+    expect(byId.get(8)).toMatchObject({ op: 'error', code: 'validation_error' })
+    expect(byId.get(9)).toMatchObject({ op: 'error', code: 'out_of_order' })
+    expect(byId.get(10)?.op).toBe('receipts')
+    const stored = await readAll(broker.url, 'ws.order', 0)
+    expect(stored.map((e: any) => e.data.n)).toEqual([
+      ...Array.from({ length: 400 }, (_, i) => i),
+      ...Array.from({ length: 50 }, (_, i) => 450 + i),
+    ])
+    s.ws.close()
+  })
+
   it('publishes through the SDK and delivers to a live subscriber', async () => {
     const bus = createClient({ brokers: [broker.url] })
     const sub = bus.subscribe<{ n: number }>('ws.basics', { from: 'latest', key: 'p1' })

@@ -213,7 +213,7 @@ export function renderMarkdown(r: Results, analysis: string): string {
     'offsets handed out by the client (no per-partition counter row), one connection per producer. Questlog',
     'SDK is the Node SDK over WebSocket with its defaults (one client per producer, `publish()` per event,',
     "every event numbered in its client's sequence for exactly-once storage, batches of up to 1000, no linger",
-    '(the default), one batch in flight per client).',
+    '(the default), up to 4 batches in flight per client).',
     '',
     throughputTable(r.throughput),
     '',

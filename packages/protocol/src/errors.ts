@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   topic_exists: { status: 409 },
   subscription_exists: { status: 409 },
   attempt_expired: { status: 409 },
+  out_of_order: { status: 409 },
   payload_too_large: { status: 413 },
   unsupported_media_type: { status: 415 },
   backpressure: { status: 429 },
@@ -33,6 +34,7 @@ export type ErrorCode = keyof typeof ERROR_CODES
 /** Codes a client may retry unchanged after waiting. */
 export const RETRYABLE_CODES: readonly ErrorCode[] = [
   'backpressure',
+  'out_of_order',
   'rate_limited',
   'not_ready',
   'unavailable',

@@ -53,6 +53,14 @@ export const publishFrameSchema = z.strictObject({
   id: requestId,
   topic: topicNameSchema,
   events: z.array(publishEventSchema).min(1).max(10_000),
+  /**
+   * For clients with several publishes in flight: once a publish of this epoch
+   * or an older one fails, the broker refuses every later publish of this
+   * connection that carries such an epoch (`out_of_order`, retryable), so none
+   * is stored ahead of the one that failed. The client resends them, in order,
+   * under a newer epoch.
+   */
+  epoch: z.number().int().min(0).optional(),
 })
 
 /** Where a subscription without a resume cursor or committed group offsets starts. */

@@ -180,13 +180,19 @@ export class BrowserClient extends QuestlogClient {
     }
   }
 
+  /** Over HTTP each batch is its own request, and requests may overtake each other: one at a time. */
+  protected override maxInFlightBatches(): number {
+    return this.currentMode === 'websocket' ? super.maxInFlightBatches() : 1
+  }
+
   protected override sendBatch(
     topic: string,
     events: PublishEvent[],
     signal: AbortSignal,
-    eventsJson?: string,
+    eventsJson: string | undefined,
+    epoch: number,
   ): Promise<BatchResult> {
-    if (this.currentMode === 'websocket') return super.sendBatch(topic, events, signal, eventsJson)
+    if (this.currentMode === 'websocket') return super.sendBatch(topic, events, signal, eventsJson, epoch)
     return this.credential().then((token) =>
       httpPublish(topic, events, { broker: this.brokers[0]!, token, signal }),
     )

@@ -38,6 +38,11 @@ export interface ClientOptions {
    * an idle client sends at once, and while a batch is in flight the next one fills by itself).
    */
   lingerMs?: number
+  /**
+   * Most publish batches awaiting their receipts at once (default 4). Per-key order holds
+   * at any depth: a batch is never stored ahead of one sent before it.
+   */
+  maxInFlightBatches?: number
   /** Most events waiting to be sent (default 100 000). */
   bufferCapacity?: number
   /** What `publish` does when the buffer is full (default `block`). */
@@ -106,6 +111,7 @@ export class QuestlogClient {
   private subscriptions = 0
   private responders = 0
   protected closing: Promise<void> | undefined
+  private readonly inFlightLimit: number
 
   constructor(o: ClientOptions) {
     if (o.brokers.length === 0) throw new RangeError('give at least one broker URL')
@@ -131,9 +137,11 @@ export class QuestlogClient {
         backoff: o.backoff ?? DEFAULT_BACKOFF,
         retryBudget: o.retryBudget ?? DEFAULT_RETRY_BUDGET,
         deliveryTimeoutMs: o.deliveryTimeoutMs ?? 120_000,
+        maxInFlight: () => this.maxInFlightBatches(),
       },
-      (topic, events, signal, eventsJson) => this.sendBatch(topic, events, signal, eventsJson),
+      (topic, events, signal, eventsJson, epoch) => this.sendBatch(topic, events, signal, eventsJson, epoch),
     )
+    this.inFlightLimit = Math.max(1, o.maxInFlightBatches ?? 4)
     if (o.transport) this.session.start()
     else this.session.status.transition({ state: 'open', reason: 'connected', url: o.brokers[0]! })
     this.brokers = o.brokers
@@ -306,18 +314,28 @@ export class QuestlogClient {
     return q.receipt
   }
 
+  /**
+   * Batches that may await their receipts at once: the WebSocket keeps the order
+   * of sends. One while there is no connection: the rest wait in the buffer, under
+   * its overrun policy, not in batches no socket can carry.
+   */
+  protected maxInFlightBatches(): number {
+    return this.session.isOpen ? this.inFlightLimit : 1
+  }
+
   protected async sendBatch(
     topic: string,
     events: PublishEvent[],
     signal: AbortSignal,
-    eventsJson?: string,
+    eventsJson: string | undefined,
+    epoch: number,
   ): Promise<BatchResult> {
     const frame = await this.session.request(
       (id) =>
         eventsJson !== undefined
           ? // the events' JSON was made as the batch was formed: spliced in, not serialized again
-            `{"op":"publish","id":${id},"topic":${JSON.stringify(topic)},"events":${eventsJson}}`
-          : { op: 'publish', id, topic, events },
+            `{"op":"publish","id":${id},"topic":${JSON.stringify(topic)},"epoch":${epoch},"events":${eventsJson}}`
+          : { op: 'publish', id, topic, epoch, events },
       signal,
     )
     if (frame.op !== 'receipts') throw new ClientClosedError(`unexpected answer ${frame.op}`)

@@ -2,6 +2,7 @@ import {
   BackpressureError,
   BadRequestError,
   type PublishEvent,
+  QuestlogError,
   type Receipt,
   ValidationError,
 } from '@questlog/protocol'
@@ -19,6 +20,7 @@ const options: ProducerOptions = {
   backoff: { initialMs: 1, maxMs: 5 },
   retryBudget: DEFAULT_RETRY_BUDGET,
   deliveryTimeoutMs: 5000,
+  maxInFlight: () => 4,
 }
 
 function queue(p: Producer, topic: string, n: number, key = 'k'): Promise<Receipt>[] {
@@ -110,6 +112,42 @@ describe('Producer', () => {
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
     expect((results[1] as PromiseRejectedResult).reason.code).toBe('validation_error')
     expect([...s.stored.keys()]).toEqual(['a-0', 'a-2'])
+    await p.close()
+  })
+
+  it('keeps several batches in flight, and after a failure stores the rest in their first order', async () => {
+    // a broker stand-in with the WebSocket's ordering fence: once a batch fails, later sends of its
+    // epoch or older are refused as out of order; answers take a few ms, so batches overlap
+    const stored: string[] = []
+    let fenced = -1
+    let open = 0
+    let mostOpen = 0
+    let failNext = true
+    const send: SendBatch = async (_topic, events, _signal, _json, epoch) => {
+      open++
+      mostOpen = Math.max(mostOpen, open)
+      try {
+        await new Promise((r) => setTimeout(r, 5))
+        if (epoch <= fenced) throw new QuestlogError('out_of_order', 'fenced')
+        if (failNext && events.some((e) => e.dedupeKey === 'a-30')) {
+          failNext = false
+          fenced = epoch
+          throw new QuestlogError('unavailable', 'try again')
+        }
+        for (const e of events) stored.push(e.dedupeKey!)
+        return {
+          receipts: events.map((e) => ({ id: e.dedupeKey!, partition: 0, offset: '0', duplicate: false })),
+        }
+      } finally {
+        open--
+      }
+    }
+    const p = new Producer({ ...options, lingerMs: 0, maxEvents: 10, bufferCapacity: 1000 }, send)
+    const receipts = queue(p, 'a', 100)
+    await Promise.all(receipts)
+    expect(mostOpen).toBe(4)
+    expect(stored).toEqual(Array.from({ length: 100 }, (_, i) => `a-${i}`))
+    expect(p.stats().retries).toBe(1)
     await p.close()
   })
 })

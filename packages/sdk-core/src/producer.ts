@@ -20,12 +20,14 @@ export interface BatchResult {
 /**
  * Sends one batch of one topic; rejects with a QuestlogError (retryable or not).
  * `eventsJson`, when given, is `events` as JSON text, ready to splice into a frame.
+ * `epoch` goes with the batch for the broker's ordering fence (see the publish frame).
  */
 export type SendBatch = (
   topic: string,
   events: PublishEvent[],
   signal: AbortSignal,
-  eventsJson?: string,
+  eventsJson: string | undefined,
+  epoch: number,
 ) => Promise<BatchResult>
 
 export interface ProducerOptions extends BatchLimits {
@@ -39,6 +41,20 @@ export interface ProducerOptions extends BatchLimits {
   retryBudget: RetryBudgetOptions
   /** A batch not stored within this time fails, in ms. */
   deliveryTimeoutMs: number
+  /**
+   * Most batches sent and not yet answered, read before each send: more than one
+   * only where the transport keeps the order of sends (one WebSocket).
+   */
+  maxInFlight: () => number
+}
+
+/** A batch sent and not yet settled. */
+interface Flight {
+  batch: QueuedEvent[]
+  json: string | undefined
+  deadline: AbortSignal
+  /** Settles with the first attempt: undefined when stored, else why not. */
+  first: Promise<QuestlogError | undefined>
 }
 
 const ignore = () => {}
@@ -95,14 +111,20 @@ export interface ProducerStats {
 
 /**
  * The publish pipeline: a bounded buffer drained by one sender, batch by batch,
- * one batch in flight at a time so per-key order holds through retries.
+ * with up to `maxInFlight` batches awaiting their receipts. Per-key order holds
+ * through failures: when a batch fails, nothing new is sent until every batch
+ * in flight has its answer; the failed ones are then sent again one at a time,
+ * in their first order, under a newer epoch (the broker refuses the batches sent
+ * after a failed one, so none is stored ahead of it).
  */
 export class Producer {
   readonly buffer: BoundedBuffer<QueuedEvent>
   readonly pacer: Pacer
   private readonly budget: RetryBudget
+  /** Events in the batches in flight. */
   private inFlight = 0
-  private current: QueuedEvent[] = []
+  private flights: Flight[] = []
+  private epoch = 0
   private stored = 0
   private batches = 0
   private retries = 0
@@ -167,12 +189,12 @@ export class Producer {
   }
 
   /**
-   * For a last-chance send as the page unloads: the batch in flight (sending it
-   * twice is harmless, its dedupe keys make the second copy a no-op) and every
+   * For a last-chance send as the page unloads: the batches in flight (sending them
+   * twice is harmless: their sequence numbers make the second copy a no-op) and every
    * queued event, which leave the queue.
    */
   takeAll(): QueuedEvent[] {
-    return [...this.current, ...this.buffer.shift(this.buffer.length)]
+    return [...this.flights.flatMap((f) => f.batch), ...this.buffer.shift(this.buffer.length)]
   }
 
   /** Sizes the events that could join the next batch (callers enqueue them unsized). */
@@ -189,23 +211,34 @@ export class Producer {
 
   private limits(): BatchLimits {
     return {
-      maxEvents: Math.max(1, Math.min(this.o.maxEvents, this.pacer.credits)),
+      // the broker's credits count every event in flight
+      maxEvents: Math.max(1, Math.min(this.o.maxEvents, this.pacer.credits - this.inFlight)),
       maxBytes: this.o.maxBytes,
     }
   }
 
   private async run(): Promise<void> {
     for (;;) {
-      if (this.buffer.length === 0) {
-        for (const w of this.idleWaiters.splice(0)) w()
-        if (this.closing) return
-        await this.buffer.whenNotEmpty()
+      await this.settleLanded()
+      const room =
+        this.flights.length < Math.max(1, this.o.maxInFlight()) && this.inFlight < this.pacer.credits
+      if (this.buffer.length === 0 || !room) {
+        if (this.buffer.length === 0 && this.flights.length === 0) {
+          for (const w of this.idleWaiters.splice(0)) w()
+          if (this.closing) return
+        }
+        const landing = this.flights[0]?.first
+        await (this.buffer.length === 0 && room
+          ? landing
+            ? Promise.race([this.buffer.whenNotEmpty(), landing])
+            : this.buffer.whenNotEmpty()
+          : landing)
         continue
       }
       // nothing to linger for: the head of the queue goes as it is, serialized in one piece
       const whole = this.urgent > 0 || this.o.lingerMs <= 0 ? this.wholeBatch() : undefined
       if (whole) {
-        await this.deliverBatch(this.buffer.shift(whole.n), whole.json)
+        await this.launch(this.buffer.shift(whole.n), whole.json)
         continue
       }
       this.measure()
@@ -221,7 +254,7 @@ export class Producer {
         return false
       })
       if (batch.length === 0) continue
-      await this.deliverBatch(batch, jsonOf(batch))
+      await this.launch(batch, jsonOf(batch))
     }
   }
 
@@ -252,12 +285,18 @@ export class Producer {
     return { n: events.length, json }
   }
 
-  private async deliverBatch(batch: QueuedEvent[], json: string | undefined): Promise<void> {
-    this.inFlight = batch.length
-    this.current = batch
-    await this.deliver(batch, json)
-    this.current = []
-    this.inFlight = 0
+  /** Sends a batch (after any pause the broker asked for) and keeps it in flight until it settles. */
+  private async launch(batch: QueuedEvent[], json: string | undefined): Promise<void> {
+    const deadline = AbortSignal.timeout(this.o.deliveryTimeoutMs)
+    this.budget.request()
+    try {
+      await this.paced(batch.length, deadline)
+    } catch (e) {
+      for (const q of batch) q.reject(toQuestlogError(e))
+      return
+    }
+    this.inFlight += batch.length
+    this.flights.push({ batch, json, deadline, first: this.attempt(batch, json, deadline) })
   }
 
   private linger(): Promise<void> {
@@ -272,59 +311,124 @@ export class Producer {
     })
   }
 
-  private async deliver(all: QueuedEvent[], allJson: string | undefined): Promise<void> {
-    let batch = all
-    let json = allJson
-    const topic = batch[0]!.topic
-    let events = batch.map((q) => q.event)
-    const deadline = AbortSignal.timeout(this.o.deliveryTimeoutMs)
-    this.budget.request()
+  /** Waits as long as the broker asked before a batch of `n` events goes out. */
+  private async paced(n: number, deadline: AbortSignal): Promise<void> {
+    const wait = this.pacer.delayFor(n)
+    if (wait > 0) {
+      const t0 = performance.now()
+      await sleep(wait, deadline)
+      this.pausedMs += performance.now() - t0
+    }
+    this.pacer.sent()
+  }
+
+  /** One send of a batch: undefined once it is stored (its receipts handed out), else the error. */
+  private async attempt(
+    batch: QueuedEvent[],
+    json: string | undefined,
+    deadline: AbortSignal,
+  ): Promise<QuestlogError | undefined> {
+    try {
+      const result = await this.send(
+        batch[0]!.topic,
+        batch.map((q) => q.event),
+        deadline,
+        json,
+        this.epoch,
+      )
+      this.batches++
+      this.stored += batch.length
+      if (result.backpressure) this.pacer.onHint(result.backpressure)
+      else this.pacer.onClear()
+      for (let i = 0; i < batch.length; i++) batch[i]!.resolve(result.receipts[i]!)
+      return undefined
+    } catch (e) {
+      return toQuestlogError(e)
+    }
+  }
+
+  /**
+   * Retires the batches at the head of the flight list that have settled. When
+   * one failed, waits for every batch in flight, then sends the failed ones again,
+   * one at a time and in order, before anything new goes out.
+   */
+  private async settleLanded(): Promise<void> {
+    const failures = new Map<Flight, QuestlogError>()
+    for (;;) {
+      const head = this.flights[0]
+      if (!head) return
+      const outcome = await Promise.race([head.first, NOT_YET])
+      if (outcome === NOT_YET) return
+      if (outcome !== undefined) {
+        const all = await Promise.all(this.flights.map((f) => f.first))
+        this.flights.forEach((f, i) => {
+          if (all[i] !== undefined) failures.set(f, all[i]!)
+        })
+        // batches sent after this failure were refused by the broker; resend under a newer epoch
+        this.epoch++
+        for (const f of this.flights) {
+          const error = failures.get(f)
+          if (error) await this.recover(f, error)
+        }
+        this.flights = []
+        this.inFlight = 0
+        return
+      }
+      this.flights.shift()
+      this.inFlight -= head.batch.length
+    }
+  }
+
+  /** Sends a failed batch again until it is stored or fails for good, as a lone batch in flight. */
+  private async recover(f: Flight, firstError: QuestlogError): Promise<void> {
+    let batch = f.batch
+    let json = f.json
+    let error = firstError
     let attempt = 0
     for (;;) {
-      try {
-        const wait = this.pacer.delayFor(batch.length)
-        if (wait > 0) {
-          const t0 = performance.now()
-          await sleep(wait, deadline)
-          this.pausedMs += performance.now() - t0
-        }
-        this.pacer.sent()
-        const result = await this.send(topic, events, deadline, json)
-        this.batches++
-        this.stored += batch.length
-        if (result.backpressure) this.pacer.onHint(result.backpressure)
-        else this.pacer.onClear()
-        for (let i = 0; i < batch.length; i++) batch[i]!.resolve(result.receipts[i]!)
-        return
-      } catch (e) {
-        const error = isQuestlogError(e) ? e : new QuestlogError('internal', String(e), { cause: e })
-        // one bad event must not sink the batch it happened to share: fail it alone, send the rest
-        const bad = offendingEvent(error, batch.length)
-        if (bad !== undefined) {
-          batch[bad]!.reject(error)
-          batch = batch.filter((_, i) => i !== bad)
-          if (batch.length === 0) return
-          events = batch.map((q) => q.event)
-          json = undefined
-          continue
-        }
+      // one bad event must not sink the batch it happened to share: fail it alone, send the rest
+      const bad = offendingEvent(error, batch.length)
+      if (bad !== undefined) {
+        batch[bad]!.reject(error)
+        batch = batch.filter((_, i) => i !== bad)
+        if (batch.length === 0) return
+        json = undefined
+      } else if (error.code !== 'out_of_order') {
+        // (a batch refused for coming after a failed one is sent again at once)
         if (error.code === 'backpressure' || error.code === 'rate_limited') {
           this.pacer.onRefused(Number(error.details?.retryAfterMs ?? 1000))
         }
-        if (!error.retryable || deadline.aborted || !this.budget.tryRetry()) {
+        if (!error.retryable || f.deadline.aborted || !this.budget.tryRetry()) {
           for (const q of batch) q.reject(error)
           return
         }
         this.retries++
         try {
-          await sleep(backoffDelay(attempt++, this.o.backoff), deadline)
+          await sleep(backoffDelay(attempt++, this.o.backoff), f.deadline)
         } catch {
           for (const q of batch) q.reject(error)
           return
         }
       }
+      try {
+        await this.paced(batch.length, f.deadline)
+      } catch {
+        for (const q of batch) q.reject(error)
+        return
+      }
+      const next = await this.attempt(batch, json, f.deadline)
+      if (next === undefined) return
+      error = next
+      // a newer epoch for each resend: the broker fenced the one that just failed
+      this.epoch++
     }
   }
+}
+
+const NOT_YET = Symbol('not yet')
+
+function toQuestlogError(e: unknown): QuestlogError {
+  return isQuestlogError(e) ? e : new QuestlogError('internal', String(e), { cause: e })
 }
 
 /** The index of the event a validation or size error names (`events.3.data…`), if it names one. */

@@ -33,8 +33,9 @@ async function publishSplit(
   topic: Topic,
   prepared: PreparedEvent[],
   invalid: Array<{ index: number; reason: string }>,
+  onQueued: (() => void) | undefined,
 ): Promise<PublishResult> {
-  if (invalid.length === 0) return s.publisher.publish(topic, prepared)
+  if (invalid.length === 0) return s.publisher.publish(topic, prepared, onQueued)
   const bad = new Map(invalid.map((x) => [x.index, x.reason]))
   const good = prepared.filter((_, i) => !bad.has(i))
   const target = await s.topics.ensure({
@@ -47,9 +48,16 @@ async function publishSplit(
     partition: 0,
     headersJson: withHeader(prepared[x.index]!.headersJson, 'ql-invalid-reason', x.reason),
   }))
+  // queued once both parts are
+  let parts = good.length > 0 ? 2 : 1
+  const partQueued = () => {
+    if (--parts === 0) onQueued?.()
+  }
   const [ok, ko] = await Promise.all([
-    good.length > 0 ? s.publisher.publish(topic, good) : Promise.resolve({ receipts: [] } as PublishResult),
-    s.publisher.publish(target, diverted),
+    good.length > 0
+      ? s.publisher.publish(topic, good, partQueued)
+      : Promise.resolve({ receipts: [] } as PublishResult),
+    s.publisher.publish(target, diverted, partQueued),
   ])
   let g = 0
   let b = 0
@@ -67,7 +75,8 @@ export type PublishAnswer =
 
 /**
  * A publish request body, one event or `{events:[…]}`: validated whole before
- * anything is written, so a bad event stores nothing of its batch.
+ * anything is written, so a bad event stores nothing of its batch. `onQueued`
+ * is called once its events wait in their partitions' write queues.
  */
 export async function publishRequest(
   s: Services,
@@ -75,6 +84,7 @@ export async function publishRequest(
   body: unknown,
   defaultSource: string,
   principal?: Principal,
+  onQueued?: () => void,
 ): Promise<PublishAnswer> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new BadRequestError('send a JSON object: one event, or {"events": [...]}')
@@ -119,7 +129,7 @@ export async function publishRequest(
   })
   let result: PublishResult
   try {
-    result = await publishSplit(s, topic, prepared, invalid)
+    result = await publishSplit(s, topic, prepared, invalid, onQueued)
   } catch (e) {
     for (const t of traces) t.end(e as Error)
     throw e

@@ -44,8 +44,12 @@ export class Publisher {
 
   constructor(private readonly o: PublisherOptions) {}
 
-  /** Publishes events already checked by `prepareEvent`; resolves after COMMIT. */
-  async publish(topic: Topic, events: PreparedEvent[]): Promise<PublishResult> {
+  /**
+   * Publishes events already checked by `prepareEvent`; resolves after COMMIT.
+   * `onQueued` is called once the events wait in their partitions' queues, in
+   * the order they will be written (not called when the publish is refused first).
+   */
+  async publish(topic: Topic, events: PreparedEvent[], onQueued?: () => void): Promise<PublishResult> {
     this.topicById.set(topic.id, topic)
     const started = performance.now()
     if (topic.encryption !== 'none') await this.o.encrypt(topic, events)
@@ -79,15 +83,23 @@ export class Publisher {
     }
 
     const receipts: Receipt[] = new Array(events.length)
-    await Promise.all(
-      [...byPartition].map(async ([p, indexes]) => {
-        const results = await this.writer(topic, p).append(indexes.map((i) => events[i]!))
-        indexes.forEach((i, j) => {
-          const r = results[j]!
-          receipts[i] = { id: r.id, partition: r.partition, offset: String(r.offset), duplicate: r.duplicate }
-        })
-      }),
-    ).catch((e) => {
+    const appended = [...byPartition].map(([p, indexes]) =>
+      this.writer(topic, p)
+        .append(indexes.map((i) => events[i]!))
+        .then((results) => {
+          indexes.forEach((i, j) => {
+            const r = results[j]!
+            receipts[i] = {
+              id: r.id,
+              partition: r.partition,
+              offset: String(r.offset),
+              duplicate: r.duplicate,
+            }
+          })
+        }),
+    )
+    onQueued?.()
+    await Promise.all(appended).catch((e) => {
       throw this.translate(e, topic)
     })
     const bytes = events.reduce((sum, e) => sum + e.size, 0)

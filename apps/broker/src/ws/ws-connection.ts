@@ -50,6 +50,10 @@ export class WsConnection {
   /** Subscriptions asked for and still being set up. */
   private readonly opening = new Set<string>()
   private publishCredits: number = PUBLISH_CREDITS.initial
+  /** Resolves once the publish received last waits in its partitions' queues: publishes get there in the order sent. */
+  private publishTurn: Promise<void> = Promise.resolve()
+  /** Publishes carrying this epoch or an older one are refused: one of them failed (see the publish frame). */
+  private fencedEpoch = -1
   private frameTokens: number
   private frameAt = Date.now()
   private refused = 0
@@ -166,8 +170,14 @@ export class WsConnection {
       sid: typeof raw.sid === 'string' ? raw.sid : undefined,
     }
     // publish events are validated once, by the same code as the HTTP route
-    if (this.greeted && raw.op === 'publish' && to.id !== undefined && typeof raw.topic === 'string') {
-      void this.publish(to.id, raw.topic, raw.events)
+    if (
+      this.greeted &&
+      raw.op === 'publish' &&
+      to.id !== undefined &&
+      typeof raw.topic === 'string' &&
+      (raw.epoch === undefined || (Number.isSafeInteger(raw.epoch) && (raw.epoch as number) >= 0))
+    ) {
+      void this.publish(to.id, raw.topic, raw.events, raw.epoch as number | undefined)
       return
     }
     const parsed = clientFrameSchema.safeParse(json)
@@ -204,7 +214,7 @@ export class WsConnection {
         this.fail(new BadRequestError('hello was already received'), {})
         return
       case 'publish':
-        void this.publish(frame.id, frame.topic, frame.events)
+        void this.publish(frame.id, frame.topic, frame.events, frame.epoch)
         return
       case 'subscribe':
         void this.subscribe(frame).catch((e) => this.fail(this.coded(e), { sid: frame.sid }))
@@ -296,16 +306,42 @@ export class WsConnection {
     return error
   }
 
-  private async publish(id: number, topic: string, events: unknown): Promise<void> {
+  /**
+   * Publishes of one connection pass their checks and join the partitions'
+   * write queues one after another, in the order sent, and are answered as each
+   * commits: a client may keep several in flight and still keep per-key order.
+   */
+  private async publish(
+    id: number,
+    topic: string,
+    events: unknown,
+    epoch: number | undefined,
+  ): Promise<void> {
+    const before = this.publishTurn
+    let queued!: () => void
+    this.publishTurn = new Promise<void>((resolve) => {
+      queued = resolve
+    })
     try {
+      await before
+      if (epoch !== undefined && epoch <= this.fencedEpoch) {
+        throw new QuestlogError(
+          'out_of_order',
+          `an earlier publish of epoch ${this.fencedEpoch} failed on this connection; resend from it, in order, under a newer epoch`,
+          { details: { epoch, fencedEpoch: this.fencedEpoch } },
+        )
+      }
       requireTopic(this.principal, 'publish', topic)
-      const answer = await publishRequest(this.s, topic, { events }, '/ws', this.principal)
+      const answer = await publishRequest(this.s, topic, { events }, '/ws', this.principal, queued)
+      queued()
       const receipts = 'receipts' in answer ? answer.receipts : [answer]
       const frame: Record<string, unknown> = { op: 'receipts', id, receipts }
       if (answer.backpressure) frame.backpressure = answer.backpressure
       this.send(frame)
       this.adjustCredits(answer.backpressure !== undefined)
     } catch (e) {
+      queued()
+      if (epoch !== undefined) this.fencedEpoch = Math.max(this.fencedEpoch, epoch)
       const error = this.coded(e)
       this.fail(error, { id })
       if (error.code === 'backpressure') this.adjustCredits(true)

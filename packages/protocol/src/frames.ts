@@ -61,6 +61,11 @@ export const publishFrameSchema = z.strictObject({
    * under a newer epoch.
    */
   epoch: z.number().int().min(0).optional(),
+  /**
+   * `runs`: answer with `runs` instead of one receipt per event, for a client
+   * that named every event (`id`) and so knows the receipts but their offsets.
+   */
+  receipts: z.enum(['full', 'runs']).optional(),
 })
 
 /** Where a subscription without a resume cursor or committed group offsets starts. */
@@ -229,10 +234,23 @@ export const welcomeFrameSchema = z.object({
   maxBatchEvents: z.number().int().positive(),
 })
 
+/**
+ * Receipts as runs, in event order: `[partition, first offset, count]` stands
+ * for that many events, each stored under the id it was sent with, at offsets
+ * counting up from the first one (`duplicate: false`); any other receipt (a
+ * duplicate, an event diverted as invalid) is written out whole.
+ */
+export const receiptRunsSchema = z.array(
+  z.union([z.tuple([z.number().int().min(0), offsetSchema, z.number().int().positive()]), receiptSchema]),
+)
+export type ReceiptRuns = z.infer<typeof receiptRunsSchema>
+
 export const receiptsFrameSchema = z.object({
   op: z.literal('receipts'),
   id: requestId,
-  receipts: z.array(receiptSchema),
+  /** One per event, in order (unless the publish asked for `runs`). */
+  receipts: z.array(receiptSchema).optional(),
+  runs: receiptRunsSchema.optional(),
   /** Soft accept: everything was stored, but slow down. */
   backpressure: backpressureHintSchema.optional(),
 })

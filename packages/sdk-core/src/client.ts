@@ -1,4 +1,5 @@
 import {
+  fromReceiptRuns,
   type PublishEvent,
   type Receipt,
   type ValidationError,
@@ -334,12 +335,19 @@ export class QuestlogClient {
       (id) =>
         eventsJson !== undefined
           ? // the events' JSON was made as the batch was formed: spliced in, not serialized again
-            `{"op":"publish","id":${id},"topic":${JSON.stringify(topic)},"epoch":${epoch},"events":${eventsJson}}`
-          : { op: 'publish', id, topic, epoch, events },
+            `{"op":"publish","id":${id},"topic":${JSON.stringify(topic)},"epoch":${epoch},"receipts":"runs","events":${eventsJson}}`
+          : { op: 'publish', id, topic, epoch, receipts: 'runs', events },
       signal,
     )
     if (frame.op !== 'receipts') throw new ClientClosedError(`unexpected answer ${frame.op}`)
-    return frame
+    // every event was named as its batch formed, so the receipts come as runs
+    const receipts = frame.runs
+      ? fromReceiptRuns(
+          frame.runs,
+          events.map((e) => e.id!),
+        )
+      : (frame.receipts ?? [])
+    return frame.backpressure ? { receipts, backpressure: frame.backpressure } : { receipts }
   }
 }
 

@@ -1,6 +1,7 @@
 import {
   type BackpressureHint,
   isQuestlogError,
+  newEventId,
   type PublishEvent,
   QuestlogError,
   type Receipt,
@@ -203,6 +204,7 @@ export class Producer {
     for (let i = 0; i < n; i++) {
       const q = this.buffer.at(i)!
       if (q.bytes < 0) {
+        q.event.id ??= newEventId()
         q.json = eventJson(q.event)
         q.bytes = q.json?.length ?? 64
       }
@@ -273,6 +275,8 @@ export class Producer {
       const q = this.buffer.at(i)!
       if (q.topic !== first.topic) break
       if (q.signal?.aborted || q.bytes >= 0) return undefined
+      // named here, off the caller's path: the broker can then answer with receipt runs
+      q.event.id ??= newEventId()
       events.push(q.event)
     }
     let json: string

@@ -1,6 +1,5 @@
-import { PayloadTooLargeError, type PublishEvent, ValidationError } from '@questlog/protocol'
+import { newEventId, PayloadTooLargeError, type PublishEvent, ValidationError } from '@questlog/protocol'
 import type { NewEvent } from '../storage/event-store'
-import { newEventId } from './event-id'
 
 export interface PreparedEvent extends NewEvent {
   /** Explicit partition, if the publisher chose one. */

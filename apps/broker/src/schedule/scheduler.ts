@@ -1,6 +1,5 @@
-import { NotFoundError, type PublishEvent, type SchedulePublish } from '@questlog/protocol'
+import { NotFoundError, newEventId, type PublishEvent, type SchedulePublish } from '@questlog/protocol'
 import type { Logger } from 'pino'
-import { newEventId } from '../publish/event-id'
 import { prepareEvent } from '../publish/prepare'
 import type { Publisher } from '../publish/publisher'
 import type { Sql } from '../storage/db'

@@ -12,6 +12,7 @@ import {
   type SubscribeFrame,
   SubscriptionNotFoundError,
   TopicNotFoundError,
+  toReceiptRuns,
   ValidationError,
   validationErrorFromZod,
   WS_CLOSE_CODES,
@@ -175,9 +176,16 @@ export class WsConnection {
       raw.op === 'publish' &&
       to.id !== undefined &&
       typeof raw.topic === 'string' &&
-      (raw.epoch === undefined || (Number.isSafeInteger(raw.epoch) && (raw.epoch as number) >= 0))
+      (raw.epoch === undefined || (Number.isSafeInteger(raw.epoch) && (raw.epoch as number) >= 0)) &&
+      (raw.receipts === undefined || raw.receipts === 'runs' || raw.receipts === 'full')
     ) {
-      void this.publish(to.id, raw.topic, raw.events, raw.epoch as number | undefined)
+      void this.publish(
+        to.id,
+        raw.topic,
+        raw.events,
+        raw.epoch as number | undefined,
+        raw.receipts === 'runs',
+      )
       return
     }
     const parsed = clientFrameSchema.safeParse(json)
@@ -214,7 +222,7 @@ export class WsConnection {
         this.fail(new BadRequestError('hello was already received'), {})
         return
       case 'publish':
-        void this.publish(frame.id, frame.topic, frame.events, frame.epoch)
+        void this.publish(frame.id, frame.topic, frame.events, frame.epoch, frame.receipts === 'runs')
         return
       case 'subscribe':
         void this.subscribe(frame).catch((e) => this.fail(this.coded(e), { sid: frame.sid }))
@@ -316,6 +324,7 @@ export class WsConnection {
     topic: string,
     events: unknown,
     epoch: number | undefined,
+    runs: boolean,
   ): Promise<void> {
     const before = this.publishTurn
     let queued!: () => void
@@ -335,7 +344,16 @@ export class WsConnection {
       const answer = await publishRequest(this.s, topic, { events }, '/ws', this.principal, queued)
       queued()
       const receipts = 'receipts' in answer ? answer.receipts : [answer]
-      const frame: Record<string, unknown> = { op: 'receipts', id, receipts }
+      const frame: Record<string, unknown> = runs
+        ? {
+            op: 'receipts',
+            id,
+            runs: toReceiptRuns(
+              receipts,
+              (events as Array<{ id?: string }>).map((e) => e.id),
+            ),
+          }
+        : { op: 'receipts', id, receipts }
       if (answer.backpressure) frame.backpressure = answer.backpressure
       this.send(frame)
       this.adjustCredits(answer.backpressure !== undefined)

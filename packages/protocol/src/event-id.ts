@@ -1,17 +1,16 @@
-import { randomFillSync } from 'node:crypto'
-
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
-/** Random bytes drawn from the CSPRNG in bulk; ten go into each id. */
-const pool = Buffer.allocUnsafe(10 * 1024)
+/** Random bytes drawn from the CSPRNG in bulk (Web Crypto: Node and browsers); ten go into each id. */
+const pool = new Uint8Array(10 * 1024)
 let used = pool.length
 let lastMs = -1
 let prefix = ''
 
 /**
  * A UUIDv7 (RFC 9562): unix milliseconds in the first 48 bits, version 7, then
- * 74 random bits with the RFC variant. Publishing names every event, so the
- * random bits come from a pooled buffer and the hex from a table: a fraction
- * of the cost of building each id's bytes on its own.
+ * 74 random bits with the RFC variant. Every event is named so (by the SDK that
+ * publishes it, or by the broker), so the random bits come from a pooled buffer
+ * and the hex from a table: a fraction of the cost of building each id's bytes
+ * on its own.
  */
 export function newEventId(nowMs = Date.now()): string {
   if (nowMs !== lastMs) {
@@ -20,7 +19,7 @@ export function newEventId(nowMs = Date.now()): string {
     prefix = `${hex.slice(0, 8)}-${hex.slice(8)}-7`
   }
   if (used + 10 > pool.length) {
-    randomFillSync(pool)
+    globalThis.crypto.getRandomValues(pool)
     used = 0
   }
   const b = pool

@@ -93,6 +93,36 @@ describe('WebSocket endpoint', () => {
     s.ws.close()
   })
 
+  it('gives each SDK publish the receipt of the event as stored, duplicates included', async () => {
+    await createTopic(broker.url, 'ws.receipts', { partitions: 2 })
+    const bus = createClient({ brokers: [broker.url] })
+    try {
+      const receipts = await Promise.all(
+        Array.from({ length: 300 }, (_, n) =>
+          bus.publish('ws.receipts', { n }, n % 50 === 7 ? { dedupeKey: 'same' } : { key: `k${n % 3}` }),
+        ),
+      )
+      const stored = [
+        ...(await readAll(broker.url, 'ws.receipts', 0)),
+        ...(await readAll(broker.url, 'ws.receipts', 1)),
+      ]
+      const byId = new Map(stored.map((e: any) => [e.id, e]))
+      expect(stored).toHaveLength(300 - 5)
+      receipts.forEach((r, n) => {
+        const e: any = byId.get(r.id)
+        expect({ partition: e.partition, offset: e.offset }).toEqual({
+          partition: r.partition,
+          offset: r.offset,
+        })
+        // the first event with the dedupe key is stored; the later ones get its receipt
+        expect(e.data.n).toBe(n % 50 === 7 ? 7 : n)
+        expect(r.duplicate).toBe(n % 50 === 7 && n > 7)
+      })
+    } finally {
+      await bus.close()
+    }
+  })
+
   it('publishes through the SDK and delivers to a live subscriber', async () => {
     const bus = createClient({ brokers: [broker.url] })
     const sub = bus.subscribe<{ n: number }>('ws.basics', { from: 'latest', key: 'p1' })

@@ -1,4 +1,5 @@
 import { type ChildProcess, execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort } from '@questlog/broker'
@@ -16,6 +17,19 @@ export interface BrokerProcess {
 /** The broker package's folder, found from its index (src/index.ts). */
 const brokerDir = path.resolve(path.dirname(fileURLToPath(import.meta.resolve('@questlog/broker'))), '..')
 
+/**
+ * The Node flags `npm run broker` runs the bundle with, read from the broker's
+ * start script (its young generation is sized there for publish throughput).
+ */
+function brokerNodeFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(path.join(brokerDir, 'package.json'), 'utf8')) as {
+    scripts: { start: string }
+  }
+  const m = /\bnode ((?:--[\w-]+(?:=\S+)? )*)dist\/main\.js/.exec(pkg.scripts.start)
+  if (!m) throw new Error(`cannot read the node flags from the broker's start script: ${pkg.scripts.start}`)
+  return m[1]!.trim().split(' ').filter(Boolean)
+}
+
 /** Builds the broker's bundle, dist/main.js: the file `npm run broker` runs. */
 export function buildBroker(): void {
   execFileSync(process.execPath, [path.join(brokerDir, 'scripts/build.mjs')], { stdio: 'inherit' })
@@ -27,7 +41,7 @@ export async function startBroker(
   opts: { cpuProfDir?: string } = {},
 ): Promise<BrokerProcess> {
   const port = await freePort()
-  const args = ['--enable-source-maps']
+  const args = brokerNodeFlags()
   if (opts.cpuProfDir) args.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`)
   // as `npm run broker` starts it, after buildBroker()
   args.push(path.join(brokerDir, 'dist/main.js'))

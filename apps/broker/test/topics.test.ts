@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Broker } from '../src/broker'
-import { api, startBroker, trpcCall } from './helpers'
+import { api, sleep, startBroker, trpcCall } from './helpers'
 
 let broker: Broker
 beforeAll(async () => {
@@ -73,6 +73,20 @@ describe('topics over HTTP and tRPC share one implementation', () => {
     const missing = await trpc('query', 'topics.get', { name: 'nope' })
     expect(missing.status).toBe(404)
     expect(missing.body.error.data.questlog.code).toBe('topic_not_found')
+  })
+
+  it('reports the event loop delay beyond its sampling interval: near 0 idle, the stall when blocked', async () => {
+    // the health probe runs every 2 s and reports the p99 delay since the one before
+    await sleep(2200)
+    expect((await api(broker.url, 'GET', '/health')).body.lag_ms).toBeLessThan(5)
+    // this broker runs in the test's process: hold its event loop, five times (the p99 of ~150 samples)
+    for (let i = 0; i < 5; i++) {
+      const t = Date.now()
+      while (Date.now() - t < 120) {}
+      await sleep(50)
+    }
+    await sleep(2200)
+    expect((await api(broker.url, 'GET', '/health')).body.lag_ms).toBeGreaterThan(80)
   })
 
   it('serves health probes and Prometheus metrics', async () => {

@@ -246,7 +246,10 @@ export class PartitionWriter {
               ...e,
               // as the log has it: a producer's event is keyed by its place in the sequence
               dedupeKey: e.producer === undefined ? e.dedupeKey : sequenceKey(e.producer, e.seq!),
-              data: payloadOf(e),
+              // live readers splice a JSON payload's text (dataJson); its bytes are made only if asked for
+              get data() {
+                return payloadOf(e)
+              },
               partition: this.partition,
               offset: base + i,
               time,

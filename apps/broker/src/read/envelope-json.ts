@@ -5,11 +5,12 @@ const str = (s: string | null) => (s === null ? 'null' : JSON.stringify(s))
 
 /**
  * The envelope of a stored event as JSON text. JSON payloads are spliced in as
- * stored (they were serialized on the way in), so reads never parse payloads.
+ * stored (they were serialized on the way in), so reads never parse payloads;
+ * live events of this broker's own publishes still hold that text, not decoded again.
  */
 export function envelopeJson(topic: string, e: StoredEvent): string {
   const payload = isJsonContentType(e.contentType)
-    ? `"data":${e.data.length === 0 ? 'null' : e.data.toString('utf8')}`
+    ? `"data":${e.dataJson ?? (e.data.length === 0 ? 'null' : e.data.toString('utf8'))}`
     : `"dataBase64":"${e.data.toString('base64')}"`
   return (
     `{"id":${str(e.id)},"topic":${str(topic)},"partition":${e.partition},"offset":"${e.offset}",` +

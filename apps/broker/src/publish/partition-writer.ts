@@ -57,6 +57,51 @@ export interface WriterDeps {
 }
 
 const RETRYABLE_PG = new Set(['40P01', '40001'])
+
+/**
+ * An event just committed, as this broker's live readers get it: a view of the
+ * published event with its place in the log. Live readers splice a JSON
+ * payload's text (`dataJson`); the payload's bytes are made only if asked for.
+ */
+class CommittedEvent implements StoredEvent {
+  constructor(
+    private readonly e: NewEvent,
+    readonly partition: number,
+    readonly offset: number,
+    readonly time: Date,
+  ) {}
+  get id() {
+    return this.e.id
+  }
+  get type() {
+    return this.e.type
+  }
+  get source() {
+    return this.e.source
+  }
+  get key() {
+    return this.e.key
+  }
+  /** As the log has it: a producer's event is keyed by its place in the sequence. */
+  get dedupeKey() {
+    return this.e.producer === undefined ? this.e.dedupeKey : sequenceKey(this.e.producer, this.e.seq!)
+  }
+  get contentType() {
+    return this.e.contentType
+  }
+  get headersJson() {
+    return this.e.headersJson
+  }
+  get encKey() {
+    return this.e.encKey
+  }
+  get dataJson() {
+    return this.e.dataJson
+  }
+  get data() {
+    return payloadOf(this.e)
+  }
+}
 /** Batches of one partition pipelined on its connection. */
 const MAX_IN_FLIGHT = 4
 
@@ -242,18 +287,7 @@ export class PartitionWriter {
         if (written.length > 0) {
           const stored = written.map(event)
           this.deps.onCommitted(topic.id, this.partition, base, () =>
-            stored.map((e, i) => ({
-              ...e,
-              // as the log has it: a producer's event is keyed by its place in the sequence
-              dedupeKey: e.producer === undefined ? e.dedupeKey : sequenceKey(e.producer, e.seq!),
-              // live readers splice a JSON payload's text (dataJson); its bytes are made only if asked for
-              get data() {
-                return payloadOf(e)
-              },
-              partition: this.partition,
-              offset: base + i,
-              time,
-            })),
+            stored.map((e, i) => new CommittedEvent(e, this.partition, base + i, time)),
           )
         }
         written.forEach((s, i) => {

@@ -184,10 +184,10 @@ export interface Appended {
  * Writes one group-commit batch as one statement (its own transaction).
  * `ql_append` takes the partition's row lock first, so offsets commit in order
  * with no gaps (DESIGN invariant #1); events a producer stored already are left
- * out, and the rest numbered on without a gap. The batch travels as one JSON
- * document: one parameter to encode, parsed by PostgreSQL in C. Statements sent
- * on one connection run in the order sent, so a partition's batches can be
- * pipelined there.
+ * out, and the rest numbered on without a gap. The batch travels as one array
+ * literal per column and one JSON array of payloads (see `columns`), which
+ * PostgreSQL reads in C. Statements sent on one connection run in the order
+ * sent, so a partition's batches can be pipelined there.
  */
 export async function writeBatch(sql: Sql, batch: WriteBatch): Promise<Appended> {
   const { topicId, partition, events } = batch

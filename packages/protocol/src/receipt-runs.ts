@@ -50,8 +50,11 @@ export function fromReceiptRuns(runs: ReceiptRuns, ids: readonly string[]): Rece
       continue
     }
     const [partition, first, count] = item
+    // the first offset is read once per run, not once per event
+    const base = first.length < 16 ? Number(first) : undefined
     for (let k = 0; k < count; k++) {
-      out.push({ id: ids[out.length]!, partition, offset: offsetAfter(first, k), duplicate: false })
+      const offset = base === undefined ? offsetAfter(first, k) : String(base + k)
+      out.push({ id: ids[out.length]!, partition, offset, duplicate: false })
     }
   }
   return out

@@ -184,30 +184,20 @@ export class Subscription<T = unknown> implements EventSubscription<T>, SessionS
 
   private wrap(d: DeliveredEvent): ReceivedEvent<T> {
     if (d.token !== undefined) return this.wrapDelivery(d, d.token)
-    const ref: [number, string] = [d.event.partition, d.event.offset]
-    let settled: Promise<void> | undefined
-    return {
-      ...(d.event as Omit<Envelope, 'data'> & { data: T }),
-      cursor: d.cursor,
-      redelivery: d.redelivery ?? 0,
-      ack: () => {
-        settled ??= this.ack(ref)
-        return settled
-      },
-      nak: (delayMs?: number) => {
-        if (settled) return
-        settled = Promise.resolve()
-        this.session.send({
-          op: 'nak',
-          sid: this.sid,
-          partition: ref[0],
-          offset: ref[1],
-          ...(delayMs === undefined ? {} : { delayMs }),
-        })
-      },
-      term: () =>
-        Promise.reject(new ClientClosedError('term needs a named subscription (`subscription` option)')),
-    }
+    return new StreamEvent<T>(this, d)
+  }
+
+  /** Settles an event of a plain subscription or a group (see StreamEvent). */
+  settleStream(e: { partition: number; offset: string }, nak: boolean, delayMs?: number): Promise<void> {
+    if (!nak) return this.ack([e.partition, e.offset])
+    this.session.send({
+      op: 'nak',
+      sid: this.sid,
+      partition: e.partition,
+      offset: e.offset,
+      ...(delayMs === undefined ? {} : { delayMs }),
+    })
+    return Promise.resolve()
   }
 
   /** An event of a named subscription: settled by its token, each settlement answered by the broker. */
@@ -292,5 +282,64 @@ export class Subscription<T = unknown> implements EventSubscription<T>, SessionS
     const w = this.wake
     this.wake = undefined
     w?.()
+  }
+}
+
+/**
+ * An event of a plain subscription or a consumer group, as the caller gets it:
+ * the envelope's fields as its own (one object of a fixed shape per event), and
+ * `ack`/`nak` on the prototype rather than closures made for every event.
+ */
+class StreamEvent<T> implements ReceivedEvent<T> {
+  readonly id: string
+  readonly topic: string
+  readonly partition: number
+  readonly offset: string
+  readonly type: string
+  readonly source: string
+  readonly time: string
+  readonly key: string | null
+  readonly dedupeKey: string | null
+  readonly contentType: string
+  readonly headers: Record<string, string>
+  readonly data: T
+  readonly dataBase64?: string
+  readonly cursor: string
+  readonly redelivery: number
+  #settled: Promise<void> | undefined
+  readonly #owner: Subscription<T>
+
+  constructor(owner: Subscription<T>, d: DeliveredEvent) {
+    const e = d.event
+    this.id = e.id
+    this.topic = e.topic
+    this.partition = e.partition
+    this.offset = e.offset
+    this.type = e.type
+    this.source = e.source
+    this.time = e.time
+    this.key = e.key
+    this.dedupeKey = e.dedupeKey
+    this.contentType = e.contentType
+    this.headers = e.headers
+    this.data = e.data as T
+    if (e.dataBase64 !== undefined) this.dataBase64 = e.dataBase64
+    this.cursor = d.cursor
+    this.redelivery = d.redelivery ?? 0
+    this.#owner = owner
+  }
+
+  ack(): Promise<void> {
+    this.#settled ??= this.#owner.settleStream(this, false)
+    return this.#settled
+  }
+
+  nak(delayMs?: number): void {
+    if (this.#settled) return
+    this.#settled = this.#owner.settleStream(this, true, delayMs)
+  }
+
+  term(): Promise<void> {
+    return Promise.reject(new ClientClosedError('term needs a named subscription (`subscription` option)'))
   }
 }

@@ -242,3 +242,23 @@ describe('request/reply with auth on', () => {
     }
   })
 })
+
+describe('request/reply under the frame rate limit', () => {
+  const setup = brokerWithClients({ maxFramesPerSecond: 40 })
+
+  it('answers every request of a responder busier than the limit: its replies are paid for by the requests', async () => {
+    const responder = setup.client()
+    await responder.respond(double, ({ n }) => ({ n, doubled: n * 2, by: 'busy' }))
+    // ten requesters under the limit each; together they send the responder far more than 40 a second
+    const requesters = Array.from({ length: 10 }, () => setup.client())
+    const answers = await Promise.allSettled(
+      requesters.flatMap((bus, r) =>
+        Array.from({ length: 15 }, (_, i) => bus.request(double, { n: r * 100 + i }, { timeoutMs: 5000 })),
+      ),
+    )
+    expect(answers.filter((a) => a.status === 'rejected').map((a) => String(a.reason))).toEqual([])
+    expect(answers.map((a) => (a.status === 'fulfilled' ? a.value.doubled : -1))).toEqual(
+      Array.from({ length: 10 }, (_, r) => Array.from({ length: 15 }, (_, i) => (r * 100 + i) * 2)).flat(),
+    )
+  })
+})

@@ -63,7 +63,15 @@ export class WsConnection {
   private readonly helloTimer: NodeJS.Timeout
   private readonly rpc: RpcRouter
   /** This connection as request/reply sees it. */
-  private readonly peer: RpcPeer = { send: (frame) => this.send(frame) }
+  /** Frames this connection may send past its rate: one per request the broker routed to it (for the reply). */
+  private replyCredits = 0
+  private readonly peer: RpcPeer = {
+    send: (frame) => {
+      if ((frame as { op?: string }).op === 'request')
+        this.replyCredits = Math.min(this.s.config.maxFramesPerSecond, this.replyCredits + 1)
+      this.send(frame)
+    },
+  }
 
   constructor(
     private readonly ws: WebSocket,
@@ -90,7 +98,9 @@ export class WsConnection {
   /**
    * Frames per second per connection, a token bucket with a second's burst. A
    * frame over the limit is refused with `rate_limited`; a client that keeps
-   * flooding past twice the limit in a second is disconnected.
+   * flooding past twice the limit in a second is disconnected. A responder's
+   * replies are paid for by the requests routed to it: a busy responder is held
+   * back by its requesters' limits, not refused the answers they wait for.
    */
   private admitFrame(): boolean {
     const limit = this.s.config.maxFramesPerSecond
@@ -99,6 +109,10 @@ export class WsConnection {
     this.frameAt = now
     if (this.frameTokens >= 1) {
       this.frameTokens -= 1
+      return true
+    }
+    if (this.replyCredits >= 1) {
+      this.replyCredits -= 1
       return true
     }
     if (now - this.refusedSince > 1000) {

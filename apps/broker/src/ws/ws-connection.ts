@@ -356,7 +356,6 @@ export class WsConnection {
       }
       requireTopic(this.principal, 'publish', topic)
       const answer = await publishRequest(this.s, topic, { events }, '/ws', this.principal, queued)
-      queued()
       const receipts = 'receipts' in answer ? answer.receipts : [answer]
       const frame: Record<string, unknown> = runs
         ? {
@@ -372,11 +371,14 @@ export class WsConnection {
       this.send(frame)
       this.adjustCredits(answer.backpressure !== undefined)
     } catch (e) {
-      queued()
+      // fenced before the next publish of this connection may go on
       if (epoch !== undefined) this.fencedEpoch = Math.max(this.fencedEpoch, epoch)
       const error = this.coded(e)
       this.fail(error, { id })
       if (error.code === 'backpressure') this.adjustCredits(true)
+    } finally {
+      // a publish refused before it was queued releases the next one here
+      queued()
     }
   }
 

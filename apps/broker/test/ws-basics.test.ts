@@ -24,7 +24,16 @@ async function rawSocket(url: string) {
     while (frames.length < n) await new Promise<void>((r) => waiters.push(r))
     return frames[n - 1]
   }
-  return { ws, frames, next, closed, send: (f: unknown) => ws.send(JSON.stringify(f)) }
+  return {
+    ws,
+    frames,
+    next,
+    closed,
+    send: (f: unknown) => ws.send(JSON.stringify(f)),
+    /** A publish in columns: the header line, then the payloads' JSON array, as one binary message. */
+    sendColumns: (header: object, payloads: string) =>
+      ws.send(Buffer.from(`${JSON.stringify(header)}\n${payloads}`)),
+  }
 }
 
 describe('WebSocket endpoint', () => {
@@ -63,6 +72,52 @@ describe('WebSocket endpoint', () => {
     const e = await s.next(3)
     expect(e).toMatchObject({ op: 'error', id: 8, code: 'validation_error' })
     expect(e.details.issues[0].path).toBe('events.1.data')
+    s.ws.close()
+  })
+
+  it('takes a publish in columns as one binary frame, stores each payload as sent, and names a bad one by its path', async () => {
+    await createTopic(broker.url, 'ws.columns', { partitions: 1 })
+    const s = await rawSocket(broker.url)
+    s.send({ op: 'hello', v: PROTOCOL_VERSION })
+    expect((await s.next(1)).features).toContain('publish-columns')
+    const head = { op: 'publish', topic: 'ws.columns', receipts: 'runs', producer: 'srv-9' }
+    const ids = ['c-1', 'c-2', 'c-3']
+    // white space, escapes and non-ASCII text, as any JSON writer may produce them
+    const payloads = '[ {"n": 1, "s": "a\\"b\\u00e9"} , [1, 2.5e3, -1] ,"élan 🎮"]'
+    s.sendColumns({ ...head, id: 1, seqs: [1, 2, 3], ids, keys: ['k', null, 'k'] }, payloads)
+    expect(await s.next(2)).toEqual({ op: 'receipts', id: 1, runs: [[0, '0', 3]] })
+    // the same frame again: the producer's seqs make it a repeat, nothing new is stored
+    s.sendColumns({ ...head, id: 2, seqs: [1, 2, 3], ids, keys: ['k', null, 'k'] }, payloads)
+    const again = await s.next(3)
+    expect(again.runs.map((r: any) => [r.offset, r.duplicate])).toEqual([
+      ['0', true],
+      ['1', true],
+      ['2', true],
+    ])
+    // a payload that is not JSON, a column of the wrong length, a binary frame without a header line
+    s.sendColumns({ ...head, id: 3, seqs: [4, 5], ids: ['x', 'y'] }, '[{"ok":true},{"bad":tru}]')
+    s.sendColumns({ ...head, id: 4, seqs: [4, 5], ids: ['x'] }, '[1,2]')
+    s.ws.send(Buffer.from('[1,2]'))
+    // (answered as each is checked: the headless one at once, the publishes in their turn)
+    await s.next(6)
+    const bad = s.frames.find((f) => f.id === 3)
+    const short = s.frames.find((f) => f.id === 4)
+    const headless = s.frames.slice(3).find((f) => f.id === undefined)
+    expect(bad).toMatchObject({ op: 'error', id: 3, code: 'validation_error' })
+    expect(bad.details.issues[0].path).toBe('events.1.data')
+    expect(short).toMatchObject({ op: 'error', id: 4, code: 'validation_error' })
+    expect(short.details.issues[0].path).toBe('ids')
+    expect(headless).toMatchObject({ op: 'error', code: 'bad_request' })
+    expect(headless.message).toMatch(/a JSON header, a newline/)
+    const stored = await readAll(broker.url, 'ws.columns', 0)
+    expect(stored.map((e: any) => [e.id, e.key ?? null, e.data])).toEqual([
+      ['c-1', 'k', { n: 1, s: 'a"bé' }],
+      ['c-2', null, [1, 2500, -1]],
+      ['c-3', 'k', 'élan 🎮'],
+    ])
+    // and the connection goes on serving
+    s.send({ op: 'publish', id: 5, topic: 'ws.columns', events: [{ data: 'after' }] })
+    expect(await s.next(7)).toMatchObject({ op: 'receipts', id: 5 })
     s.ws.close()
   })
 

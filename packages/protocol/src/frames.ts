@@ -68,6 +68,33 @@ export const publishFrameSchema = z.strictObject({
   receipts: z.enum(['full', 'runs']).optional(),
 })
 
+/**
+ * A publish in columns, sent as one binary message: this header as one line of
+ * JSON, a newline (byte 10), then the payloads as one JSON array (UTF-8), one
+ * element per event. The broker keeps each payload's text as sent instead of
+ * parsing and re-serializing it. Each column, when given, holds one entry per
+ * payload; a `key` of null means none. Only brokers whose `welcome` lists
+ * `publish-columns` in `features` take it; events with other fields (`type`,
+ * `headers`, a `dedupeKey`, …) go in a `publish` frame.
+ */
+export const publishColumnsHeaderSchema = z.strictObject({
+  op: z.literal('publish'),
+  id: requestId,
+  topic: topicNameSchema,
+  epoch: z.number().int().min(0).optional(),
+  receipts: z.enum(['full', 'runs']).optional(),
+  /** The idempotent producer of every event, with `seqs`. */
+  producer: z.string().min(1).max(128).optional(),
+  seqs: z.array(z.number().int().min(0)).optional(),
+  ids: z.array(z.string().min(1).max(256)).optional(),
+  keys: z.array(z.string().min(1).max(512).nullable()).optional(),
+})
+
+export type PublishColumnsHeader = z.infer<typeof publishColumnsHeaderSchema>
+
+/** What a broker takes besides protocol version 1, listed in `welcome.features`. */
+export const BROKER_FEATURES = ['publish-columns'] as const
+
 /** Where a subscription without a resume cursor or committed group offsets starts. */
 export const subscribeFromSchema = z.union([
   z.enum(['earliest', 'latest']),
@@ -232,6 +259,8 @@ export const welcomeFrameSchema = z.object({
   publishCredits: z.number().int().positive(),
   /** Largest `events` array one publish frame may carry. */
   maxBatchEvents: z.number().int().positive(),
+  /** Optional parts of the protocol this broker takes (see `BROKER_FEATURES`); absent on older brokers. */
+  features: z.array(z.string()).optional(),
 })
 
 /**

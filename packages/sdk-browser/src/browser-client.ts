@@ -3,6 +3,7 @@ import {
   type BatchResult,
   ClientClosedError,
   type ClientOptions,
+  type EncodedBatch,
   type EventSubscription,
   QuestlogClient,
   type QueuedEvent,
@@ -185,14 +186,19 @@ export class BrowserClient extends QuestlogClient {
     return this.currentMode === 'websocket' ? super.maxInFlightBatches() : 1
   }
 
+  /** Columns go over the WebSocket only; over HTTP a batch is `{events:[…]}`. */
+  protected override takesColumns(): boolean {
+    return this.currentMode === 'websocket' && super.takesColumns()
+  }
+
   protected override sendBatch(
     topic: string,
     events: PublishEvent[],
     signal: AbortSignal,
-    eventsJson: string | undefined,
+    encoded: EncodedBatch | undefined,
     epoch: number,
   ): Promise<BatchResult> {
-    if (this.currentMode === 'websocket') return super.sendBatch(topic, events, signal, eventsJson, epoch)
+    if (this.currentMode === 'websocket') return super.sendBatch(topic, events, signal, encoded, epoch)
     return this.credential().then((token) =>
       httpPublish(topic, events, { broker: this.brokers[0]!, token, signal }),
     )

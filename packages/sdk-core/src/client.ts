@@ -7,10 +7,11 @@ import {
 } from '@questlog/protocol'
 import { z } from 'zod'
 import type { OverrunPolicy } from './buffer'
+import { columnsFrame, columnsOf } from './columns'
 import { createDedupeKeys, createSequence } from './dedupe'
 import { ClientClosedError } from './errors'
 import { httpCall } from './http'
-import { type BatchResult, Producer, type ProducerStats, QueuedEvent } from './producer'
+import { type BatchResult, type EncodedBatch, Producer, type ProducerStats, QueuedEvent } from './producer'
 import { type RequestOptions, sendRequest } from './requester'
 import { type RequestHandler, type Responder, type RespondOptions, SessionResponderImpl } from './responder'
 import { type BackoffOptions, DEFAULT_BACKOFF, DEFAULT_RETRY_BUDGET, type RetryBudgetOptions } from './retry'
@@ -139,8 +140,9 @@ export class QuestlogClient {
         retryBudget: o.retryBudget ?? DEFAULT_RETRY_BUDGET,
         deliveryTimeoutMs: o.deliveryTimeoutMs ?? 120_000,
         maxInFlight: () => this.maxInFlightBatches(),
+        columns: (events) => (this.takesColumns() ? columnsOf(events) : undefined),
       },
-      (topic, events, signal, eventsJson, epoch) => this.sendBatch(topic, events, signal, eventsJson, epoch),
+      (topic, events, signal, encoded, epoch) => this.sendBatch(topic, events, signal, encoded, epoch),
     )
     this.inFlightLimit = Math.max(1, o.maxInFlightBatches ?? 4)
     if (o.transport) this.session.start()
@@ -324,21 +326,28 @@ export class QuestlogClient {
     return this.session.isOpen ? this.inFlightLimit : 1
   }
 
+  /** Whether the broker connected now takes publishes in columns (binary frames). */
+  protected takesColumns(): boolean {
+    return this.session.welcome?.features?.includes('publish-columns') === true
+  }
+
   protected async sendBatch(
     topic: string,
     events: PublishEvent[],
     signal: AbortSignal,
-    eventsJson: string | undefined,
+    encoded: EncodedBatch | undefined,
     epoch: number,
   ): Promise<BatchResult> {
-    const frame = await this.session.request(
-      (id) =>
-        eventsJson !== undefined
-          ? // the events' JSON was made as the batch was formed: spliced in, not serialized again
-            `{"op":"publish","id":${id},"topic":${JSON.stringify(topic)},"epoch":${epoch},"receipts":"runs","events":${eventsJson}}`
-          : { op: 'publish', id, topic, epoch, receipts: 'runs', events },
-      signal,
-    )
+    // serialized as the batch formed: spliced into the frame, not serialized again
+    const json = encoded !== undefined && 'json' in encoded ? encoded.json : undefined
+    const frame = await this.session.request((id) => {
+      // (a batch put in columns for a broker that takes them, sent after a reconnect to one that does not, goes as JSON)
+      if (encoded !== undefined && 'columns' in encoded && this.takesColumns())
+        return columnsFrame(id, topic, epoch, encoded)
+      return json !== undefined
+        ? `{"op":"publish","id":${id},"topic":${JSON.stringify(topic)},"epoch":${epoch},"receipts":"runs","events":${json}}`
+        : { op: 'publish', id, topic, epoch, receipts: 'runs', events }
+    }, signal)
     if (frame.op !== 'receipts') throw new ClientClosedError(`unexpected answer ${frame.op}`)
     // every event was named as its batch formed, so the receipts come as runs
     const receipts = frame.runs

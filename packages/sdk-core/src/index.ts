@@ -20,6 +20,7 @@ export {
 export { Pacer } from './pacer'
 export {
   type BatchResult,
+  type EncodedBatch,
   Producer,
   type ProducerOptions,
   type ProducerStats,

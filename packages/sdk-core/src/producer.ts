@@ -8,6 +8,7 @@ import {
 } from '@questlog/protocol'
 import { type BatchLimits, batchIsFull, nextBatchSize } from './batcher'
 import { BoundedBuffer, type OverrunPolicy } from './buffer'
+import type { BatchColumns } from './columns'
 import { AbortedError, EventDroppedError } from './errors'
 import { Pacer } from './pacer'
 import { type BackoffOptions, backoffDelay, RetryBudget, type RetryBudgetOptions } from './retry'
@@ -18,16 +19,19 @@ export interface BatchResult {
   backpressure?: BackpressureHint | undefined
 }
 
+/** A batch serialized as it formed: its events as one JSON array, or in columns. */
+export type EncodedBatch = { readonly json: string } | BatchColumns
+
 /**
  * Sends one batch of one topic; rejects with a QuestlogError (retryable or not).
- * `eventsJson`, when given, is `events` as JSON text, ready to splice into a frame.
+ * `encoded`, when given, is `events` serialized, ready to go into a frame.
  * `epoch` goes with the batch for the broker's ordering fence (see the publish frame).
  */
 export type SendBatch = (
   topic: string,
   events: PublishEvent[],
   signal: AbortSignal,
-  eventsJson: string | undefined,
+  encoded: EncodedBatch | undefined,
   epoch: number,
 ) => Promise<BatchResult>
 
@@ -47,12 +51,14 @@ export interface ProducerOptions extends BatchLimits {
    * only where the transport keeps the order of sends (one WebSocket).
    */
   maxInFlight: () => number
+  /** The batch in columns, when the connection takes them and its events fit (else it goes as JSON). */
+  columns?: (events: PublishEvent[]) => BatchColumns | undefined
 }
 
 /** A batch sent and not yet settled. */
 interface Flight {
   batch: QueuedEvent[]
-  json: string | undefined
+  encoded: EncodedBatch | undefined
   deadline: AbortSignal
   /** Settles with the first attempt: undefined when stored, else why not. */
   first: Promise<QuestlogError | undefined>
@@ -240,7 +246,7 @@ export class Producer {
       // nothing to linger for: the head of the queue goes as it is, serialized in one piece
       const whole = this.urgent > 0 || this.o.lingerMs <= 0 ? this.wholeBatch() : undefined
       if (whole) {
-        await this.launch(this.buffer.shift(whole.n), whole.json)
+        await this.launch(this.buffer.shift(whole.n), whole.encoded)
         continue
       }
       this.measure()
@@ -256,17 +262,18 @@ export class Producer {
         return false
       })
       if (batch.length === 0) continue
-      await this.launch(batch, jsonOf(batch))
+      const json = jsonOf(batch)
+      await this.launch(batch, json === undefined ? undefined : { json })
     }
   }
 
   /**
    * The next batch without sizing its events one by one: the events at the head
-   * of the queue (one topic, up to the event limit) as one JSON text, when that
-   * fits the byte limit and none was cancelled. One string per batch, not one
-   * per event: the sender's garbage is the frame alone.
+   * of the queue (one topic, up to the event limit) in columns or as one JSON
+   * text, when that fits the byte limit and none was cancelled. One string per
+   * batch, not one per event: the sender's garbage is the frame alone.
    */
-  private wholeBatch(): { n: number; json: string } | undefined {
+  private wholeBatch(): { n: number; encoded: EncodedBatch } | undefined {
     const limits = this.limits()
     const first = this.buffer.at(0)!
     const max = Math.min(this.buffer.length, limits.maxEvents)
@@ -279,6 +286,12 @@ export class Producer {
       q.event.id ??= newEventId()
       events.push(q.event)
     }
+    const columns = this.o.columns?.(events)
+    if (columns) {
+      if (columns.payloads.length + columns.columns.length > limits.maxBytes && events.length > 1)
+        return undefined
+      return { n: events.length, encoded: columns }
+    }
     let json: string
     try {
       json = JSON.stringify(events)
@@ -286,11 +299,11 @@ export class Producer {
       return undefined
     }
     if (json.length > limits.maxBytes && events.length > 1) return undefined
-    return { n: events.length, json }
+    return { n: events.length, encoded: { json } }
   }
 
   /** Sends a batch (after any pause the broker asked for) and keeps it in flight until it settles. */
-  private async launch(batch: QueuedEvent[], json: string | undefined): Promise<void> {
+  private async launch(batch: QueuedEvent[], encoded: EncodedBatch | undefined): Promise<void> {
     const deadline = AbortSignal.timeout(this.o.deliveryTimeoutMs)
     this.budget.request()
     try {
@@ -300,7 +313,7 @@ export class Producer {
       return
     }
     this.inFlight += batch.length
-    this.flights.push({ batch, json, deadline, first: this.attempt(batch, json, deadline) })
+    this.flights.push({ batch, encoded, deadline, first: this.attempt(batch, encoded, deadline) })
   }
 
   private linger(): Promise<void> {
@@ -329,7 +342,7 @@ export class Producer {
   /** One send of a batch: undefined once it is stored (its receipts handed out), else the error. */
   private async attempt(
     batch: QueuedEvent[],
-    json: string | undefined,
+    encoded: EncodedBatch | undefined,
     deadline: AbortSignal,
   ): Promise<QuestlogError | undefined> {
     try {
@@ -337,7 +350,7 @@ export class Producer {
         batch[0]!.topic,
         batch.map((q) => q.event),
         deadline,
-        json,
+        encoded,
         this.epoch,
       )
       this.batches++
@@ -386,7 +399,7 @@ export class Producer {
   /** Sends a failed batch again until it is stored or fails for good, as a lone batch in flight. */
   private async recover(f: Flight, firstError: QuestlogError): Promise<void> {
     let batch = f.batch
-    let json = f.json
+    let encoded = f.encoded
     let error = firstError
     let attempt = 0
     for (;;) {
@@ -396,7 +409,7 @@ export class Producer {
         batch[bad]!.reject(error)
         batch = batch.filter((_, i) => i !== bad)
         if (batch.length === 0) return
-        json = undefined
+        encoded = undefined
       } else if (error.code !== 'out_of_order') {
         // (a batch refused for coming after a failed one is sent again at once)
         if (error.code === 'backpressure' || error.code === 'rate_limited') {
@@ -420,7 +433,7 @@ export class Producer {
         for (const q of batch) q.reject(error)
         return
       }
-      const next = await this.attempt(batch, json, f.deadline)
+      const next = await this.attempt(batch, encoded, f.deadline)
       if (next === undefined) return
       error = next
       // a newer epoch for each resend: the broker fenced the one that just failed

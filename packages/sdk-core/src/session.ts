@@ -90,7 +90,10 @@ export class Session {
   }
 
   /** Sends a request and resolves with its answer (`receipts` or `ok`); an `error` answer rejects. */
-  request(make: (id: number) => ClientFrame | string, signal?: AbortSignal): Promise<ServerFrame> {
+  request(
+    make: (id: number) => ClientFrame | string | Uint8Array,
+    signal?: AbortSignal,
+  ): Promise<ServerFrame> {
     // sent at once when open, so frames keep the order of the calls
     if (this.isOpen) return this.sendRequest(make)
     return this.whenOpen(signal).then(() =>
@@ -124,14 +127,14 @@ export class Session {
     }
   }
 
-  /** `make` gives the frame, or its JSON text when the caller has it ready. */
-  private sendRequest(make: (id: number) => ClientFrame | string): Promise<ServerFrame> {
+  /** `make` gives the frame, its JSON text when the caller has it ready, or a binary frame. */
+  private sendRequest(make: (id: number) => ClientFrame | string | Uint8Array): Promise<ServerFrame> {
     const conn = this.conn!
     const id = this.nextId++
     return new Promise<ServerFrame>((resolve, reject) => {
       this.pending.set(id, { resolve, reject })
       const frame = make(id)
-      conn.send(typeof frame === 'string' ? frame : JSON.stringify(frame))
+      conn.send(typeof frame === 'string' || frame instanceof Uint8Array ? frame : JSON.stringify(frame))
     })
   }
 

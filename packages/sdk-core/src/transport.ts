@@ -1,8 +1,8 @@
 import { AbortedError, ConnectionLostError } from './errors'
 
-/** One open connection to a broker, as the client core sees it: text frames in and out. */
+/** One open connection to a broker, as the client core sees it: text frames in (binary ones for publishes in columns) and out. */
 export interface TransportConnection {
-  send(text: string): void
+  send(data: string | Uint8Array): void
   /** Frames as they arrive; ends when the connection closes. */
   readonly frames: AsyncIterable<string>
   close(code?: number, reason?: string): void
@@ -19,7 +19,7 @@ export interface Transport {
 export interface WebSocketLike {
   readonly readyState: number
   readonly bufferedAmount: number
-  send(data: string): void
+  send(data: string | Uint8Array): void
   close(code?: number, reason?: string): void
   addEventListener(type: 'open' | 'message' | 'close' | 'error', listener: (ev: never) => void): void
 }
@@ -60,7 +60,7 @@ export function webSocketTransport(Ctor: WebSocketConstructor): Transport {
         socket.addEventListener('open', () => {
           signal.removeEventListener('abort', onAbort)
           resolve({
-            send: (text) => socket.send(text),
+            send: (data) => socket.send(data),
             close: (code, reason) => socket.close(code, reason),
             get bufferedAmount() {
               return socket.bufferedAmount

@@ -6,6 +6,12 @@ export interface PreparedEvent extends NewEvent {
   partition?: number | undefined
 }
 
+/**
+ * A publish event as it arrived: parsed from JSON (`data`), or with its
+ * payload's text kept as sent (`dataJson`, checked to be one JSON value).
+ */
+export type WireEvent = PublishEvent & { dataJson?: string | undefined }
+
 export interface PrepareContext {
   topic: { name: string; partitions: number; maxEventBytes: number }
   /** `source` of events that do not name one. */
@@ -21,9 +27,9 @@ function hasKeys(o: object): boolean {
 }
 
 /** Turns a validated publish request event into the bytes the log stores; checks size and partition. */
-export function prepareEvent(e: PublishEvent, index: number | null, ctx: PrepareContext): PreparedEvent {
+export function prepareEvent(e: WireEvent, index: number | null, ctx: PrepareContext): PreparedEvent {
   // JSON payloads stay text (the log stores that text); base64 ones become bytes
-  const dataJson = e.dataBase64 === undefined ? JSON.stringify(e.data) : undefined
+  const dataJson = e.dataJson ?? (e.dataBase64 === undefined ? JSON.stringify(e.data) : undefined)
   const data = dataJson === undefined ? Buffer.from(e.dataBase64 ?? '', 'base64') : undefined
   const size = data ? data.length : Buffer.byteLength(dataJson ?? '', 'utf8')
   if (size > ctx.topic.maxEventBytes) {

@@ -13,7 +13,7 @@ import { parse } from '../http/parse'
 import { tracePublish } from '../observability/tracing'
 import type { Services } from '../services'
 import type { Topic } from '../topics/topic-service'
-import { type PreparedEvent, prepareEvent } from './prepare'
+import { type PreparedEvent, prepareEvent, type WireEvent } from './prepare'
 import type { PublishResult } from './publisher'
 
 function withHeader(headersJson: string | null, name: string, value: string): string {
@@ -94,6 +94,23 @@ export async function publishRequest(
   const events: PublishEvent[] =
     quickPublishEvents(body, batch) ??
     (batch ? parse(publishBatchSchema, body).events : [parse(publishEventSchema, body)])
+  return publishEvents(s, topicName, events, batch, defaultSource, principal, onQueued)
+}
+
+/**
+ * Publishes events already checked against the publish schema (one event when
+ * not `batch`): prepared, rate-limited, checked against the topic's schema,
+ * then written.
+ */
+export async function publishEvents(
+  s: Services,
+  topicName: string,
+  events: WireEvent[],
+  batch: boolean,
+  defaultSource: string,
+  principal?: Principal,
+  onQueued?: () => void,
+): Promise<PublishAnswer> {
   const topic = await s.topics.get(topicName)
   const ctx = { topic, defaultSource }
   const prepared: PreparedEvent[] = events.map((e, i) => prepareEvent(e, batch ? i : null, ctx))

@@ -1,6 +1,8 @@
+import { isUtf8 } from 'node:buffer'
 import { once } from 'node:events'
 import {
   BadRequestError,
+  BROKER_FEATURES,
   type ClientFrame,
   clientFrameSchema,
   type ErrorCode,
@@ -20,7 +22,9 @@ import {
 import type { WebSocket } from 'ws'
 import { OPEN, type Principal, requirePattern, requireTopic } from '../auth/principal'
 import { toQuestlogError } from '../http/errors'
-import { publishRequest } from '../publish/publish-request'
+import { columnsHeader, eventsFromColumns } from '../publish/columns'
+import type { WireEvent } from '../publish/prepare'
+import { publishEvents, publishRequest } from '../publish/publish-request'
 import { decodeCursor } from '../read/cursor'
 import { resolvePositions } from '../read/reader'
 import { handleRpcFrame, type RpcFrame } from '../rpc/rpc-frames'
@@ -83,11 +87,8 @@ export class WsConnection {
     this.frameTokens = s.config.maxFramesPerSecond
     ws.on('message', (data, isBinary) => {
       if (!this.admitFrame()) return
-      if (isBinary) {
-        this.fail(new BadRequestError('frames are JSON text'), {})
-        return
-      }
-      this.onMessage(data.toString())
+      if (isBinary) this.onBinary(data as Buffer)
+      else this.onMessage(data.toString())
     })
     ws.on('close', () => this.cleanup())
     ws.on('error', () => {})
@@ -196,7 +197,7 @@ export class WsConnection {
       void this.publish(
         to.id,
         raw.topic,
-        raw.events,
+        { events: raw.events },
         raw.epoch as number | undefined,
         raw.receipts === 'runs',
       )
@@ -208,6 +209,48 @@ export class WsConnection {
       return
     }
     this.handle(parsed.data)
+  }
+
+  /** A binary message: a publish in columns (see `publishColumnsHeaderSchema`). */
+  private onBinary(data: Buffer): void {
+    const newline = data.indexOf(10)
+    let json: unknown
+    try {
+      if (newline < 0) throw new Error('no newline')
+      json = JSON.parse(data.toString('utf8', 0, newline))
+    } catch {
+      this.fail(
+        new BadRequestError(
+          'a binary frame is a publish in columns: a JSON header, a newline, then the payloads as one JSON array',
+        ),
+        {},
+      )
+      return
+    }
+    const raw = (typeof json === 'object' && json !== null ? json : {}) as Record<string, unknown>
+    const to = { id: typeof raw.id === 'number' ? raw.id : undefined }
+    if (!this.greeted) {
+      this.fail(new BadRequestError('the first frame must be hello'), to)
+      return
+    }
+    let header: ReturnType<typeof columnsHeader>
+    try {
+      header = columnsHeader(json)
+    } catch (e) {
+      this.fail(this.coded(e), to)
+      return
+    }
+    const payloads = data.subarray(newline + 1)
+    void this.publish(
+      header.id,
+      header.topic,
+      () => {
+        if (!isUtf8(payloads)) throw new BadRequestError('the payloads of a binary publish are UTF-8 text')
+        return { events: eventsFromColumns(header, payloads.toString('utf8')), ids: header.ids ?? [] }
+      },
+      header.epoch,
+      header.receipts === 'runs',
+    )
   }
 
   private handle(frame: ClientFrame): void {
@@ -236,7 +279,13 @@ export class WsConnection {
         this.fail(new BadRequestError('hello was already received'), {})
         return
       case 'publish':
-        void this.publish(frame.id, frame.topic, frame.events, frame.epoch, frame.receipts === 'runs')
+        void this.publish(
+          frame.id,
+          frame.topic,
+          { events: frame.events },
+          frame.epoch,
+          frame.receipts === 'runs',
+        )
         return
       case 'subscribe':
         void this.subscribe(frame).catch((e) => this.fail(this.coded(e), { sid: frame.sid }))
@@ -319,6 +368,7 @@ export class WsConnection {
       brokerId: this.s.brokerId,
       publishCredits: this.publishCredits,
       maxBatchEvents: this.s.config.maxBatchEvents,
+      features: BROKER_FEATURES,
     })
   }
 
@@ -336,7 +386,8 @@ export class WsConnection {
   private async publish(
     id: number,
     topic: string,
-    events: unknown,
+    /** A frame's `events` (checked here), or how to read a binary publish's (called in turn). */
+    body: { events: unknown } | (() => { events: WireEvent[]; ids: Array<string | undefined> }),
     epoch: number | undefined,
     runs: boolean,
   ): Promise<void> {
@@ -355,17 +406,19 @@ export class WsConnection {
         )
       }
       requireTopic(this.principal, 'publish', topic)
-      const answer = await publishRequest(this.s, topic, { events }, '/ws', this.principal, queued)
+      let answer: Awaited<ReturnType<typeof publishRequest>>
+      let ids: Array<string | undefined>
+      if (typeof body === 'function') {
+        const read = body()
+        ids = read.ids
+        answer = await publishEvents(this.s, topic, read.events, true, '/ws', this.principal, queued)
+      } else {
+        answer = await publishRequest(this.s, topic, body, '/ws', this.principal, queued)
+        ids = (body.events as Array<{ id?: string }>).map((e) => e.id)
+      }
       const receipts = 'receipts' in answer ? answer.receipts : [answer]
       const frame: Record<string, unknown> = runs
-        ? {
-            op: 'receipts',
-            id,
-            runs: toReceiptRuns(
-              receipts,
-              (events as Array<{ id?: string }>).map((e) => e.id),
-            ),
-          }
+        ? { op: 'receipts', id, runs: toReceiptRuns(receipts, ids) }
         : { op: 'receipts', id, receipts }
       if (answer.backpressure) frame.backpressure = answer.backpressure
       this.send(frame)

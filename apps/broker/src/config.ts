@@ -17,7 +17,7 @@ export const brokerConfigSchema = z.strictObject({
   /** Connections in the broker's PostgreSQL pool. */
   poolSize: z.coerce.number().int().min(2).max(200).default(16),
   /** Most events one group-commit transaction writes. */
-  maxBatchEvents: z.coerce.number().int().min(1).max(100_000).default(5000),
+  maxBatchEvents: z.coerce.number().int().min(1).max(100_000).default(2000),
   /** Largest request body, in bytes. */
   maxBodyBytes: z.coerce
     .number()

@@ -1,7 +1,11 @@
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import type { BenchOptions } from '../options'
 import { eventJson } from '../payload'
+import { startProcess } from '../proc/child'
 import { cdfPoints, percentileSorted, type Spread, spread } from '../stats'
 import type { LatencyTarget } from '../systems/types'
+import type { LatencyChildArgs } from './latency-child'
 
 export interface LatencyRun {
   sent: number
@@ -29,29 +33,37 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /**
  * Publishes at a fixed rate (a batch every millisecond tick holding the events
- * due by then, each stamped with its send time) for `seconds`, and records
- * publish → consumer latency of every event received.
+ * due by then, each stamped with its send time) for `warmupSeconds` and then
+ * `seconds`, and records publish → consumer latency of every event sent after
+ * the warm-up (before it, the JIT compilers are still at work on both ends).
  */
 export async function runLatency(
   target: LatencyTarget,
   rate: number,
   seconds: number,
   eventBytes: number,
+  warmupSeconds = 1,
 ): Promise<LatencyRun> {
   const latencies: number[] = []
-  const live = await target.openLive(eventBytes, (sentAt) => latencies.push(performance.now() - sentAt))
+  let measureFrom = Number.POSITIVE_INFINITY
+  const live = await target.openLive(eventBytes, (sentAt) => {
+    if (sentAt >= measureFrom) latencies.push(performance.now() - sentAt)
+  })
+  let due = 0
   let sent = 0
   const inFlight = new Set<Promise<void>>()
   let failure: unknown
   try {
     const start = performance.now()
-    const end = start + seconds * 1000
+    measureFrom = start + warmupSeconds * 1000
+    const end = measureFrom + seconds * 1000
     while (performance.now() < end && failure === undefined) {
-      const due = Math.floor(((performance.now() - start) / 1000) * rate) - sent
-      if (due > 0) {
-        const now = performance.now()
-        const events = Array.from({ length: due }, (_, i) => eventJson(eventBytes, sent + i, now))
-        sent += due
+      const now = performance.now()
+      const n = Math.floor(((now - start) / 1000) * rate) - due
+      if (n > 0) {
+        const events = Array.from({ length: n }, (_, i) => eventJson(eventBytes, due + i, now))
+        due += n
+        if (now >= measureFrom) sent += n
         const p = live.publish(events).catch((e) => {
           failure = e
         })
@@ -70,6 +82,36 @@ export async function runLatency(
   return { sent, received: latencies.length, latencies: latencies.sort((a, b) => a - b) }
 }
 
+const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'latency-child.ts')
+
+/**
+ * `runLatency` in a fresh Node process (with this one's loader flags): the
+ * publisher and consumer then run in a heap of their own, as in an
+ * application, not in this harness's, which has grown through every scenario
+ * before and whose collections would pause them.
+ */
+export async function runLatencyInChild(
+  target: LatencyTarget,
+  rate: number,
+  seconds: number,
+  eventBytes: number,
+): Promise<LatencyRun> {
+  const args: LatencyChildArgs = { spec: target.spec(), rate, seconds, eventBytes }
+  const child = startProcess(process.execPath, [...process.execArgv, CHILD, JSON.stringify(args)])
+  let out = ''
+  let err = ''
+  child.stdout?.on('data', (c: Buffer) => {
+    out += c.toString()
+  })
+  child.stderr?.on('data', (c: Buffer) => {
+    err = (err + c.toString()).slice(-4000)
+  })
+  // 'close', not 'exit': stdout is read to its end by then
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve))
+  if (code !== 0) throw new Error(`latency run of ${target.name} exited with ${code}: ${err}`)
+  return JSON.parse(out) as LatencyRun
+}
+
 export async function measureLatency(
   targets: LatencyTarget[],
   o: Pick<BenchOptions, 'reps' | 'rates' | 'latencySeconds'>,
@@ -81,7 +123,7 @@ export async function measureLatency(
     for (let rep = 0; rep < o.reps; rep++) {
       for (let i = 0; i < targets.length; i++) {
         const t = targets[(i + rep) % targets.length]!
-        const r = await runLatency(t, rate, o.latencySeconds, eventBytes)
+        const r = await runLatencyInChild(t, rate, o.latencySeconds, eventBytes)
         runs.get(t)!.push(r)
         const p99 = percentileSorted(r.latencies, 99)
         log(`  latency ${rate}/s ${t.name}: p99 ${p99.toFixed(2)} ms, ${r.received}/${r.sent} received`)

@@ -66,6 +66,7 @@ export function natsLatency(port: () => number, durability: string, name: string
   return {
     name,
     durability,
+    spec: () => ({ system: 'nats', port: port(), durability, name }),
     async openLive(_eventBytes, onReceive) {
       const nc = await connect({ servers: `127.0.0.1:${port()}` })
       const sub = await connect({ servers: `127.0.0.1:${port()}` })

@@ -9,6 +9,7 @@ export function questlogSseLatency(url: () => string): LatencyTarget {
   return {
     name: 'Questlog HTTP → SSE',
     durability: 'PostgreSQL COMMIT (synchronous_commit=on)',
+    spec: () => ({ system: 'questlog-sse', url: url() }),
     async openLive(_eventBytes, onReceive) {
       const client = new HttpClient(url(), 16)
       const topic = await createTopic(client, 'lat', 1)

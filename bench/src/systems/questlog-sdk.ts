@@ -45,6 +45,7 @@ export function questlogSdkLatency(url: () => string): LatencyTarget {
   return {
     name: 'Questlog SDK',
     durability: DURABILITY,
+    spec: () => ({ system: 'questlog-sdk', url: url() }),
     async openLive(_eventBytes, onReceive) {
       const admin = new HttpClient(url(), 1)
       const topic = await createTopic(admin, 'sdklat', 1)

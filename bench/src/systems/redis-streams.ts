@@ -42,6 +42,7 @@ export function redisLatency(port: () => number, durability: string, name: strin
   return {
     name,
     durability,
+    spec: () => ({ system: 'redis', port: port(), durability, name }),
     async openLive(_eventBytes, onReceive) {
       const key = `bench:${process.pid}:live:${++seq}`
       const pub = connectTo(port())

@@ -27,10 +27,20 @@ export interface ThroughputTarget {
 /** A received event's latency sink: called with the `sentAt` read from the event. */
 export type OnReceive = (sentAt: number) => void
 
+/**
+ * How another process builds a latency target again: each latency run gets a
+ * process of its own (see `runLatencyInChild`).
+ */
+export type LatencySpec =
+  | { system: 'questlog-sse' | 'questlog-sdk'; url: string }
+  | { system: 'nats' | 'redis'; port: number; durability: string; name: string }
+
 /** A system measured end to end: a fixed-rate publisher and one live consumer. */
 export interface LatencyTarget {
   name: string
   durability: string
+  /** This target, as a child process builds it (read when a run starts: ports and URLs are known by then). */
+  spec(): LatencySpec
   /** Opens a 1-partition topic/stream/subject with a live consumer calling `onReceive` per event. */
   openLive(
     eventBytes: number,

@@ -30,10 +30,32 @@ export function redisStreams(port: () => number, durability: string, name: strin
         producers,
         async close() {
           await conns[0]!.del(...keys)
+          await quiet(conns[0]!)
           await Promise.all(conns.map((r) => r.quit()))
         },
       }
     },
+  }
+}
+
+/**
+ * Waits until Redis has no AOF rewrite or snapshot running or scheduled. A
+ * throughput cell grows the AOF past the size that triggers a rewrite (a fork
+ * that writes the whole dataset out), which would otherwise run on into the
+ * next system's cell on the same cores.
+ */
+async function quiet(r: Redis): Promise<void> {
+  // the server notices the AOF's size on its next cron tick (every 100 ms)
+  await new Promise((resolve) => setTimeout(resolve, 250))
+  for (let i = 0; i < 600; i++) {
+    const info = await r.info('persistence')
+    if (
+      info.includes('aof_rewrite_in_progress:0') &&
+      info.includes('aof_rewrite_scheduled:0') &&
+      info.includes('rdb_bgsave_in_progress:0')
+    )
+      return
+    await new Promise((resolve) => setTimeout(resolve, 100))
   }
 }
 

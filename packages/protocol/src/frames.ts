@@ -257,7 +257,7 @@ export const welcomeFrameSchema = z.object({
   brokerId: z.string(),
   /** Events the client may have in flight (sent, not yet receipted) on publishes. */
   publishCredits: z.number().int().positive(),
-  /** Largest `events` array one publish frame may carry. */
+  /** Most events the broker writes in one group commit (a publish frame may carry up to 10,000). */
   maxBatchEvents: z.number().int().positive(),
   /** Optional parts of the protocol this broker takes (see `BROKER_FEATURES`); absent on older brokers. */
   features: z.array(z.string()).optional(),

@@ -50,22 +50,3 @@ export async function openDatabase(env: NodeJS.ProcessEnv): Promise<BenchDatabas
     await sql.end()
   }
 }
-
-/**
- * Writes out every dirty page now (`CHECKPOINT`). The throughput runs leave
- * gigabytes of WAL behind them; a checkpoint that flushes all of that while a
- * latency run goes on stalls its commits, which a database at a steady few
- * thousand events a second never sees. Resolves with false when the role may
- * not checkpoint (an existing server's non-superuser).
- */
-export async function checkpoint(url: string): Promise<boolean> {
-  const sql = postgres(url, { max: 1, onnotice: () => {} })
-  try {
-    await sql`CHECKPOINT`
-    return true
-  } catch {
-    return false
-  } finally {
-    await sql.end()
-  }
-}

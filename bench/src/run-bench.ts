@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { checkpoint, openDatabase } from './database'
+import { openDatabase } from './database'
 import { machineInfo, versions } from './machine'
 import { parseOptions } from './options'
 import { type BrokerProcess, buildBroker, nodeStartMs, startBroker } from './proc/broker-process'
@@ -89,7 +89,6 @@ async function main(): Promise<void> {
     const peakRss = peak.stop()
 
     log('end-to-end latency')
-    if (!(await checkpoint(db.url))) log('  (could not CHECKPOINT first: the role lacks the right)')
     const latency = await measureLatency(
       [
         questlogSseLatency(url),

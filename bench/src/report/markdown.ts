@@ -255,8 +255,6 @@ export function renderMarkdown(r: Results, analysis: string): string {
       "ordered consumer; Redis: blocking `XREAD`) records now − the event's send time. This includes the publish",
       'round trip to a durable commit. Each run has a Node process of its own, started for it (not the harness,',
       'whose heap has grown through the throughput runs), and measures after a 1 s warm-up at the same rate.',
-      "Before the first run PostgreSQL writes out the throughput runs' dirty pages (`CHECKPOINT`), so that no",
-      'checkpoint of gigabytes runs under the latency runs, as none would at a steady few thousand events a second.',
       '',
       table(
         ['system', 'rate/s', 'p50', 'p99', 'p99.9', 'max', 'delivered (worst rep.)'],

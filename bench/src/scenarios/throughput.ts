@@ -13,6 +13,15 @@ export interface ThroughputRow {
 const log = (s: string) => process.stderr.write(`${s}\n`)
 
 /**
+ * A full collection in this process (`npm run bench` runs it with
+ * `--expose-gc`) before each cell: every system's client runs here, and none
+ * should pay for the garbage the cell before it left.
+ */
+function collectGarbage(): void {
+  ;(globalThis as { gc?: () => void }).gc?.()
+}
+
+/**
  * Measures every target on every case: for each repetition the targets run one
  * after another (rotating which goes first), so slow drifts of a shared machine
  * hit them all alike.
@@ -28,6 +37,7 @@ export async function measureThroughput(
     for (let rep = 0; rep < o.reps; rep++) {
       const order = targets.map((_, i) => targets[(i + rep) % targets.length]!)
       for (const t of order) {
+        collectGarbage()
         const opened = await t.open(c)
         try {
           const r = await drive(opened.producers, o.warmupSeconds * 1000, o.seconds * 1000)

@@ -56,7 +56,8 @@ export const publishEventSchema = z
 
 export type PublishEvent = z.infer<typeof publishEventSchema>
 
-const isText = (v: unknown, max: number): v is string =>
+/** A string of 1 to `max` characters, as the publish schema's text fields take. */
+export const isText = (v: unknown, max: number): v is string =>
   typeof v === 'string' && v.length >= 1 && v.length <= max
 
 function quickHeaders(v: unknown): boolean {

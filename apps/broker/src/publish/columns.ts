@@ -1,4 +1,5 @@
 import {
+  isText,
   MAX_BATCH_EVENTS,
   type PublishColumnsHeader,
   publishColumnsHeaderSchema,
@@ -7,9 +8,6 @@ import {
 import { parse } from '../http/parse'
 import { splitJsonArray } from './json-array'
 import type { WireEvent } from './prepare'
-
-const isText = (v: unknown, max: number): v is string =>
-  typeof v === 'string' && v.length >= 1 && v.length <= max
 
 function column(v: unknown, ok: (x: unknown) => boolean): boolean {
   if (v === undefined) return true

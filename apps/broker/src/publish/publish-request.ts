@@ -86,6 +86,12 @@ export async function publishRequest(
   principal?: Principal,
   onQueued?: () => void,
 ): Promise<PublishAnswer> {
+  const { events, batch } = checkPublishBody(body)
+  return publishEvents(s, topicName, events, batch, defaultSource, principal, onQueued)
+}
+
+/** The events of a publish body, one event or `{events:[…]}`, checked against the publish schema. */
+export function checkPublishBody(body: unknown): { events: PublishEvent[]; batch: boolean } {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new BadRequestError('send a JSON object: one event, or {"events": [...]}')
   }
@@ -94,7 +100,7 @@ export async function publishRequest(
   const events: PublishEvent[] =
     quickPublishEvents(body, batch) ??
     (batch ? parse(publishBatchSchema, body).events : [parse(publishEventSchema, body)])
-  return publishEvents(s, topicName, events, batch, defaultSource, principal, onQueued)
+  return { events, batch }
 }
 
 /**

@@ -24,7 +24,7 @@ import { OPEN, type Principal, requirePattern, requireTopic } from '../auth/prin
 import { toQuestlogError } from '../http/errors'
 import { columnsHeader, eventsFromColumns } from '../publish/columns'
 import type { WireEvent } from '../publish/prepare'
-import { publishEvents, publishRequest } from '../publish/publish-request'
+import { checkPublishBody, publishEvents } from '../publish/publish-request'
 import { decodeCursor } from '../read/cursor'
 import { resolvePositions } from '../read/reader'
 import { handleRpcFrame, type RpcFrame } from '../rpc/rpc-frames'
@@ -197,7 +197,7 @@ export class WsConnection {
       void this.publish(
         to.id,
         raw.topic,
-        { events: raw.events },
+        () => checkPublishBody({ events: raw.events }).events,
         raw.epoch as number | undefined,
         raw.receipts === 'runs',
       )
@@ -246,7 +246,7 @@ export class WsConnection {
       header.topic,
       () => {
         if (!isUtf8(payloads)) throw new BadRequestError('the payloads of a binary publish are UTF-8 text')
-        return { events: eventsFromColumns(header, payloads.toString('utf8')), ids: header.ids ?? [] }
+        return eventsFromColumns(header, payloads.toString('utf8'))
       },
       header.epoch,
       header.receipts === 'runs',
@@ -279,13 +279,7 @@ export class WsConnection {
         this.fail(new BadRequestError('hello was already received'), {})
         return
       case 'publish':
-        void this.publish(
-          frame.id,
-          frame.topic,
-          { events: frame.events },
-          frame.epoch,
-          frame.receipts === 'runs',
-        )
+        void this.publish(frame.id, frame.topic, () => frame.events, frame.epoch, frame.receipts === 'runs')
         return
       case 'subscribe':
         void this.subscribe(frame).catch((e) => this.fail(this.coded(e), { sid: frame.sid }))
@@ -386,8 +380,8 @@ export class WsConnection {
   private async publish(
     id: number,
     topic: string,
-    /** A frame's `events` (checked here), or how to read a binary publish's (called in turn). */
-    body: { events: unknown } | (() => { events: WireEvent[]; ids: Array<string | undefined> }),
+    /** Reads the publish's events, checked against the publish schema; called in the connection's turn. */
+    read: () => WireEvent[],
     epoch: number | undefined,
     runs: boolean,
   ): Promise<void> {
@@ -406,19 +400,18 @@ export class WsConnection {
         )
       }
       requireTopic(this.principal, 'publish', topic)
-      let answer: Awaited<ReturnType<typeof publishRequest>>
-      let ids: Array<string | undefined>
-      if (typeof body === 'function') {
-        const read = body()
-        ids = read.ids
-        answer = await publishEvents(this.s, topic, read.events, true, '/ws', this.principal, queued)
-      } else {
-        answer = await publishRequest(this.s, topic, body, '/ws', this.principal, queued)
-        ids = (body.events as Array<{ id?: string }>).map((e) => e.id)
-      }
+      const events = read()
+      const answer = await publishEvents(this.s, topic, events, true, '/ws', this.principal, queued)
       const receipts = 'receipts' in answer ? answer.receipts : [answer]
       const frame: Record<string, unknown> = runs
-        ? { op: 'receipts', id, runs: toReceiptRuns(receipts, ids) }
+        ? {
+            op: 'receipts',
+            id,
+            runs: toReceiptRuns(
+              receipts,
+              events.map((e) => e.id),
+            ),
+          }
         : { op: 'receipts', id, receipts }
       if (answer.backpressure) frame.backpressure = answer.backpressure
       this.send(frame)

@@ -1,5 +1,6 @@
 import type { PublishEvent } from '@questlog/protocol'
 import {
+  type BatchOrder,
   type BatchResult,
   ClientClosedError,
   type ClientOptions,
@@ -196,9 +197,11 @@ export class BrowserClient extends QuestlogClient {
     events: PublishEvent[],
     signal: AbortSignal,
     encoded: EncodedBatch | undefined,
-    epoch: number,
+    order: BatchOrder,
   ): Promise<BatchResult> {
-    if (this.currentMode === 'websocket') return super.sendBatch(topic, events, signal, encoded, epoch)
+    // (a batch behind others still in flight over the WebSocket it left is refused there, unsent)
+    if (this.currentMode === 'websocket' || order.behind)
+      return super.sendBatch(topic, events, signal, encoded, order)
     return this.credential().then((token) =>
       httpPublish(topic, events, { broker: this.brokers[0]!, token, signal }),
     )

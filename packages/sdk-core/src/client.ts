@@ -1,6 +1,7 @@
 import {
   fromReceiptRuns,
   type PublishEvent,
+  QuestlogError,
   type Receipt,
   type ValidationError,
   validationErrorFromZod,
@@ -11,7 +12,14 @@ import { columnsFrame, columnsOf } from './columns'
 import { createDedupeKeys, createSequence } from './dedupe'
 import { ClientClosedError } from './errors'
 import { httpCall } from './http'
-import { type BatchResult, type EncodedBatch, Producer, type ProducerStats, QueuedEvent } from './producer'
+import {
+  type BatchOrder,
+  type BatchResult,
+  type EncodedBatch,
+  Producer,
+  type ProducerStats,
+  QueuedEvent,
+} from './producer'
 import { type RequestOptions, sendRequest } from './requester'
 import { type RequestHandler, type Responder, type RespondOptions, SessionResponderImpl } from './responder'
 import { type BackoffOptions, DEFAULT_BACKOFF, DEFAULT_RETRY_BUDGET, type RetryBudgetOptions } from './retry'
@@ -114,6 +122,8 @@ export class QuestlogClient {
   private responders = 0
   protected closing: Promise<void> | undefined
   private readonly inFlightLimit: number
+  /** The connection the last publish went on. */
+  private publishedOn: number | undefined
 
   constructor(o: ClientOptions) {
     if (o.brokers.length === 0) throw new RangeError('give at least one broker URL')
@@ -142,7 +152,7 @@ export class QuestlogClient {
         maxInFlight: () => this.maxInFlightBatches(),
         columns: (events) => (this.takesColumns() ? columnsOf(events) : undefined),
       },
-      (topic, events, signal, encoded, epoch) => this.sendBatch(topic, events, signal, encoded, epoch),
+      (topic, events, signal, encoded, order) => this.sendBatch(topic, events, signal, encoded, order),
     )
     this.inFlightLimit = Math.max(1, o.maxInFlightBatches ?? 4)
     if (o.transport) this.session.start()
@@ -336,11 +346,19 @@ export class QuestlogClient {
     events: PublishEvent[],
     signal: AbortSignal,
     encoded: EncodedBatch | undefined,
-    epoch: number,
+    { epoch, behind }: BatchOrder,
   ): Promise<BatchResult> {
+    // a batch sent on a newer connection than the batches ahead of it could be stored before them
+    if (behind && (this.session.connection === undefined || this.session.connection !== this.publishedOn)) {
+      throw new QuestlogError(
+        'out_of_order',
+        'not sent: the connection the batches ahead of it went on is gone; it goes again after them',
+      )
+    }
     // serialized as the batch formed: spliced into the frame, not serialized again
     const json = encoded !== undefined && 'json' in encoded ? encoded.json : undefined
     const frame = await this.session.request((id) => {
+      this.publishedOn = this.session.connection
       // (a batch put in columns for a broker that takes them, sent after a reconnect to one that does not, goes as JSON)
       if (encoded !== undefined && 'columns' in encoded && this.takesColumns())
         return columnsFrame(id, topic, epoch, encoded)

@@ -19,6 +19,7 @@ export {
 } from './errors'
 export { Pacer } from './pacer'
 export {
+  type BatchOrder,
   type BatchResult,
   type EncodedBatch,
   Producer,

@@ -123,7 +123,7 @@ describe('Producer', () => {
     let open = 0
     let mostOpen = 0
     let failNext = true
-    const send: SendBatch = async (_topic, events, _signal, _json, epoch) => {
+    const send: SendBatch = async (_topic, events, _signal, _json, { epoch }) => {
       open++
       mostOpen = Math.max(mostOpen, open)
       try {

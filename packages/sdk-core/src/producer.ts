@@ -22,17 +22,29 @@ export interface BatchResult {
 /** A batch serialized as it formed: its events as one JSON array, or in columns. */
 export type EncodedBatch = { readonly json: string } | BatchColumns
 
+/** Where a batch stands among the client's batches in flight. */
+export interface BatchOrder {
+  /** Goes with the batch for the broker's ordering fence (see the publish frame). */
+  epoch: number
+  /**
+   * Batches sent before this one are still in flight. It may then go only on
+   * the connection they went on, where the broker's fence keeps it behind them;
+   * with that connection gone, the sender refuses it (`out_of_order`) unsent,
+   * and it is sent again once the batches ahead of it are settled.
+   */
+  behind: boolean
+}
+
 /**
  * Sends one batch of one topic; rejects with a QuestlogError (retryable or not).
  * `encoded`, when given, is `events` serialized, ready to go into a frame.
- * `epoch` goes with the batch for the broker's ordering fence (see the publish frame).
  */
 export type SendBatch = (
   topic: string,
   events: PublishEvent[],
   signal: AbortSignal,
   encoded: EncodedBatch | undefined,
-  epoch: number,
+  order: BatchOrder,
 ) => Promise<BatchResult>
 
 export interface ProducerOptions extends BatchLimits {
@@ -121,8 +133,9 @@ export interface ProducerStats {
  * with up to `maxInFlight` batches awaiting their receipts. Per-key order holds
  * through failures: when a batch fails, nothing new is sent until every batch
  * in flight has its answer; the failed ones are then sent again one at a time,
- * in their first order, under a newer epoch (the broker refuses the batches sent
- * after a failed one, so none is stored ahead of it).
+ * in their first order, under a newer epoch. None is stored ahead of a failed
+ * one: the broker refuses the batches sent after it on its connection, and a
+ * batch never goes on a newer connection than the batches ahead of it did.
  */
 export class Producer {
   readonly buffer: BoundedBuffer<QueuedEvent>
@@ -313,7 +326,8 @@ export class Producer {
       return
     }
     this.inFlight += batch.length
-    this.flights.push({ batch, encoded, deadline, first: this.attempt(batch, encoded, deadline) })
+    const behind = this.flights.length > 0
+    this.flights.push({ batch, encoded, deadline, first: this.attempt(batch, encoded, deadline, behind) })
   }
 
   private linger(): Promise<void> {
@@ -344,6 +358,7 @@ export class Producer {
     batch: QueuedEvent[],
     encoded: EncodedBatch | undefined,
     deadline: AbortSignal,
+    behind: boolean,
   ): Promise<QuestlogError | undefined> {
     try {
       const result = await this.send(
@@ -351,7 +366,7 @@ export class Producer {
         batch.map((q) => q.event),
         deadline,
         encoded,
-        this.epoch,
+        { epoch: this.epoch, behind },
       )
       this.batches++
       this.stored += batch.length
@@ -433,7 +448,8 @@ export class Producer {
         for (const q of batch) q.reject(error)
         return
       }
-      const next = await this.attempt(batch, encoded, f.deadline)
+      // the failed batches ahead of it are settled by now
+      const next = await this.attempt(batch, encoded, f.deadline, false)
       if (next === undefined) return
       error = next
       // a newer epoch for each resend: the broker fenced the one that just failed

@@ -65,6 +65,8 @@ const FATAL_CODES = new Set(['unauthorized', 'forbidden', 'bad_request'])
 export class Session {
   readonly status = new StatusMachine()
   private conn: TransportConnection | undefined
+  /** Counts the connections opened: names the one open now. */
+  private opened = 0
   private nextId = 1
   private readonly pending = new Map<number, Pending>()
   private readonly subscribers = new Map<string, SessionSubscriber>()
@@ -87,6 +89,11 @@ export class Session {
   /** Bytes waiting in the socket's send buffer. */
   get bufferedAmount(): number {
     return this.conn?.bufferedAmount ?? 0
+  }
+
+  /** The connection open now (a number that changes with each reconnect), if one is. */
+  get connection(): number | undefined {
+    return this.isOpen ? this.opened : undefined
   }
 
   /** Sends a request and resolves with its answer (`receipts` or `ok`); an `error` answer rejects. */
@@ -227,6 +234,7 @@ export class Session {
         }
         attempt = 0
         this.conn = conn
+        this.opened++
         this.status.transition({ state: 'open', reason: 'connected', url })
         for (const s of this.subscribers.values()) s.onOpen(this)
         for (const r of this.responders.values()) r.onOpen(this)

@@ -3,20 +3,27 @@ import postgres from 'postgres'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { Broker } from '../src/broker'
 import { webSocketConnections } from '../src/ws/ws-route'
-import { createTopic, freshDatabase, readAll, sleep, startBroker } from './helpers'
+import { api, createTopic, freshDatabase, readAll, sleep, startBroker } from './helpers'
 
-// A batch that was in flight when the connection dropped is never stored; the
-// batch sent after it waits out a slow-down from the broker meanwhile, and the
-// connection is back by the time it goes. It must not be stored ahead of the lost
-// one: the lost one is then resent below its producer's last stored seq.
-describe('a batch behind one lost with its connection', () => {
+/** Every publish got its receipt (a refusal fails with its message). */
+async function expectStored(...publishes: Promise<unknown>[]): Promise<void> {
+  for (const r of await Promise.allSettled(publishes))
+    expect(r.status, r.status === 'rejected' ? String(r.reason) : '').toBe('fulfilled')
+}
+
+// A producer's batch stored ahead of an earlier one of its own that failed puts
+// that one below the producer's last stored seq for good: its resend is refused.
+// These tests fail an append at a chosen point (a row lock held from another
+// session, the waiting statement cancelled) and check that what was sent after
+// it is stored after it.
+describe('a batch sent after one that failed', () => {
   let broker: Broker
   let sql: postgres.Sql
   let bus: QuestlogClient | undefined
   beforeAll(async () => {
     const databaseUrl = await freshDatabase()
     // every receipt asks the client to hold back its next batch for 50 ms
-    broker = await startBroker({ databaseUrl, softQueueEvents: 1 })
+    broker = await startBroker({ databaseUrl, softQueueEvents: 1, maxBatchEvents: 1 })
     sql = postgres(databaseUrl, { max: 4, onnotice: () => {} })
     await createTopic(broker.url, 'order.fast')
     await createTopic(broker.url, 'order.held')
@@ -41,6 +48,19 @@ describe('a batch behind one lost with its connection', () => {
     }
   }
 
+  /** Holds the seq row of a topic's one producer: its appends wait for it at their end, events written. */
+  async function holdSeqRow(topic: string): Promise<() => Promise<void>> {
+    const conn = await sql.reserve()
+    await conn`BEGIN`
+    const rows = await conn`SELECT last_seq FROM ql_producers
+                            WHERE topic_id = (SELECT id FROM ql_topics WHERE name = ${topic}) FOR UPDATE`
+    expect(rows).toHaveLength(1)
+    return async () => {
+      await conn`ROLLBACK`
+      conn.release()
+    }
+  }
+
   /** Backends of the broker running an append that waits for a lock. */
   const waitingAppends = async () =>
     (
@@ -48,7 +68,9 @@ describe('a batch behind one lost with its connection', () => {
                 WHERE wait_event_type = 'Lock' AND query LIKE '%ql_append%'`
     ).map((r) => r.pid as number)
 
-  it('is sent again after the lost one, so both are stored, in publish order', async () => {
+  // the lost batch is never stored; the one after it waits out a slow-down meanwhile, and the
+  // connection is back by the time it goes
+  it('behind one lost with its connection is sent again after it, so both are stored, in order', async () => {
     bus = createClient({ brokers: [broker.url], backoff: { initialMs: 5, maxMs: 20 } })
     // connected, and both topics written once
     await bus.publish('order.fast', { warm: true })
@@ -77,11 +99,100 @@ describe('a batch behind one lost with its connection', () => {
     await sql`SELECT pg_cancel_backend(pid) FROM unnest(${lost}::int[]) AS pid`
     await releaseHeld()
 
-    const [rx, ry] = await Promise.allSettled([x, y])
-    expect(rx.status, String((rx as PromiseRejectedResult).reason)).toBe('fulfilled')
-    expect(ry.status, String((ry as PromiseRejectedResult).reason)).toBe('fulfilled')
+    await expectStored(x, y)
     const stored = await readAll(broker.url, 'order.held', 0)
     expect(stored.map((e) => e.data.n)).toEqual([0, 1, 2])
     expect(bus.stats().retries).toBeGreaterThan(0)
+  })
+
+  it('is not stored when the append sent before it on its partition fails, and both go again in order', async () => {
+    bus = createClient({ brokers: [broker.url], backoff: { initialMs: 5, maxMs: 20 } })
+    await createTopic(broker.url, 'order.piped')
+    await bus.publish('order.piped', { n: 0 })
+    const releasePartition = await hold('order.piped')
+    const releaseSeqRow = await holdSeqRow('order.piped')
+
+    // w (another publisher's) waits on the partition; x and y queue behind it, one batch each
+    const w = api(broker.url, 'POST', '/v1/topics/order.piped/events', { data: { n: -1 } })
+    while ((await waitingAppends()).length === 0) await sleep(5)
+    const x = bus.publish('order.piped', { n: 1 })
+    // (a batch of its own)
+    await sleep(20)
+    const y = bus.publish('order.piped', { n: 2 })
+    await sleep(100)
+    // w is stored; x's append then waits on the seq row, y's right behind it on the same database connection
+    await releasePartition()
+    expect((await w).status).toBe(201)
+    let waiting = await waitingAppends()
+    while (waiting.length === 0) waiting = await waitingAppends()
+    // x's append fails
+    await sql`SELECT pg_cancel_backend(pid) FROM unnest(${waiting}::int[]) AS pid`
+    await sleep(50)
+    await releaseSeqRow()
+
+    await expectStored(x, y)
+    const stored = await readAll(broker.url, 'order.piped', 0)
+    expect(stored.map((e) => e.data.n)).toEqual([0, -1, 1, 2])
+    expect(bus.stats().retries).toBeGreaterThan(0)
+  })
+
+  it('waiting in the queue when a batch of its producer fails is refused, and goes again after it', async () => {
+    bus = createClient({ brokers: [broker.url], backoff: { initialMs: 5, maxMs: 20 } })
+    await createTopic(broker.url, 'order.queued')
+    await bus.publish('order.queued', { n: 0 })
+    const releaseSeqRow = await holdSeqRow('order.queued')
+    // x's append waits on the seq row; y waits in the partition's queue
+    const x = bus.publish('order.queued', { n: 1 })
+    let waiting = await waitingAppends()
+    while (waiting.length === 0) waiting = await waitingAppends()
+    const y = bus.publish('order.queued', { n: 2 })
+    await sleep(50)
+    await sql`SELECT pg_cancel_backend(pid) FROM unnest(${waiting}::int[]) AS pid`
+    await sleep(50)
+    await releaseSeqRow()
+
+    await expectStored(x, y)
+    const stored = await readAll(broker.url, 'order.queued', 0)
+    expect(stored.map((e) => e.data.n)).toEqual([0, 1, 2])
+  })
+})
+
+describe('a batch the partition writer sends again', () => {
+  let broker: Broker
+  let sql: postgres.Sql
+  beforeAll(async () => {
+    const databaseUrl = await freshDatabase()
+    broker = await startBroker({ databaseUrl, maxBatchEvents: 2 })
+    sql = postgres(databaseUrl, { max: 2, onnotice: () => {} })
+    await createTopic(broker.url, 'order.dedupe')
+  })
+  afterAll(async () => {
+    await broker?.stop()
+    await sql?.end()
+  })
+
+  it('goes before the batch sent behind it, which is sent again after it', async () => {
+    const publish = (body: unknown) => api(broker.url, 'POST', '/v1/topics/order.dedupe/events', body)
+    expect((await publish({ data: { n: 'first' }, dedupeKey: 'dk' })).status).toBe(201)
+    const conn = await sql.reserve()
+    await conn`BEGIN`
+    await conn`SELECT next_offset FROM ql_partitions
+               WHERE topic_id = (SELECT id FROM ql_topics WHERE name = 'order.dedupe') FOR UPDATE`
+    // w waits on the partition; x (a repeat of a dedupe key, and a new event) and y queue behind it
+    const w = publish({ data: { n: 'w' } })
+    await sleep(50)
+    const x = publish({ events: [{ data: { n: 'again' }, dedupeKey: 'dk' }, { data: { n: 'x' } }] })
+    await sleep(20)
+    const y = publish({ data: { n: 'y' } })
+    await sleep(50)
+    // x and y go out back to back; x's dedupe key is taken, so it is written again without it
+    await conn`ROLLBACK`
+    conn.release()
+
+    const [rw, rx, ry] = await Promise.all([w, x, y])
+    expect([rw.status, rx.status, ry.status]).toEqual([201, 201, 201])
+    expect(rx.body.receipts[0]).toMatchObject({ offset: '0', duplicate: true })
+    const stored = await readAll(broker.url, 'order.dedupe', 0)
+    expect(stored.map((e) => e.data.n)).toEqual(['first', 'w', 'x', 'y'])
   })
 })

@@ -1,4 +1,4 @@
-import { BadRequestError } from '@questlog/protocol'
+import { BadRequestError, QuestlogError } from '@questlog/protocol'
 import type { Sql } from '../storage/db'
 import {
   type Appended,
@@ -6,6 +6,7 @@ import {
   type DedupeReceipt,
   dedupeReceipts,
   type NewEvent,
+  PredecessorNotStored,
   payloadOf,
   type StoredEvent,
   sequenceKey,
@@ -24,6 +25,8 @@ export interface WriteResult {
 /** The events of one request for this partition; settled together, in order. */
 interface Group {
   events: NewEvent[]
+  /** Events taken into batches so far (a large group goes in slices). */
+  taken: number
   results: Array<WriteResult | undefined>
   resolve: (r: WriteResult[]) => void
   reject: (e: unknown) => void
@@ -33,6 +36,18 @@ interface Group {
 interface Slot {
   group: Group
   index: number
+}
+
+/** One send of a batch on the partition's connection. */
+interface Sent {
+  /** Names it in `ql_partitions.last_batch` once stored. */
+  no: number
+  /** Whether it was stored; undefined while in flight. */
+  stored: boolean | undefined
+  /** The send it had to follow, if any. */
+  after: Sent | undefined
+  /** Settles with the batch (all its sends): stored in the end, or failed for good. */
+  outcome: Promise<boolean>
 }
 
 export interface WriterTopic {
@@ -113,6 +128,14 @@ const MAX_IN_FLIGHT = 4
  * order sent, back to back, with no round trip between one commit and the next.
  * A request's events share one promise, so a large batch costs one allocation,
  * not one per event.
+ *
+ * Nothing is stored ahead of a batch that failed: each send names the one sent
+ * before it while that one is in flight, and `ql_append` refuses it unless that
+ * one was stored. Once a send fails, no new batch is taken until those in
+ * flight have settled: a batch retried here (a deadlock, a dedupe conflict) is
+ * sent again first, then the ones that fell with it, in their order; when it
+ * fails for good, so do they, and the queued publishes of its producers, with
+ * `out_of_order` (a producer resends them in order).
  */
 export class PartitionWriter {
   private queue: Group[] = []
@@ -122,6 +145,12 @@ export class PartitionWriter {
   private lastTimeMs = 0
   /** Resolves once the batch sent last has gone out on the connection. */
   private sentLast: Promise<void> = Promise.resolve()
+  /** The latest send, which the next one follows while it is not stored. */
+  private lastSent: Sent | undefined
+  /** Numbers sends from a random start: no other writer's numbers meet them in practice. */
+  private nextNo = Math.floor(Math.random() * 2 ** 52)
+  /** A send failed: no new batch is taken until the batches in flight have settled. */
+  private recovering = false
 
   constructor(
     private readonly topic: () => WriterTopic,
@@ -136,7 +165,13 @@ export class PartitionWriter {
 
   append(events: NewEvent[]): Promise<WriteResult[]> {
     const done = new Promise<WriteResult[]>((resolve, reject) => {
-      this.queue.push({ events, results: new Array(events.length).fill(undefined), resolve, reject })
+      this.queue.push({
+        events,
+        taken: 0,
+        results: new Array(events.length).fill(undefined),
+        resolve,
+        reject,
+      })
     })
     this.queuedEvents += events.length
     if (!this.running) void this.run()
@@ -158,11 +193,12 @@ export class PartitionWriter {
     let partial = false
     while (this.queue.length > 0 && slots.length < this.deps.maxBatchEvents) {
       const g = this.queue[0]!
-      const from = g.results.indexOf(undefined)
+      const from = g.taken
       const count = Math.min(g.events.length - from, this.deps.maxBatchEvents - slots.length)
       for (let i = from; i < from + count; i++) slots.push({ group: g, index: i })
+      g.taken += count
       groups.push(g)
-      if (from + count === g.events.length) this.queue.shift()
+      if (g.taken === g.events.length) this.queue.shift()
       else {
         partial = true
         break
@@ -178,7 +214,12 @@ export class PartitionWriter {
     const inFlight = new Set<Promise<void>>()
     try {
       while (this.queue.length > 0 || inFlight.size > 0) {
-        if (this.queue.length === 0 || inFlight.size >= MAX_IN_FLIGHT) {
+        if (inFlight.size === 0 && this.recovering) {
+          // every send that fell with the failed one is settled: the next batch follows none
+          this.recovering = false
+          this.lastSent = undefined
+        }
+        if (this.queue.length === 0 || inFlight.size >= MAX_IN_FLIGHT || this.recovering) {
           await Promise.race(inFlight)
           continue
         }
@@ -191,8 +232,7 @@ export class PartitionWriter {
           },
           (e) => {
             for (const g of groups) g.reject(e)
-            // the rest of a failed group must not be written after its start failed
-            this.queue = this.queue.filter((g) => !groups.includes(g))
+            this.dropQueuedAfter(groups)
           },
         )
         const tracked = write.finally(() => {
@@ -206,6 +246,28 @@ export class PartitionWriter {
     } finally {
       this.running = false
     }
+  }
+
+  /**
+   * Takes out of the queue the rest of failed groups (not to be written after
+   * their start failed) and the queued publishes of the same producers: stored
+   * now, they would put the failed events below their producer's last seq.
+   */
+  private dropQueuedAfter(failed: Group[]): void {
+    const producers = new Set<string>()
+    for (const g of failed) for (const e of g.events) if (e.producer !== undefined) producers.add(e.producer)
+    const behind = new QuestlogError(
+      'out_of_order',
+      `an earlier publish of the same producer failed in partition ${this.partition}; resend from it, in order`,
+      { details: { partition: this.partition } },
+    )
+    this.queue = this.queue.filter((g) => {
+      const rest = failed.includes(g)
+      if (!rest && !g.events.some((e) => e.producer !== undefined && producers.has(e.producer))) return true
+      this.queuedEvents -= g.events.length - g.taken
+      if (!rest) g.reject(behind)
+      return false
+    })
   }
 
   /**
@@ -223,7 +285,22 @@ export class PartitionWriter {
     return sent
   }
 
+  /** Writes one batch; settles its outcome for the sends that follow it. */
   private async write(batch: Slot[]): Promise<void> {
+    let settle!: (stored: boolean) => void
+    const outcome = new Promise<boolean>((resolve) => {
+      settle = resolve
+    })
+    try {
+      await this.store(batch, outcome)
+      settle(true)
+    } catch (e) {
+      settle(false)
+      throw e
+    }
+  }
+
+  private async store(batch: Slot[], outcome: Promise<boolean>): Promise<void> {
     const started = performance.now()
     const topic = this.topic()
     const event = (s: Slot) => s.group.events[s.index]!
@@ -254,8 +331,18 @@ export class PartitionWriter {
     const duplicates: Slot[] = []
     /** Events their producer had stored already, with the offset the batch that found them started at. */
     const repeated: Array<{ slot: Slot; before: number }> = []
+    /** A send again: everything sent since the one that failed falls with it, so it follows none. */
+    let again = false
     for (let attempt = 0; toWrite.length > 0; attempt++) {
       const sent = await this.myTurn()
+      const previous = this.lastSent
+      const me: Sent = {
+        no: this.nextNo++,
+        stored: undefined,
+        after: again || previous?.stored === true ? undefined : previous,
+        outcome,
+      }
+      this.lastSent = me
       try {
         const nowMs = Math.max(Date.now(), this.lastTimeMs)
         // times never go back along a partition's offsets
@@ -270,6 +357,8 @@ export class PartitionWriter {
             partition: this.partition,
             time,
             events,
+            batch: me.no,
+            after: me.after?.no ?? null,
             dedupeCutoff: new Date(nowMs - topic.dedupeWindowMs),
             notifyChannel: this.deps.notifyChannel,
             notifyPrefix: this.deps.notifyPrefix(topic.id, this.partition),
@@ -278,6 +367,7 @@ export class PartitionWriter {
           sent()
         }
         const { base, repeats } = await writing
+        me.stored = true
         let written = toWrite
         if (repeats.length > 0) {
           const skip = new Set(repeats)
@@ -297,13 +387,27 @@ export class PartitionWriter {
         })
         toWrite = []
       } catch (e) {
-        if (e instanceof DedupeConflict) {
+        if (me.stored === undefined) {
+          me.stored = false
+          this.recovering = true
+        }
+        if (e instanceof PredecessorNotStored) {
+          // sent again once the batch it followed is stored, or failed with it
+          if (!(await me.after!.outcome)) {
+            throw new QuestlogError(
+              'out_of_order',
+              `a batch written before this one failed in partition ${this.partition}; resend in order`,
+              { details: { partition: this.partition } },
+            )
+          }
+        } else if (e instanceof DedupeConflict) {
           duplicates.push(...toWrite.filter((s) => e.keys.has(event(s).dedupeKey ?? '')))
           toWrite = toWrite.filter((s) => !e.keys.has(event(s).dedupeKey ?? ''))
         } else if (!RETRYABLE_PG.has((e as { code?: string }).code ?? '') || attempt >= 5) {
           throw e
         }
         // the statement changed nothing (a deadlock or serialization failure rolls it back): a retry is safe
+        again = true
       }
     }
     if (repeated.length > 0) {

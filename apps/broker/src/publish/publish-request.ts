@@ -14,7 +14,7 @@ import { tracePublish } from '../observability/tracing'
 import type { Services } from '../services'
 import type { Topic } from '../topics/topic-service'
 import { type PreparedEvent, prepareEvent, type WireEvent } from './prepare'
-import type { PublishResult } from './publisher'
+import type { PublishResult, PublishTurn } from './publisher'
 
 function withHeader(headersJson: string | null, name: string, value: string): string {
   return JSON.stringify({
@@ -33,9 +33,9 @@ async function publishSplit(
   topic: Topic,
   prepared: PreparedEvent[],
   invalid: Array<{ index: number; reason: string }>,
-  onQueued: (() => void) | undefined,
+  turn: PublishTurn | undefined,
 ): Promise<PublishResult> {
-  if (invalid.length === 0) return s.publisher.publish(topic, prepared, onQueued)
+  if (invalid.length === 0) return s.publisher.publish(topic, prepared, turn)
   const bad = new Map(invalid.map((x) => [x.index, x.reason]))
   const good = prepared.filter((_, i) => !bad.has(i))
   const target = await s.topics.ensure({
@@ -50,14 +50,17 @@ async function publishSplit(
   }))
   // queued once both parts are
   let parts = good.length > 0 ? 2 : 1
-  const partQueued = () => {
-    if (--parts === 0) onQueued?.()
+  const part: PublishTurn | undefined = turn && {
+    admit: () => turn.admit(),
+    queued: () => {
+      if (--parts === 0) turn.queued()
+    },
   }
   const [ok, ko] = await Promise.all([
     good.length > 0
-      ? s.publisher.publish(topic, good, partQueued)
+      ? s.publisher.publish(topic, good, part)
       : Promise.resolve({ receipts: [] } as PublishResult),
-    s.publisher.publish(target, diverted, partQueued),
+    s.publisher.publish(target, diverted, part),
   ])
   let g = 0
   let b = 0
@@ -75,8 +78,7 @@ export type PublishAnswer =
 
 /**
  * A publish request body, one event or `{events:[…]}`: validated whole before
- * anything is written, so a bad event stores nothing of its batch. `onQueued`
- * is called once its events wait in their partitions' write queues.
+ * anything is written, so a bad event stores nothing of its batch.
  */
 export async function publishRequest(
   s: Services,
@@ -84,10 +86,10 @@ export async function publishRequest(
   body: unknown,
   defaultSource: string,
   principal?: Principal,
-  onQueued?: () => void,
+  turn?: PublishTurn,
 ): Promise<PublishAnswer> {
   const { events, batch } = checkPublishBody(body)
-  return publishEvents(s, topicName, events, batch, defaultSource, principal, onQueued)
+  return publishEvents(s, topicName, events, batch, defaultSource, principal, turn)
 }
 
 /** The events of a publish body, one event or `{events:[…]}`, checked against the publish schema. */
@@ -115,7 +117,7 @@ export async function publishEvents(
   batch: boolean,
   defaultSource: string,
   principal?: Principal,
-  onQueued?: () => void,
+  turn?: PublishTurn,
 ): Promise<PublishAnswer> {
   const topic = await s.topics.get(topicName)
   const ctx = { topic, defaultSource }
@@ -152,7 +154,7 @@ export async function publishEvents(
   })
   let result: PublishResult
   try {
-    result = await publishSplit(s, topic, prepared, invalid, onQueued)
+    result = await publishSplit(s, topic, prepared, invalid, turn)
   } catch (e) {
     for (const t of traces) t.end(e as Error)
     throw e

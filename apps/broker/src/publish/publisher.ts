@@ -31,6 +31,14 @@ export interface PublisherOptions {
   encrypt: (topic: Topic, events: PreparedEvent[]) => Promise<void>
 }
 
+/** A publish's place among the publishes of its connection (see the WebSocket's publish). */
+export interface PublishTurn {
+  /** Called right before the events join their partitions' queues; throws to refuse them. */
+  admit(): void
+  /** Called once they wait there, in the order they will be written. */
+  queued(): void
+}
+
 export interface PublishResult {
   receipts: Receipt[]
   backpressure?: BackpressureHint
@@ -44,12 +52,8 @@ export class Publisher {
 
   constructor(private readonly o: PublisherOptions) {}
 
-  /**
-   * Publishes events already checked by `prepareEvent`; resolves after COMMIT.
-   * `onQueued` is called once the events wait in their partitions' queues, in
-   * the order they will be written (not called when the publish is refused first).
-   */
-  async publish(topic: Topic, events: PreparedEvent[], onQueued?: () => void): Promise<PublishResult> {
+  /** Publishes events already checked by `prepareEvent`; resolves after COMMIT. */
+  async publish(topic: Topic, events: PreparedEvent[], turn?: PublishTurn): Promise<PublishResult> {
     this.topicById.set(topic.id, topic)
     const started = performance.now()
     if (topic.encryption !== 'none') await this.o.encrypt(topic, events)
@@ -82,6 +86,7 @@ export class Publisher {
       )
     }
 
+    turn?.admit()
     const receipts: Receipt[] = new Array(events.length)
     const appended = [...byPartition].map(([p, indexes]) =>
       this.writer(topic, p)
@@ -98,7 +103,7 @@ export class Publisher {
           })
         }),
     )
-    onQueued?.()
+    turn?.queued()
     await Promise.all(appended).catch((e) => {
       throw this.translate(e, topic)
     })

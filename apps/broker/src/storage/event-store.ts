@@ -60,11 +60,25 @@ export class DedupeConflict extends Error {
   }
 }
 
+/**
+ * Thrown when the batch a batch had to follow was not stored (it failed, or its
+ * retry went after this one): this one changed nothing.
+ */
+export class PredecessorNotStored extends Error {
+  constructor(readonly after: number) {
+    super(`the batch sent before this one (${after}) was not stored`)
+  }
+}
+
 export interface WriteBatch {
   topicId: number
   partition: number
   time: Date
   events: NewEvent[]
+  /** Names this batch; unique to the partition in practice. */
+  batch: number
+  /** The batch this one must follow: refused unless it is the last one stored in the partition. */
+  after: number | null
   /** Dedupe keys recorded before this instant have expired and may be reused. */
   dedupeCutoff: Date
   notifyChannel: string
@@ -172,6 +186,8 @@ function arrayLiteral(values: ReadonlyArray<string | number | null>): string {
 
 /** SQLSTATE `ql_append` raises when a dedupe key of the batch is already taken. */
 const DEDUPE_TAKEN = 'QL409'
+/** SQLSTATE `ql_append` raises when the batch it must follow is not the last one stored. */
+const PREDECESSOR_NOT_STORED = 'QL412'
 
 export interface Appended {
   /** The batch's first offset. */
@@ -214,10 +230,12 @@ export async function writeBatch(sql: Sql, batch: WriteBatch): Promise<Appended>
         ${c.producers}::text[], ${c.seqs}::bigint[], ${c.headers}::text[], ${c.encKeys}::text[],
         ${c.payloads}::text::json, ${c.binary}::boolean[], ${keyed}, ${arrayLiteral([...seqs.keys()])}::text[],
         ${arrayLiteral(ranges.map((r) => r.min))}::bigint[], ${arrayLiteral(ranges.map((r) => r.max))}::bigint[],
-        ${batch.notifyChannel}, ${batch.notifyPrefix})`
+        ${batch.notifyChannel}, ${batch.notifyPrefix}, ${batch.batch}::bigint, ${batch.after}::bigint)`
     return { base: Number(row!.base), repeats: (row!.repeats as number[]).map((ord) => ord - 1) }
   } catch (e) {
-    if ((e as { code?: string }).code !== DEDUPE_TAKEN) throw e
+    const code = (e as { code?: string }).code
+    if (code === PREDECESSOR_NOT_STORED) throw new PredecessorNotStored(batch.after!)
+    if (code !== DEDUPE_TAKEN) throw e
     // the claim that beat this one has committed (the insert waited for it): its keys are visible now
     const keys = events.flatMap((x) => (x.dedupeKey === null ? [] : [x.dedupeKey]))
     const taken = await sql`

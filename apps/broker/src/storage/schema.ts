@@ -30,6 +30,8 @@ export const partitions = pgTable(
     topicId: integer('topic_id').notNull(),
     partition: integer('partition').notNull(),
     nextOffset: bigint('next_offset', { mode: 'number' }).notNull().default(0),
+    /** The batch stored last (see migration 0012): the batch sent after it may follow it. */
+    lastBatch: bigint('last_batch', { mode: 'number' }),
   },
   (t) => [primaryKey({ columns: [t.topicId, t.partition] })],
 )

@@ -390,8 +390,7 @@ export class WsConnection {
     this.publishTurn = new Promise<void>((resolve) => {
       queued = resolve
     })
-    try {
-      await before
+    const fence = () => {
       if (epoch !== undefined && epoch <= this.fencedEpoch) {
         throw new QuestlogError(
           'out_of_order',
@@ -399,9 +398,17 @@ export class WsConnection {
           { details: { epoch, fencedEpoch: this.fencedEpoch } },
         )
       }
+    }
+    try {
+      await before
+      fence()
       requireTopic(this.principal, 'publish', topic)
       const events = read()
-      const answer = await publishEvents(this.s, topic, events, true, '/ws', this.principal, queued)
+      // checked again as the events are queued: an earlier publish may have failed meanwhile
+      const answer = await publishEvents(this.s, topic, events, true, '/ws', this.principal, {
+        admit: fence,
+        queued,
+      })
       const receipts = 'receipts' in answer ? answer.receipts : [answer]
       const frame: Record<string, unknown> = runs
         ? {

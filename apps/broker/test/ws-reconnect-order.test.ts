@@ -157,7 +157,7 @@ describe('a batch sent after one that failed', () => {
   })
 })
 
-describe('a batch the partition writer sends again', () => {
+describe('an append the database refuses', () => {
   let broker: Broker
   let sql: postgres.Sql
   beforeAll(async () => {
@@ -171,7 +171,34 @@ describe('a batch the partition writer sends again', () => {
     await sql?.end()
   })
 
-  it('goes before the batch sent behind it, which is sent again after it', async () => {
+  it('when cancelled is answered 503 unavailable, and nothing of it is stored', async () => {
+    const publish = (body: unknown) => api(broker.url, 'POST', '/v1/topics/order.cancel/events', body)
+    await createTopic(broker.url, 'order.cancel')
+    const conn = await sql.reserve()
+    await conn`BEGIN`
+    await conn`SELECT next_offset FROM ql_partitions
+               WHERE topic_id = (SELECT id FROM ql_topics WHERE name = 'order.cancel') FOR UPDATE`
+    const answer = publish({ data: { n: 1 } })
+    let waiting: number[] = []
+    while (waiting.length === 0) {
+      waiting = (
+        await sql`SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%ql_append%'`
+      ).map((r) => r.pid as number)
+    }
+    await sql`SELECT pg_cancel_backend(pid) FROM unnest(${waiting}::int[]) AS pid`
+    await conn`ROLLBACK`
+    conn.release()
+
+    const res = await answer
+    expect(res.status).toBe(503)
+    expect(res.body.error).toMatchObject({ code: 'unavailable', details: { reason: '57014' } })
+    expect(res.body.error.message).toMatch(/retry/)
+    expect(await readAll(broker.url, 'order.cancel', 0)).toEqual([])
+    // and the broker keeps serving
+    expect((await publish({ data: { n: 2 } })).status).toBe(201)
+  })
+
+  it('for a taken dedupe key is written again without it, before the batch sent behind it', async () => {
     const publish = (body: unknown) => api(broker.url, 'POST', '/v1/topics/order.dedupe/events', body)
     expect((await publish({ data: { n: 'first' }, dedupeKey: 'dk' })).status).toBe(201)
     const conn = await sql.reserve()

@@ -15,6 +15,24 @@ interface FastifyLikeError {
   message?: string
 }
 
+/**
+ * The database's connection failed, the database is shutting down or full of
+ * connections, or an operator cancelled the statement: a retry may succeed.
+ */
+const DATABASE_UNAVAILABLE = new Set([
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECTION_CLOSED',
+  'CONNECT_TIMEOUT',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  '57014',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+])
+
 /** The one place where anything thrown becomes a coded error. */
 export function toQuestlogError(err: unknown): { error: QuestlogError; unexpected: boolean } {
   if (isQuestlogError(err)) return { error: err, unexpected: false }
@@ -36,6 +54,16 @@ export function toQuestlogError(err: unknown): { error: QuestlogError; unexpecte
         error: new QE('unsupported_media_type', `unsupported content type: ${e.message}`),
         unexpected: false,
       }
+  }
+  if (e?.code !== undefined && DATABASE_UNAVAILABLE.has(e.code)) {
+    return {
+      error: new QE(
+        'unavailable',
+        `the database did not complete the request (${e.code}); retry: an event with a dedupe key or producer seq is stored once`,
+        { details: { reason: e.code } },
+      ),
+      unexpected: false,
+    }
   }
   if (err instanceof SyntaxError || (e?.statusCode === 400 && e.message)) {
     return { error: new BadRequestError(`body is not valid JSON: ${e.message}`), unexpected: false }

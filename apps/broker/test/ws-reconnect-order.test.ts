@@ -11,6 +11,40 @@ async function expectStored(...publishes: Promise<unknown>[]): Promise<void> {
     expect(r.status, r.status === 'rejected' ? String(r.reason) : '').toBe('fulfilled')
 }
 
+const ROW_OF_TOPIC = {
+  // the partition's offset counter: every append takes it first
+  partition:
+    'SELECT 1 FROM ql_partitions WHERE topic_id = (SELECT id FROM ql_topics WHERE name = $1) FOR UPDATE',
+  // the seq row of the topic's one producer: an append of its events waits for it at the end, events written
+  producer:
+    'SELECT 1 FROM ql_producers WHERE topic_id = (SELECT id FROM ql_topics WHERE name = $1) FOR UPDATE',
+}
+
+/** Holds a topic's row from another session; the returned function lets it go. */
+async function holdRow(sql: postgres.Sql, row: keyof typeof ROW_OF_TOPIC, topic: string) {
+  const conn = await sql.reserve()
+  await conn`BEGIN`
+  expect(await conn.unsafe(ROW_OF_TOPIC[row], [topic])).toHaveLength(1)
+  return async () => {
+    await conn`ROLLBACK`
+    conn.release()
+  }
+}
+
+/** The broker's backends running an append that waits for a lock, once there is one. */
+async function waitingAppends(sql: postgres.Sql): Promise<number[]> {
+  for (;;) {
+    const rows = await sql`SELECT pid FROM pg_stat_activity
+                           WHERE wait_event_type = 'Lock' AND query LIKE '%ql_append%'`
+    if (rows.length > 0) return rows.map((r) => r.pid as number)
+  }
+}
+
+/** Cancels what those backends run: the append fails, the connection stays up. */
+async function cancel(sql: postgres.Sql, pids: number[]): Promise<void> {
+  await sql`SELECT pg_cancel_backend(pid) FROM unnest(${pids}::int[]) AS pid`
+}
+
 // A producer's batch stored ahead of an earlier one of its own that failed puts
 // that one below the producer's last stored seq for good: its resend is refused.
 // These tests fail an append at a chosen point (a row lock held from another
@@ -36,38 +70,6 @@ describe('a batch sent after one that failed', () => {
     await sql?.end()
   })
 
-  /** Holds a topic's partition row lock from another session: its appends wait for it. */
-  async function hold(topic: string): Promise<() => Promise<void>> {
-    const conn = await sql.reserve()
-    await conn`BEGIN`
-    await conn`SELECT next_offset FROM ql_partitions
-               WHERE topic_id = (SELECT id FROM ql_topics WHERE name = ${topic}) FOR UPDATE`
-    return async () => {
-      await conn`ROLLBACK`
-      conn.release()
-    }
-  }
-
-  /** Holds the seq row of a topic's one producer: its appends wait for it at their end, events written. */
-  async function holdSeqRow(topic: string): Promise<() => Promise<void>> {
-    const conn = await sql.reserve()
-    await conn`BEGIN`
-    const rows = await conn`SELECT last_seq FROM ql_producers
-                            WHERE topic_id = (SELECT id FROM ql_topics WHERE name = ${topic}) FOR UPDATE`
-    expect(rows).toHaveLength(1)
-    return async () => {
-      await conn`ROLLBACK`
-      conn.release()
-    }
-  }
-
-  /** Backends of the broker running an append that waits for a lock. */
-  const waitingAppends = async () =>
-    (
-      await sql`SELECT pid FROM pg_stat_activity
-                WHERE wait_event_type = 'Lock' AND query LIKE '%ql_append%'`
-    ).map((r) => r.pid as number)
-
   // the lost batch is never stored; the one after it waits out a slow-down meanwhile, and the
   // connection is back by the time it goes
   it('behind one lost with its connection is sent again after it, so both are stored, in order', async () => {
@@ -76,12 +78,12 @@ describe('a batch sent after one that failed', () => {
     await bus.publish('order.fast', { warm: true })
     await bus.publish('order.held', { n: 0 }, { key: 'k' })
 
-    const releaseFast = await hold('order.fast')
-    const releaseHeld = await hold('order.held')
+    const releaseFast = await holdRow(sql, 'partition', 'order.fast')
+    const releaseHeld = await holdRow(sql, 'partition', 'order.held')
     // v waits on its lock, w behind it, and the broker answers w with a slow-down; x, sent after
     // them, waits on its own lock (or behind them on a shared write connection)
     const v = bus.publish('order.fast', { v: 1 })
-    while ((await waitingAppends()).length === 0) await sleep(5)
+    await waitingAppends(sql)
     const w = bus.publish('order.fast', { v: 2 })
     const x = bus.publish('order.held', { n: 1 }, { key: 'k' })
     await sleep(50)
@@ -89,14 +91,13 @@ describe('a batch sent after one that failed', () => {
     await releaseFast()
     await Promise.all([v, w])
     expect(bus.stats().slowdowns).toBeGreaterThan(0)
-    let lost = await waitingAppends()
-    while (lost.length === 0) lost = await waitingAppends()
+    const lost = await waitingAppends(sql)
 
     // y waits out the slow-down while the connection drops and x with it
     const y = bus.publish('order.held', { n: 2 }, { key: 'k' })
     for (const c of webSocketConnections(broker.services)) c.terminate()
     // x's append fails; the write connection stays up for y
-    await sql`SELECT pg_cancel_backend(pid) FROM unnest(${lost}::int[]) AS pid`
+    await cancel(sql, lost)
     await releaseHeld()
 
     await expectStored(x, y)
@@ -109,12 +110,12 @@ describe('a batch sent after one that failed', () => {
     bus = createClient({ brokers: [broker.url], backoff: { initialMs: 5, maxMs: 20 } })
     await createTopic(broker.url, 'order.piped')
     await bus.publish('order.piped', { n: 0 })
-    const releasePartition = await hold('order.piped')
-    const releaseSeqRow = await holdSeqRow('order.piped')
+    const releasePartition = await holdRow(sql, 'partition', 'order.piped')
+    const releaseSeqRow = await holdRow(sql, 'producer', 'order.piped')
 
     // w (another publisher's) waits on the partition; x and y queue behind it, one batch each
     const w = api(broker.url, 'POST', '/v1/topics/order.piped/events', { data: { n: -1 } })
-    while ((await waitingAppends()).length === 0) await sleep(5)
+    await waitingAppends(sql)
     const x = bus.publish('order.piped', { n: 1 })
     // (a batch of its own)
     await sleep(20)
@@ -123,10 +124,9 @@ describe('a batch sent after one that failed', () => {
     // w is stored; x's append then waits on the seq row, y's right behind it on the same database connection
     await releasePartition()
     expect((await w).status).toBe(201)
-    let waiting = await waitingAppends()
-    while (waiting.length === 0) waiting = await waitingAppends()
+    const waiting = await waitingAppends(sql)
     // x's append fails
-    await sql`SELECT pg_cancel_backend(pid) FROM unnest(${waiting}::int[]) AS pid`
+    await cancel(sql, waiting)
     await sleep(50)
     await releaseSeqRow()
 
@@ -140,14 +140,13 @@ describe('a batch sent after one that failed', () => {
     bus = createClient({ brokers: [broker.url], backoff: { initialMs: 5, maxMs: 20 } })
     await createTopic(broker.url, 'order.queued')
     await bus.publish('order.queued', { n: 0 })
-    const releaseSeqRow = await holdSeqRow('order.queued')
+    const releaseSeqRow = await holdRow(sql, 'producer', 'order.queued')
     // x's append waits on the seq row; y waits in the partition's queue
     const x = bus.publish('order.queued', { n: 1 })
-    let waiting = await waitingAppends()
-    while (waiting.length === 0) waiting = await waitingAppends()
+    const waiting = await waitingAppends(sql)
     const y = bus.publish('order.queued', { n: 2 })
     await sleep(50)
-    await sql`SELECT pg_cancel_backend(pid) FROM unnest(${waiting}::int[]) AS pid`
+    await cancel(sql, waiting)
     await sleep(50)
     await releaseSeqRow()
 
@@ -174,20 +173,10 @@ describe('an append the database refuses', () => {
   it('when cancelled is answered 503 unavailable, and nothing of it is stored', async () => {
     const publish = (body: unknown) => api(broker.url, 'POST', '/v1/topics/order.cancel/events', body)
     await createTopic(broker.url, 'order.cancel')
-    const conn = await sql.reserve()
-    await conn`BEGIN`
-    await conn`SELECT next_offset FROM ql_partitions
-               WHERE topic_id = (SELECT id FROM ql_topics WHERE name = 'order.cancel') FOR UPDATE`
+    const release = await holdRow(sql, 'partition', 'order.cancel')
     const answer = publish({ data: { n: 1 } })
-    let waiting: number[] = []
-    while (waiting.length === 0) {
-      waiting = (
-        await sql`SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%ql_append%'`
-      ).map((r) => r.pid as number)
-    }
-    await sql`SELECT pg_cancel_backend(pid) FROM unnest(${waiting}::int[]) AS pid`
-    await conn`ROLLBACK`
-    conn.release()
+    await cancel(sql, await waitingAppends(sql))
+    await release()
 
     const res = await answer
     expect(res.status).toBe(503)
@@ -201,10 +190,7 @@ describe('an append the database refuses', () => {
   it('for a taken dedupe key is written again without it, before the batch sent behind it', async () => {
     const publish = (body: unknown) => api(broker.url, 'POST', '/v1/topics/order.dedupe/events', body)
     expect((await publish({ data: { n: 'first' }, dedupeKey: 'dk' })).status).toBe(201)
-    const conn = await sql.reserve()
-    await conn`BEGIN`
-    await conn`SELECT next_offset FROM ql_partitions
-               WHERE topic_id = (SELECT id FROM ql_topics WHERE name = 'order.dedupe') FOR UPDATE`
+    const release = await holdRow(sql, 'partition', 'order.dedupe')
     // w waits on the partition; x (a repeat of a dedupe key, and a new event) and y queue behind it
     const w = publish({ data: { n: 'w' } })
     await sleep(50)
@@ -213,8 +199,7 @@ describe('an append the database refuses', () => {
     const y = publish({ data: { n: 'y' } })
     await sleep(50)
     // x and y go out back to back; x's dedupe key is taken, so it is written again without it
-    await conn`ROLLBACK`
-    conn.release()
+    await release()
 
     const [rw, rx, ry] = await Promise.all([w, x, y])
     expect([rw.status, rx.status, ry.status]).toEqual([201, 201, 201])

@@ -76,9 +76,15 @@ describe('topics over HTTP and tRPC share one implementation', () => {
   })
 
   it('reports the event loop delay beyond its sampling interval: near 0 idle, the stall when blocked', async () => {
-    // the health probe runs every 2 s and reports the p99 delay since the one before
-    await sleep(2200)
-    expect((await api(broker.url, 'GET', '/health')).body.lag_ms).toBeLessThan(5)
+    // the health probe runs every 2 s and reports the p99 delay since the one before; other test
+    // files share the machine and can hold this process back a few ms in one window: the quietest
+    // of up to three idle windows is the one checked
+    const idle: number[] = []
+    while (idle.length < 3 && !(Math.min(...idle) < 5)) {
+      await sleep(2200)
+      idle.push((await api(broker.url, 'GET', '/health')).body.lag_ms)
+    }
+    expect(Math.min(...idle)).toBeLessThan(5)
     // this broker runs in the test's process: hold its event loop, five times (the p99 of ~150 samples)
     for (let i = 0; i < 5; i++) {
       const t = Date.now()

@@ -4,6 +4,7 @@ import {
   type BatchResult,
   ClientClosedError,
   type ClientOptions,
+  type Deadline,
   type EncodedBatch,
   type EventSubscription,
   QuestlogClient,
@@ -195,15 +196,15 @@ export class BrowserClient extends QuestlogClient {
   protected override sendBatch(
     topic: string,
     events: PublishEvent[],
-    signal: AbortSignal,
+    deadline: Deadline,
     encoded: EncodedBatch | undefined,
     order: BatchOrder,
   ): Promise<BatchResult> {
     // (a batch behind others still in flight over the WebSocket it left is refused there, unsent)
     if (this.currentMode === 'websocket' || order.behind)
-      return super.sendBatch(topic, events, signal, encoded, order)
+      return super.sendBatch(topic, events, deadline, encoded, order)
     return this.credential().then((token) =>
-      httpPublish(topic, events, { broker: this.brokers[0]!, token, signal }),
+      httpPublish(topic, events, { broker: this.brokers[0]!, token, signal: deadline.signal() }),
     )
   }
 

@@ -9,6 +9,7 @@ import {
 import { z } from 'zod'
 import type { OverrunPolicy } from './buffer'
 import { columnsFrame, columnsOf } from './columns'
+import type { Deadline } from './deadline'
 import { createDedupeKeys, createSequence } from './dedupe'
 import { ClientClosedError } from './errors'
 import { httpCall } from './http'
@@ -344,7 +345,7 @@ export class QuestlogClient {
   protected async sendBatch(
     topic: string,
     events: PublishEvent[],
-    signal: AbortSignal,
+    deadline: Deadline,
     encoded: EncodedBatch | undefined,
     { epoch, behind }: BatchOrder,
   ): Promise<BatchResult> {
@@ -357,6 +358,8 @@ export class QuestlogClient {
     }
     // serialized as the batch formed: spliced into the frame, not serialized again
     const json = encoded !== undefined && 'json' in encoded ? encoded.json : undefined
+    // a wait for the connection ends at the deadline; an open connection needs no signal
+    const signal = this.session.isOpen ? undefined : deadline.signal()
     const frame = await this.session.request((id) => {
       this.publishedOn = this.session.connection
       // (a batch put in columns for a broker that takes them, sent after a reconnect to one that does not, goes as JSON)

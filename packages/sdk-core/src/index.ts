@@ -9,6 +9,7 @@ export {
   type ScheduledReceipt,
   type ScheduleOptions,
 } from './client'
+export { Deadline } from './deadline'
 export { createDedupeKeys, createSequence, randomId } from './dedupe'
 export {
   AbortedError,

@@ -94,6 +94,17 @@ describe('Producer', () => {
     await p.close()
   })
 
+  it('gives a batch up at its delivery deadline, even in the middle of a wait the broker asked for', async () => {
+    const s = store(Array.from({ length: 10 }, () => new BackpressureError('slow down', 5000)))
+    const p = new Producer({ ...options, lingerMs: 0, deliveryTimeoutMs: 150 }, s.send)
+    const started = performance.now()
+    await expect(Promise.all(queue(p, 'a', 1))).rejects.toMatchObject({ code: 'backpressure' })
+    // the broker asked for 5 s; the deadline ends the wait
+    expect(performance.now() - started).toBeLessThan(2000)
+    expect(s.stored.size).toBe(0)
+    await p.close()
+  })
+
   it('flush sends at once, without waiting for the linger', async () => {
     const s = store()
     const p = new Producer({ ...options, lingerMs: 10_000 }, s.send)

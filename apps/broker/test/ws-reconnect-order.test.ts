@@ -37,6 +37,8 @@ async function waitingAppends(sql: postgres.Sql): Promise<number[]> {
     const rows = await sql`SELECT pid FROM pg_stat_activity
                            WHERE wait_event_type = 'Lock' AND query LIKE '%ql_append%'`
     if (rows.length > 0) return rows.map((r) => r.pid as number)
+    // (polled, not spun: the broker under test needs the same cores)
+    await sleep(5)
   }
 }
 

@@ -108,6 +108,7 @@ describe('request/reply over the WebSocket', () => {
     await silent.respond('rpc.silent', () => new Promise<never>(() => {}))
     const bus = client()
     let timeout: unknown
+    const asked = performance.now()
     try {
       await bus.request('rpc.silent', { x: 1 }, { timeoutMs: 300 })
     } catch (e) {
@@ -115,6 +116,8 @@ describe('request/reply over the WebSocket', () => {
     }
     expect(isQuestlogError(timeout) && timeout.code).toBe('timeout')
     expect((timeout as Error).name).toBe('TimeoutError')
+    // the broker's verdict comes at the request's 300 ms, not at some later bound
+    expect(performance.now() - asked).toBeLessThan(2500)
 
     // an idle, open connection: measure only the round trip to the broker's verdict
     const times: number[] = []

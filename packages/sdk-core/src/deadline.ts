@@ -14,8 +14,13 @@ export class Deadline {
     return performance.now() >= this.at
   }
 
+  /** Whole milliseconds left, 0 once passed. */
+  remainingMs(): number {
+    return Math.max(0, Math.ceil(this.at - performance.now()))
+  }
+
   /** A signal that aborts when the deadline passes. */
   signal(): AbortSignal {
-    return AbortSignal.timeout(Math.max(0, Math.ceil(this.at - performance.now())))
+    return AbortSignal.timeout(this.remainingMs())
   }
 }

@@ -1,4 +1,5 @@
 import { isQuestlogError, type RequestFrame, TimeoutError } from '@questlog/protocol'
+import { Deadline } from './deadline'
 import { checkAgainst, type RequestRef, requestSubject } from './rpc-def'
 import type { Session } from './session'
 
@@ -31,7 +32,7 @@ export async function sendRequest<Req, Res>(
   if (!checked.ok) throw checked.error
   const name = requestSubject(subject)
   const timeoutMs = o.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
-  const deadline = Date.now() + timeoutMs
+  const deadline = new Deadline(timeoutMs)
   const timer = new AbortController()
   // while no connection is open the timeout is ours alone; once sent, the broker's verdict gets a grace period
   let local = setTimeout(() => timer.abort('timeout'), timeoutMs)
@@ -39,14 +40,14 @@ export async function sendRequest<Req, Res>(
   try {
     if (!session.isOpen) await session.whenOpen(signal)
     clearTimeout(local)
-    local = setTimeout(() => timer.abort('timeout'), Math.max(0, deadline - Date.now()) + LOCAL_GRACE_MS)
+    local = setTimeout(() => timer.abort('timeout'), deadline.remainingMs() + LOCAL_GRACE_MS)
     const answer = await session.ask((id) => {
       // time spent waiting for a connection counts against the timeout
       const f: RequestFrame = {
         op: 'request',
         id,
         subject: name,
-        timeoutMs: Math.max(1, deadline - Date.now()),
+        timeoutMs: Math.max(1, deadline.remainingMs()),
       }
       if (checked.value !== undefined) f.data = checked.value as RequestFrame['data']
       if (o.headers !== undefined) f.headers = o.headers

@@ -17,6 +17,7 @@ import { createHttpServer } from './http/server'
 import { HealthMonitor } from './observability/health'
 import { createMetrics } from './observability/metrics'
 import { StatsSampler } from './observability/timeseries'
+import { PublishPipeline } from './publish/pipeline'
 import { Publisher } from './publish/publisher'
 import { RetentionWorker } from './retention/retention'
 import { Scheduler } from './schedule/scheduler'
@@ -112,6 +113,9 @@ export async function createBroker(
   })
   late.fanout = fanout
   late.publisher = publisher
+  const schemas = new SchemaRegistry(sql)
+  const rateLimits = new RateLimiter()
+  const pipeline = new PublishPipeline({ topics, schemas, rateLimits, publisher })
   await fanout.start()
 
   const health = new HealthMonitor({
@@ -129,12 +133,12 @@ export async function createBroker(
   const retention = new RetentionWorker(sql, topics, segments, metrics, log)
   retention.start(config.retentionIntervalMs)
 
-  const delivery = new DeliveryService(sql, topics, publisher, fanout, metrics)
+  const delivery = new DeliveryService(sql, topics, pipeline, fanout, metrics)
   const subscriptionStats = new SubscriptionStats(sql, delivery, metrics, log)
   subscriptionStats.start(config.statsIntervalMs)
-  const replays = new ReplayJobs(sql, topics, delivery.subs, publisher, log)
+  const replays = new ReplayJobs(sql, topics, delivery.subs, pipeline, log)
   await replays.resume()
-  const scheduler = new Scheduler(sql, topics, publisher, log)
+  const scheduler = new Scheduler(sql, topics, pipeline, log)
   scheduler.start()
   const webhooks = new Webhooks(sql, delivery, brokerId, log)
   webhooks.start()
@@ -169,6 +173,7 @@ export async function createBroker(
     segments,
     topics,
     publisher,
+    pipeline,
     fanout,
     metrics,
     health,
@@ -178,11 +183,11 @@ export async function createBroker(
     replays,
     scheduler,
     webhooks,
-    schemas: new SchemaRegistry(sql),
+    schemas,
     crypto,
     keys,
     audit: new AuditLog(sql),
-    rateLimits: new RateLimiter(),
+    rateLimits,
   }
   const app = await createHttpServer(services)
   let stopping: Promise<void> | undefined

@@ -11,6 +11,7 @@ import type { Fanout } from './fanout/fanout'
 import type { HealthMonitor } from './observability/health'
 import type { Metrics } from './observability/metrics'
 import type { StatsSampler } from './observability/timeseries'
+import type { PublishPipeline } from './publish/pipeline'
 import type { Publisher } from './publish/publisher'
 import type { RetentionWorker } from './retention/retention'
 import type { Scheduler } from './schedule/scheduler'
@@ -29,6 +30,8 @@ export interface Services {
   segments: SegmentRegistry
   topics: TopicService
   publisher: Publisher
+  /** Every publish goes through it, whatever its door. */
+  pipeline: PublishPipeline
   fanout: Fanout
   metrics: Metrics
   health: HealthMonitor

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { createClient, type QuestlogClient } from '@questlog/sdk-node'
 import postgres from 'postgres'
 import { afterAll, afterEach, beforeAll, inject } from 'vitest'
+import WebSocket from 'ws'
 import { type Broker, createBroker } from '../src/broker'
 import type { BrokerConfigInput } from '../src/config'
 
@@ -127,4 +128,71 @@ export async function trpcCall(base: string, kind: 'query' | 'mutation', path: s
     body: kind === 'mutation' ? JSON.stringify(input) : undefined,
   })
   return { status: res.status, body: (await res.json()) as any }
+}
+
+/** Opens a raw socket and collects the broker's frames. */
+export async function rawSocket(url: string) {
+  const ws = new WebSocket(`${url.replace('http', 'ws')}/v1/ws`)
+  const frames: any[] = []
+  const waiters: Array<() => void> = []
+  ws.on('message', (d) => {
+    frames.push(JSON.parse(d.toString()))
+    for (const w of waiters.splice(0)) w()
+  })
+  const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)))
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve)
+    ws.once('error', reject)
+  })
+  const next = async (n: number) => {
+    while (frames.length < n) await new Promise<void>((r) => waiters.push(r))
+    return frames[n - 1]
+  }
+  return {
+    ws,
+    frames,
+    next,
+    closed,
+    send: (f: unknown) => ws.send(JSON.stringify(f)),
+    /** A publish in columns: the header line, then the payloads' JSON array, as one binary message. */
+    sendColumns: (header: object, payloads: string) =>
+      ws.send(Buffer.from(`${JSON.stringify(header)}\n${payloads}`)),
+  }
+}
+
+const ROW_OF_TOPIC = {
+  // the partition's offset counter: every append takes it first
+  partition:
+    'SELECT 1 FROM ql_partitions WHERE topic_id = (SELECT id FROM ql_topics WHERE name = $1) FOR UPDATE',
+  // the seq row of the topic's one producer: an append of its events waits for it at the end, events written
+  producer:
+    'SELECT 1 FROM ql_producers WHERE topic_id = (SELECT id FROM ql_topics WHERE name = $1) FOR UPDATE',
+}
+
+/** Holds a topic's row from another session; the returned function lets it go. */
+export async function holdRow(sql: postgres.Sql, row: keyof typeof ROW_OF_TOPIC, topic: string) {
+  const conn = await sql.reserve()
+  await conn`BEGIN`
+  const held = await conn.unsafe(ROW_OF_TOPIC[row], [topic])
+  if (held.length !== 1) throw new Error(`expected one ${row} row of '${topic}', found ${held.length}`)
+  return async () => {
+    await conn`ROLLBACK`
+    conn.release()
+  }
+}
+
+/** The broker's backends running an append that waits for a lock, once there is one. */
+export async function waitingAppends(sql: postgres.Sql): Promise<number[]> {
+  for (;;) {
+    const rows = await sql`SELECT pid FROM pg_stat_activity
+                           WHERE wait_event_type = 'Lock' AND query LIKE '%ql_append%'`
+    if (rows.length > 0) return rows.map((r) => r.pid as number)
+    // (polled, not spun: the broker under test needs the same cores)
+    await sleep(5)
+  }
+}
+
+/** Cancels what those backends run: the append fails, the connection stays up. */
+export async function cancelBackends(sql: postgres.Sql, pids: number[]): Promise<void> {
+  await sql`SELECT pg_cancel_backend(pid) FROM unnest(${pids}::int[]) AS pid`
 }

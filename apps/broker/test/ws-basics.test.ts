@@ -1,40 +1,9 @@
 import { PROTOCOL_VERSION } from '@questlog/protocol'
 import { createClient, defineTopic, isQuestlogError } from '@questlog/sdk-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import WebSocket from 'ws'
 import { z } from 'zod'
 import type { Broker } from '../src/broker'
-import { api, createTopic, readAll, sleep, startBroker } from './helpers'
-
-/** Opens a raw socket and collects the broker's frames. */
-async function rawSocket(url: string) {
-  const ws = new WebSocket(`${url.replace('http', 'ws')}/v1/ws`)
-  const frames: any[] = []
-  const waiters: Array<() => void> = []
-  ws.on('message', (d) => {
-    frames.push(JSON.parse(d.toString()))
-    for (const w of waiters.splice(0)) w()
-  })
-  const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)))
-  await new Promise((resolve, reject) => {
-    ws.once('open', resolve)
-    ws.once('error', reject)
-  })
-  const next = async (n: number) => {
-    while (frames.length < n) await new Promise<void>((r) => waiters.push(r))
-    return frames[n - 1]
-  }
-  return {
-    ws,
-    frames,
-    next,
-    closed,
-    send: (f: unknown) => ws.send(JSON.stringify(f)),
-    /** A publish in columns: the header line, then the payloads' JSON array, as one binary message. */
-    sendColumns: (header: object, payloads: string) =>
-      ws.send(Buffer.from(`${JSON.stringify(header)}\n${payloads}`)),
-  }
-}
+import { api, createTopic, rawSocket, readAll, sleep, startBroker } from './helpers'
 
 describe('WebSocket endpoint', () => {
   let broker: Broker

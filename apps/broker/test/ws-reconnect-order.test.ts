@@ -3,48 +3,22 @@ import postgres from 'postgres'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { Broker } from '../src/broker'
 import { webSocketConnections } from '../src/ws/ws-route'
-import { api, createTopic, freshDatabase, readAll, sleep, startBroker } from './helpers'
+import {
+  api,
+  cancelBackends,
+  createTopic,
+  freshDatabase,
+  holdRow,
+  readAll,
+  sleep,
+  startBroker,
+  waitingAppends,
+} from './helpers'
 
 /** Every publish got its receipt (a refusal fails with its message). */
 async function expectStored(...publishes: Promise<unknown>[]): Promise<void> {
   for (const r of await Promise.allSettled(publishes))
     expect(r.status, r.status === 'rejected' ? String(r.reason) : '').toBe('fulfilled')
-}
-
-const ROW_OF_TOPIC = {
-  // the partition's offset counter: every append takes it first
-  partition:
-    'SELECT 1 FROM ql_partitions WHERE topic_id = (SELECT id FROM ql_topics WHERE name = $1) FOR UPDATE',
-  // the seq row of the topic's one producer: an append of its events waits for it at the end, events written
-  producer:
-    'SELECT 1 FROM ql_producers WHERE topic_id = (SELECT id FROM ql_topics WHERE name = $1) FOR UPDATE',
-}
-
-/** Holds a topic's row from another session; the returned function lets it go. */
-async function holdRow(sql: postgres.Sql, row: keyof typeof ROW_OF_TOPIC, topic: string) {
-  const conn = await sql.reserve()
-  await conn`BEGIN`
-  expect(await conn.unsafe(ROW_OF_TOPIC[row], [topic])).toHaveLength(1)
-  return async () => {
-    await conn`ROLLBACK`
-    conn.release()
-  }
-}
-
-/** The broker's backends running an append that waits for a lock, once there is one. */
-async function waitingAppends(sql: postgres.Sql): Promise<number[]> {
-  for (;;) {
-    const rows = await sql`SELECT pid FROM pg_stat_activity
-                           WHERE wait_event_type = 'Lock' AND query LIKE '%ql_append%'`
-    if (rows.length > 0) return rows.map((r) => r.pid as number)
-    // (polled, not spun: the broker under test needs the same cores)
-    await sleep(5)
-  }
-}
-
-/** Cancels what those backends run: the append fails, the connection stays up. */
-async function cancel(sql: postgres.Sql, pids: number[]): Promise<void> {
-  await sql`SELECT pg_cancel_backend(pid) FROM unnest(${pids}::int[]) AS pid`
 }
 
 // A producer's batch stored ahead of an earlier one of its own that failed puts
@@ -99,7 +73,7 @@ describe('a batch sent after one that failed', () => {
     const y = bus.publish('order.held', { n: 2 }, { key: 'k' })
     for (const c of webSocketConnections(broker.services)) c.terminate()
     // x's append fails; the write connection stays up for y
-    await cancel(sql, lost)
+    await cancelBackends(sql, lost)
     await releaseHeld()
 
     await expectStored(x, y)
@@ -128,7 +102,7 @@ describe('a batch sent after one that failed', () => {
     expect((await w).status).toBe(201)
     const waiting = await waitingAppends(sql)
     // x's append fails
-    await cancel(sql, waiting)
+    await cancelBackends(sql, waiting)
     await sleep(50)
     await releaseSeqRow()
 
@@ -148,7 +122,7 @@ describe('a batch sent after one that failed', () => {
     const waiting = await waitingAppends(sql)
     const y = bus.publish('order.queued', { n: 2 })
     await sleep(50)
-    await cancel(sql, waiting)
+    await cancelBackends(sql, waiting)
     await sleep(50)
     await releaseSeqRow()
 
@@ -177,7 +151,7 @@ describe('an append the database refuses', () => {
     await createTopic(broker.url, 'order.cancel')
     const release = await holdRow(sql, 'partition', 'order.cancel')
     const answer = publish({ data: { n: 1 } })
-    await cancel(sql, await waitingAppends(sql))
+    await cancelBackends(sql, await waitingAppends(sql))
     await release()
 
     const res = await answer

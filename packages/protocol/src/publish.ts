@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { headersSchema } from './envelope'
 import { isValidSubject } from './subject'
+import { MAX_JSON_DEPTH } from './text'
 
 export const eventTypeSchema = z
   .string()
@@ -69,17 +70,22 @@ function quickHeaders(v: unknown): boolean {
   return true
 }
 
-/** True for JSON values whose numbers are all finite (`JSON.parse` turns 1e400 into Infinity, which the schema refuses). */
-function isFiniteJson(v: unknown): boolean {
+/**
+ * True for JSON values whose numbers are all finite (`JSON.parse` turns 1e400
+ * into Infinity, which the schema refuses) and that nest no deeper than
+ * MAX_JSON_DEPTH; false leaves the verdict to the schema and the depth check.
+ */
+function isFiniteJson(v: unknown, depth = 0): boolean {
   if (typeof v === 'number') return Number.isFinite(v)
   if (typeof v !== 'object' || v === null) return true
+  if (depth >= MAX_JSON_DEPTH) return false
   if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) if (!isFiniteJson(v[i])) return false
+    for (let i = 0; i < v.length; i++) if (!isFiniteJson(v[i], depth + 1)) return false
     return true
   }
   for (const k in v) {
     // an own "__proto__" (JSON.parse makes one) is what the schema drops: leave it to the schema
-    if (k === '__proto__' || !isFiniteJson((v as Record<string, unknown>)[k])) return false
+    if (k === '__proto__' || !isFiniteJson((v as Record<string, unknown>)[k], depth + 1)) return false
   }
   return true
 }

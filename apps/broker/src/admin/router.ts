@@ -6,7 +6,6 @@ import {
   updateTopicSchema,
 } from '@questlog/protocol'
 import { z } from 'zod'
-import { publishRequest } from '../publish/publish-request'
 import { envelopeJson } from '../read/envelope-json'
 import { readPage } from '../read/reader'
 import { toTopicInfo } from '../topics/topic-service'
@@ -53,7 +52,15 @@ export const adminRouter = router({
       }),
     publish: procedure
       .input(z.object({ topic: topicNameSchema, events: publishBatchSchema.shape.events }))
-      .mutation(({ ctx, input }) => publishRequest(ctx.s, input.topic, { events: input.events }, '/console')),
+      .mutation(({ ctx, input }) =>
+        ctx.s.pipeline.publish({
+          door: 'console',
+          topic: input.topic,
+          principal: ctx.principal,
+          events: input.events,
+          batch: true,
+        }),
+      ),
   }),
   health: procedure.query(({ ctx }) => ctx.s.health.report()),
   stats: statsRouter,

@@ -6,7 +6,7 @@ export interface Principal {
   keyId: string | null
   name: string
   rules: AclRule[]
-  kind: 'key' | 'token' | 'open'
+  kind: 'key' | 'token' | 'open' | 'broker'
   rateEventsPerSec: number | null
   rateBytesPerSec: number | null
 }
@@ -24,6 +24,19 @@ export const OPEN: Principal = {
 export const ADMIN_RULES: AclRule[] = [
   { effect: 'allow', actions: ['publish', 'subscribe', 'admin'], topics: ['>'] },
 ]
+
+/**
+ * The broker's own work (scheduled events falling due, replays, dead-letter
+ * copies): authorized and charged when a caller asked for it, so unlimited here.
+ */
+export const BROKER: Principal = {
+  keyId: null,
+  name: 'the broker',
+  rules: ADMIN_RULES,
+  kind: 'broker',
+  rateEventsPerSec: null,
+  rateBytesPerSec: null,
+}
 
 // the message never says whether the topic exists: another tenant's names stay unknown
 const refuse = (p: Principal, action: Action, what: string) =>

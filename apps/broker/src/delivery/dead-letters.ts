@@ -1,4 +1,7 @@
-import type { Publisher } from '../publish/publisher'
+import { isQuestlogError } from '@questlog/protocol'
+import { BROKER } from '../auth/principal'
+import { copyOfStored } from '../publish/copy-event'
+import type { PublishPipeline } from '../publish/pipeline'
 import type { Sql, TransactionSql } from '../storage/db'
 import { readAt } from '../storage/event-store'
 import type { TopicService } from '../topics/topic-service'
@@ -38,7 +41,7 @@ export class DeadLetters {
   constructor(
     private readonly sql: Sql,
     private readonly topics: TopicService,
-    private readonly publisher: Publisher,
+    private readonly pipeline: PublishPipeline,
   ) {}
 
   /** Records dead letters inside the caller's transaction; returns their ids. */
@@ -73,29 +76,32 @@ export class DeadLetters {
     for (const r of rows) {
       const [event] = await readAt(this.sql, Number(r.topic_id), Number(r.partition), [Number(r.offset)])
       if (!event) continue // dropped by retention meanwhile: the record stays, without a copy
-      const headers = {
-        ...(event.headersJson ? (JSON.parse(event.headersJson) as Record<string, string>) : {}),
-        'ql-dlq-reason': String(r.reason),
-        'ql-dlq-deliveries': String(r.deliveries),
-        'ql-dlq-subscription': sub.name,
-        'ql-dlq-topic': String(r.topic),
-        'ql-dlq-partition': String(r.partition),
-        'ql-dlq-offset': String(r.offset),
-      }
-      const result = await this.publisher.publish(dlq, [
-        {
-          id: event.id,
-          type: event.type,
-          source: event.source,
-          key: event.key,
-          contentType: event.contentType,
-          data: event.data,
-          size: event.data.length,
-          headersJson: JSON.stringify(headers),
-          dedupeKey: `dead-letter-${r.id}`,
-          partition: 0,
-        },
-      ])
+      const copy = this.pipeline.publish({
+        door: 'dead-letter',
+        topic: dlq.name,
+        principal: BROKER,
+        batch: true,
+        events: [
+          copyOfStored(event, {
+            headers: {
+              'ql-dlq-reason': String(r.reason),
+              'ql-dlq-deliveries': String(r.deliveries),
+              'ql-dlq-subscription': sub.name,
+              'ql-dlq-topic': String(r.topic),
+              'ql-dlq-partition': String(r.partition),
+              'ql-dlq-offset': String(r.offset),
+            },
+            dedupeKey: `dead-letter-${r.id}`,
+            partition: 0,
+          }),
+        ],
+      })
+      // a copy the pipeline refuses (it would not fit the dead-letter topic) leaves the record without one
+      const result = await copy.catch((e: unknown) => {
+        if (isQuestlogError(e) && !e.retryable) return undefined
+        throw e
+      })
+      if (!result || !('receipts' in result)) continue
       const receipt = result.receipts[0]!
       await this
         .sql`UPDATE ql_dead_letters SET dlq_partition = ${receipt.partition}, dlq_offset = ${receipt.offset}

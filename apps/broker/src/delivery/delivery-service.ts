@@ -2,7 +2,7 @@ import { type CreateSubscription, type StartPosition, ValidationError } from '@q
 import type { Fanout } from '../fanout/fanout'
 import type { Metrics } from '../observability/metrics'
 import { traceDelivery } from '../observability/tracing'
-import type { Publisher } from '../publish/publisher'
+import type { PublishPipeline } from '../publish/pipeline'
 import type { Sql } from '../storage/db'
 import { highWatermarks } from '../storage/event-store'
 import type { TopicService } from '../topics/topic-service'
@@ -43,12 +43,12 @@ export class DeliveryService {
   constructor(
     private readonly sql: Sql,
     topics: TopicService,
-    publisher: Publisher,
+    pipeline: PublishPipeline,
     private readonly fanout: Fanout,
     private readonly metrics?: Metrics,
   ) {
     this.subs = new SubscriptionService(sql, topics)
-    this.deadLetters = new DeadLetters(sql, topics, publisher)
+    this.deadLetters = new DeadLetters(sql, topics, pipeline)
     this.queue = new QueueConsumer(sql, this.subs, this.deadLetters)
     this.group = new GroupConsumer(sql, this.subs, this.deadLetters)
   }

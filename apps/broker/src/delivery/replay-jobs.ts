@@ -8,7 +8,9 @@ import {
   ValidationError,
 } from '@questlog/protocol'
 import type { Logger } from 'pino'
-import type { Publisher } from '../publish/publisher'
+import { BROKER } from '../auth/principal'
+import { copyOfStored } from '../publish/copy-event'
+import type { PublishPipeline } from '../publish/pipeline'
 import type { Sql } from '../storage/db'
 import {
   highWatermarks,
@@ -51,7 +53,7 @@ export class ReplayJobs {
     private readonly sql: Sql,
     private readonly topics: TopicService,
     private readonly subs: SubscriptionService,
-    private readonly publisher: Publisher,
+    private readonly pipeline: PublishPipeline,
     private readonly log: Logger,
   ) {}
 
@@ -216,25 +218,19 @@ export class ReplayJobs {
   }
 
   private async intoTopic(job: string, source: string, target: Topic, events: StoredEvent[]): Promise<void> {
-    await this.publisher.publish(
-      target,
-      events.map((e) => ({
-        id: e.id,
-        type: e.type,
-        source: e.source,
-        key: e.key,
-        contentType: e.contentType,
-        data: e.data,
-        size: e.data.length,
-        headersJson: JSON.stringify({
-          ...(e.headersJson ? (JSON.parse(e.headersJson) as Record<string, string>) : {}),
-          'ql-replay-job': job,
-          'ql-replay-source': `${source}/${e.partition}/${e.offset}`,
+    await this.pipeline.publish({
+      door: 'replay',
+      topic: target.name,
+      principal: BROKER,
+      batch: true,
+      events: events.map((e) =>
+        copyOfStored(e, {
+          headers: { 'ql-replay-job': job, 'ql-replay-source': `${source}/${e.partition}/${e.offset}` },
+          // a resumed job never writes the same source event twice
+          dedupeKey: `replay-${job}-${e.partition}-${e.offset}`,
         }),
-        // a resumed job never writes the same source event twice
-        dedupeKey: `replay-${job}-${e.partition}-${e.offset}`,
-      })),
-    )
+      ),
+    })
   }
 
   async cancel(id: string): Promise<ReplayJob> {

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { requireTopic } from '../auth/principal'
 import { waitForAcks } from '../delivery/confirmations'
-import { publishRequest } from '../publish/publish-request'
+import { parsePublishBody } from '../publish/parse-body'
 import { envelopeJson } from '../read/envelope-json'
 import { readPage } from '../read/reader'
 import type { Services } from '../services'
@@ -24,9 +24,13 @@ function publishedTypes(body: unknown, topic: string): string[] {
 export function eventsRoutes(app: FastifyInstance, s: Services): void {
   app.post<{ Params: TopicParams }>('/v1/topics/:topic/events', async (req, reply) => {
     const name = topicName(req.params)
-    requireTopic(req.principal, 'publish', name)
     const { confirm, confirmTimeoutMs } = parse(confirmQuery, req.query)
-    const answer = await publishRequest(s, name, req.body, '/http', req.principal)
+    const answer = await s.pipeline.publish({
+      door: 'http',
+      topic: name,
+      principal: req.principal,
+      ...parsePublishBody(req.body),
+    })
     if (confirm !== undefined) {
       const receipts = 'receipts' in answer ? answer.receipts : [answer]
       const types = publishedTypes(req.body, name)

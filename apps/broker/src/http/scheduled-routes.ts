@@ -12,8 +12,7 @@ const idParams = z.object({ id: z.string().min(1).max(256) })
 export function scheduledRoutes(app: FastifyInstance, s: Services): void {
   app.post<{ Params: TopicParams }>('/v1/topics/:topic/scheduled', async (req, reply) => {
     const name = topicName(req.params)
-    requireTopic(req.principal, 'publish', name)
-    const scheduled = await s.scheduler.schedule(name, parse(schedulePublishSchema, req.body))
+    const scheduled = await s.scheduler.schedule(name, parse(schedulePublishSchema, req.body), req.principal)
     return reply
       .status(201)
       .send({ id: scheduled.id, topic: scheduled.topic, deliverAt: scheduled.deliverAt })

@@ -1,3 +1,4 @@
+import { MAX_JSON_DEPTH } from '@questlog/protocol'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { splitJsonArray } from './json-array'
@@ -68,9 +69,16 @@ describe('splitJsonArray', () => {
     expect(r).toEqual({ ok: true, items: ['{"a" : "\\u00e9\\/"}', '1E2', '-0.5e-1'] })
   })
 
-  it('checks deeply nested elements too (no recursion)', () => {
-    const deep = `${'['.repeat(5000)}${']'.repeat(5000)}`
-    expect(splitJsonArray(`[${deep},1]`)).toEqual({ ok: true, items: [deep, '1'] })
-    expect(splitJsonArray(`[${deep.slice(1)},1]`)).toMatchObject({ ok: false })
+  it('checks nested elements up to the depth limit, and refuses deeper ones without recursing', () => {
+    const nested = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`
+    const deepest = nested(MAX_JSON_DEPTH)
+    expect(splitJsonArray(`[${deepest},1]`)).toEqual({ ok: true, items: [deepest, '1'] })
+    expect(splitJsonArray(`[${deepest.slice(1)},1]`)).toMatchObject({ ok: false })
+    expect(splitJsonArray(`[1,${nested(MAX_JSON_DEPTH + 1)}]`)).toMatchObject({
+      ok: false,
+      index: 1,
+      message: expect.stringMatching(/nested deeper than/),
+    })
+    expect(splitJsonArray(`[${nested(1_000_000)}]`)).toMatchObject({ ok: false, index: 0 })
   })
 })

@@ -1,3 +1,5 @@
+import { MAX_JSON_DEPTH } from '@questlog/protocol'
+
 /**
  * Splits the text of a JSON array into the texts of its elements, checking
  * the whole of it against the JSON grammar (RFC 8259) on the way, without
@@ -88,6 +90,8 @@ class Scanner {
       let scalar = true
       if (c === C.Quote) this.string()
       else if (c === C.OpenBrace || c === C.OpenBracket) {
+        // as for parsed payloads: readers downstream (PostgreSQL's JSON reader, recursive parsers) have depth limits of their own
+        if (open.length >= MAX_JSON_DEPTH) this.fail(`nested deeper than ${MAX_JSON_DEPTH} levels`)
         const close = c === C.OpenBrace ? C.CloseBrace : C.CloseBracket
         this.pos++
         this.ws()

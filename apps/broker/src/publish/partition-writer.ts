@@ -74,6 +74,29 @@ export interface WriterDeps {
 const RETRYABLE_PG = new Set(['40P01', '40001'])
 
 /**
+ * The database refused the statement for what it held (a data exception, a
+ * constraint, a program limit): it changed nothing, and some request of the
+ * batch is at fault. Not the broker's own signals (`QL…`), which are handled
+ * where they are raised.
+ */
+function refusedFor(e: unknown): boolean {
+  const code = (e as { code?: unknown; severity?: unknown }).code
+  if (typeof code !== 'string' || (e as { severity?: unknown }).severity === undefined) return false
+  return code.startsWith('22') || code.startsWith('23') || code.startsWith('54')
+}
+
+/** The slots of a batch split by the request they belong to, in order. */
+function byGroup(slots: Slot[]): Slot[][] {
+  const out: Slot[][] = []
+  for (const s of slots) {
+    const last = out[out.length - 1]
+    if (last && last[0]!.group === s.group) last.push(s)
+    else out.push([s])
+  }
+  return out
+}
+
+/**
  * An event just committed, as this broker's live readers get it: a view of the
  * published event with its place in the log. Live readers splice a JSON
  * payload's text (`dataJson`); the payload's bytes are made only if asked for.
@@ -136,6 +159,11 @@ const MAX_IN_FLIGHT = 4
  * sent again first, then the ones that fell with it, in their order; when it
  * fails for good, so do they, and the queued publishes of its producers, with
  * `out_of_order` (a producer resends them in order).
+ *
+ * A batch the database refuses for what it holds (a data exception, a
+ * constraint, a program limit: the statement changed nothing) is written
+ * again one request at a time, in order, so the one at fault fails alone, with
+ * 400, and the requests that shared its group commit are stored.
  */
 export class PartitionWriter {
   private queue: Group[] = []
@@ -270,6 +298,15 @@ export class PartitionWriter {
     })
   }
 
+  /** Fails one request for good: its promise, and the part of it not yet taken into a batch. */
+  private abandon(g: Group, error: unknown): void {
+    g.reject(error)
+    const i = this.queue.indexOf(g)
+    if (i < 0) return
+    this.queue.splice(i, 1)
+    this.queuedEvents -= g.events.length - g.taken
+  }
+
   /**
    * Waits until every batch taken before has been sent, so batches go out (and
    * get their times and offsets) in the order taken; call the returned
@@ -331,9 +368,16 @@ export class PartitionWriter {
     const duplicates: Slot[] = []
     /** Events their producer had stored already, with the offset the batch that found them started at. */
     const repeated: Array<{ slot: Slot; before: number }> = []
+    /**
+     * What is left to write, in order: the batch, or, once the database refused it for what it held,
+     * each request's events apart, so that one bad request fails alone.
+     */
+    const parts: Slot[][] = [toWrite]
     /** A send again: everything sent since the one that failed falls with it, so it follows none. */
     let again = false
-    for (let attempt = 0; toWrite.length > 0; attempt++) {
+    let retries = 0
+    while (parts.length > 0) {
+      toWrite = parts[0]!
       const sent = await this.myTurn()
       const previous = this.lastSent
       const me: Sent = {
@@ -385,7 +429,9 @@ export class PartitionWriter {
           settle(s, receipt)
           for (const f of followers.get(s) ?? []) settle(f, { ...receipt, duplicate: true })
         })
-        toWrite = []
+        parts.shift()
+        again = false
+        retries = 0
       } catch (e) {
         if (me.stored === undefined) {
           me.stored = false
@@ -402,11 +448,27 @@ export class PartitionWriter {
           }
         } else if (e instanceof DedupeConflict) {
           duplicates.push(...toWrite.filter((s) => e.keys.has(event(s).dedupeKey ?? '')))
-          toWrite = toWrite.filter((s) => !e.keys.has(event(s).dedupeKey ?? ''))
-        } else if (!RETRYABLE_PG.has((e as { code?: string }).code ?? '') || attempt >= 5) {
+          parts[0] = toWrite.filter((s) => !e.keys.has(event(s).dedupeKey ?? ''))
+          if (parts[0].length === 0) parts.shift()
+        } else if (refusedFor(e)) {
+          const requests = byGroup(toWrite)
+          if (requests.length > 1) parts.splice(0, 1, ...requests)
+          else {
+            // this request alone is at fault: it fails, and so does any in the batch that repeats one of its events
+            const refused = new BadRequestError(
+              `the database refused this publish: ${(e as Error).message}`,
+              {
+                details: { sqlstate: (e as { code: string }).code },
+              },
+            )
+            this.abandon(toWrite[0]!.group, refused)
+            for (const s of toWrite) for (const f of followers.get(s) ?? []) this.abandon(f.group, refused)
+            parts.shift()
+          }
+        } else if (!RETRYABLE_PG.has((e as { code?: string }).code ?? '') || ++retries > 5) {
           throw e
         }
-        // the statement changed nothing (a deadlock or serialization failure rolls it back): a retry is safe
+        // the statement changed nothing (a refusal, a deadlock or serialization failure rolls it back): a retry is safe
         again = true
       }
     }

@@ -11,7 +11,7 @@ import type { StoredEvent } from '../storage/event-store'
 import type { SegmentRegistry } from '../storage/segments'
 import type { Topic, TopicService } from '../topics/topic-service'
 import { PartitionWriter } from './partition-writer'
-import type { PreparedEvent } from './prepare'
+import type { PreparedEvent } from './validate'
 
 export interface PublisherOptions {
   sql: Sql

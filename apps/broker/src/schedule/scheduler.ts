@@ -1,7 +1,13 @@
-import { NotFoundError, newEventId, type PublishEvent, type SchedulePublish } from '@questlog/protocol'
+import {
+  isQuestlogError,
+  NotFoundError,
+  newEventId,
+  type PublishEvent,
+  type SchedulePublish,
+} from '@questlog/protocol'
 import type { Logger } from 'pino'
-import { prepareEvent } from '../publish/prepare'
-import type { Publisher } from '../publish/publisher'
+import { BROKER, type Principal } from '../auth/principal'
+import type { PublishPipeline } from '../publish/pipeline'
 import type { Sql } from '../storage/db'
 import type { TopicService } from '../topics/topic-service'
 
@@ -29,7 +35,7 @@ export class Scheduler {
   constructor(
     private readonly sql: Sql,
     private readonly topics: TopicService,
-    private readonly publisher: Publisher,
+    private readonly pipeline: PublishPipeline,
     private readonly log: Logger,
   ) {}
 
@@ -58,10 +64,15 @@ export class Scheduler {
     this.timer.unref()
   }
 
-  async schedule(topicName: string, req: SchedulePublish): Promise<ScheduledEvent> {
-    const topic = await this.topics.get(topicName)
-    // checked now, so a bad event fails at once instead of at its time
-    prepareEvent(req.event, null, { topic, defaultSource: '/http' })
+  async schedule(topicName: string, req: SchedulePublish, principal: Principal): Promise<ScheduledEvent> {
+    // checked and charged now, so a bad or over-limit event fails at once instead of at its time
+    const { topic } = await this.pipeline.admit({
+      door: 'http',
+      topic: topicName,
+      principal,
+      events: [req.event],
+      batch: false,
+    })
     const id = req.event.id ?? newEventId()
     const deliverAt = req.deliverAt ? new Date(req.deliverAt) : new Date(Date.now() + (req.delayMs ?? 0))
     const event = { ...req.event, id }
@@ -101,7 +112,12 @@ export class Scheduler {
     }))
   }
 
-  /** Writes every due event to its topic's log. */
+  /**
+   * Writes every due event to its topic's log, through the publish pipeline
+   * as the broker (authorized and charged when it was scheduled). An event the
+   * pipeline refuses for good (the topic's schema changed, the topic is gone)
+   * is dropped with a warning instead of holding back the events due after it.
+   */
   async tick(): Promise<number> {
     let written = 0
     for (;;) {
@@ -109,22 +125,28 @@ export class Scheduler {
         const due = await tx`
           SELECT s.id, t.name AS topic, s.event::text AS event FROM ql_scheduled s JOIN ql_topics t ON t.id = s.topic_id
           WHERE s.deliver_at <= now() ORDER BY s.deliver_at LIMIT ${BATCH} FOR UPDATE OF s SKIP LOCKED`
+        const settled: string[] = []
         for (const r of due) {
-          const topic = await this.topics.get(r.topic as string)
           const event = JSON.parse(r.event as string) as PublishEvent
-          const prepared = prepareEvent(
-            { ...event, dedupeKey: event.dedupeKey ?? `scheduled-${r.id}` },
-            null,
-            {
-              topic,
-              defaultSource: '/scheduled',
-            },
-          )
-          await this.publisher.publish(topic, [prepared])
+          try {
+            await this.pipeline.publish({
+              door: 'scheduled',
+              topic: r.topic as string,
+              principal: BROKER,
+              events: [{ ...event, dedupeKey: event.dedupeKey ?? `scheduled-${r.id}` }],
+              batch: false,
+            })
+          } catch (err) {
+            if (!isQuestlogError(err) || err.retryable) throw err
+            this.log.warn(
+              { err, id: r.id, topic: r.topic },
+              'a scheduled event was refused when due; dropped',
+            )
+          }
+          settled.push(r.id as string)
         }
-        if (due.length > 0)
-          await tx`DELETE FROM ql_scheduled WHERE id = ANY(${due.map((r) => r.id as string)}::text[])`
-        return due.length
+        if (settled.length > 0) await tx`DELETE FROM ql_scheduled WHERE id = ANY(${settled}::text[])`
+        return settled.length
       })
       written += n
       if (n < BATCH) return written

@@ -22,9 +22,9 @@ import {
 import type { WebSocket } from 'ws'
 import { OPEN, type Principal, requirePattern, requireTopic } from '../auth/principal'
 import { toQuestlogError } from '../http/errors'
-import { columnsHeader, eventsFromColumns } from '../publish/columns'
-import type { WireEvent } from '../publish/prepare'
-import { checkPublishBody, publishEvents } from '../publish/publish-request'
+import { parsePublishBody } from '../publish/parse-body'
+import { columnsHeader, eventsFromColumns } from '../publish/parse-columns'
+import type { WireEvent } from '../publish/validate'
 import { decodeCursor } from '../read/cursor'
 import { resolvePositions } from '../read/reader'
 import { handleRpcFrame, type RpcFrame } from '../rpc/rpc-frames'
@@ -185,7 +185,7 @@ export class WsConnection {
       id: typeof raw.id === 'number' ? raw.id : undefined,
       sid: typeof raw.sid === 'string' ? raw.sid : undefined,
     }
-    // publish events are validated once, by the same code as the HTTP route
+    // a publish frame's events are parsed by the same step as an HTTP publish body
     if (
       this.greeted &&
       raw.op === 'publish' &&
@@ -197,7 +197,7 @@ export class WsConnection {
       void this.publish(
         to.id,
         raw.topic,
-        () => checkPublishBody({ events: raw.events }).events,
+        () => parsePublishBody({ events: raw.events }).events,
         raw.epoch as number | undefined,
         raw.receipts === 'runs',
       )
@@ -402,12 +402,15 @@ export class WsConnection {
     try {
       await before
       fence()
-      requireTopic(this.principal, 'publish', topic)
       const events = read()
-      // checked again as the events are queued: an earlier publish may have failed meanwhile
-      const answer = await publishEvents(this.s, topic, events, true, '/ws', this.principal, {
-        admit: fence,
-        queued,
+      const answer = await this.s.pipeline.publish({
+        door: 'websocket',
+        topic,
+        principal: this.principal,
+        events,
+        batch: true,
+        // checked again as the events are queued: an earlier publish may have failed meanwhile
+        turn: { admit: fence, queued },
       })
       const receipts = 'receipts' in answer ? answer.receipts : [answer]
       const frame: Record<string, unknown> = runs

@@ -7,7 +7,7 @@ import {
 } from '@questlog/protocol'
 import { parse } from '../http/parse'
 import { splitJsonArray } from './json-array'
-import type { WireEvent } from './prepare'
+import type { WireEvent } from './validate'
 
 function column(v: unknown, ok: (x: unknown) => boolean): boolean {
   if (v === undefined) return true

@@ -74,15 +74,17 @@ export interface WriterDeps {
 const RETRYABLE_PG = new Set(['40P01', '40001'])
 
 /**
- * The database refused the statement for what it held (a data exception, a
- * constraint, a program limit): it changed nothing, and some request of the
- * batch is at fault. Not the broker's own signals (`QL…`), which are handled
- * where they are raised.
+ * The database refused the statement for what it held: a data exception (22),
+ * a constraint (23), a program limit (54), an exception raised by a function
+ * or trigger (P0). It changed nothing, and some request of the batch is at
+ * fault. Not the broker's own signals (`QL…`), handled where they are raised,
+ * nor the server going away or out of resources (08, 53, 57), which no
+ * request causes.
  */
 function refusedFor(e: unknown): boolean {
-  const code = (e as { code?: unknown; severity?: unknown }).code
-  if (typeof code !== 'string' || (e as { severity?: unknown }).severity === undefined) return false
-  return code.startsWith('22') || code.startsWith('23') || code.startsWith('54')
+  const { code, severity } = e as { code?: unknown; severity?: unknown }
+  if (typeof code !== 'string' || severity !== 'ERROR') return false
+  return ['22', '23', '54', 'P0'].includes(code.slice(0, 2))
 }
 
 /** The slots of a batch split by the request they belong to, in order. */

@@ -105,9 +105,9 @@ export function validateEvent(e: WireEvent, index: number | null, ctx: ValidateC
   checkText(issues, at('key'), e.key)
   checkText(issues, at('dedupeKey'), e.dedupeKey)
   checkText(issues, at('producer'), e.producer)
-  checkText(issues, at('contentType'), e.contentType)
   if (e.contentType !== undefined && CONTROL.test(e.contentType))
     issues.push({ path: at('contentType'), message: 'a media type holds no control characters' })
+  else checkText(issues, at('contentType'), e.contentType)
   let headersJson: string | null = null
   if (e.headers) {
     let any = false

@@ -1,0 +1,139 @@
+import { createClient, isQuestlogError } from '@questlog/sdk-node'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Broker } from '../src/broker'
+import { api, sleep, startBroker } from './helpers'
+
+const ADMIN = `ql_tenantadmin1_${'T'.repeat(43)}`
+let broker: Broker
+/** Studio A's key (everything on `game.a.>`), studio B's (on `game.b.>`), and a browser token of A's. */
+let a: string
+let b: string
+let browser: string
+
+const call = (key: string, method: string, path: string, body?: unknown) =>
+  api(broker.url, method, path, body, { authorization: `Bearer ${key}` })
+
+async function makeKey(name: string, rules: unknown[]): Promise<string> {
+  const res = await call(ADMIN, 'POST', '/v1/keys', { name, rules })
+  expect(res.status).toBe(201)
+  return res.body.key as string
+}
+
+/** Both studios may also read the shared lobby feed. */
+const tenant = (name: string, space: string) =>
+  makeKey(name, [
+    { actions: ['publish', 'subscribe', 'admin'], topics: [`${space}.>`] },
+    { actions: ['subscribe'], topics: ['lobby.news'] },
+  ])
+
+/** The committed offsets stored under a group name, on every topic. */
+async function offsetsOf(group: string): Promise<string[]> {
+  const rows = await broker.services.sql`
+    SELECT t.name AS topic, o.partition, o.next_offset FROM ql_consumer_offsets o
+    JOIN ql_topics t ON t.id = o.topic_id WHERE o.group_name = ${group} ORDER BY t.name, o.partition`
+  return rows.map((r) => `${r.topic}/${r.partition}@${r.next_offset}`)
+}
+
+/** Reads `n` events of `topic` over the WebSocket as consumer group `group`, acking each: their offsets, or the refusal. */
+async function consume(token: string, topic: string, group: string, n: number) {
+  const bus = createClient({ brokers: [broker.url], token })
+  const offsets: string[] = []
+  try {
+    for await (const ev of bus.subscribe(topic, { group, from: 'earliest' })) {
+      await ev.ack()
+      offsets.push(ev.offset)
+      if (offsets.length === n) break
+    }
+    return offsets
+  } catch (e) {
+    return isQuestlogError(e) ? { code: e.code, message: e.message } : { code: String(e), message: '' }
+  } finally {
+    await bus.close()
+  }
+}
+
+/** An error body with the names the caller gave replaced, to compare two refusals. */
+const shape = (body: unknown, given: string) => JSON.stringify(body).replaceAll(given, '<given>')
+
+beforeAll(async () => {
+  broker = await startBroker({ auth: 'on', adminKey: ADMIN })
+  for (const name of [
+    'game.a.kills',
+    'game.a.deaths',
+    'game.a.mailbox',
+    'game.a.scores',
+    'game.b.kills',
+    'lobby.news',
+  ])
+    expect((await call(ADMIN, 'POST', '/v1/topics', { name })).status).toBe(201)
+  a = await tenant('studio-a', 'game.a')
+  b = await tenant('studio-b', 'game.b')
+  const minted = await call(a, 'POST', '/v1/tokens', {
+    ttlSeconds: 600,
+    rules: [{ actions: ['subscribe'], topics: ['game.a.>', 'lobby.news'] }],
+  })
+  expect(minted.status).toBe(201)
+  browser = minted.body.token
+  const inbox = { name: 'game.b.inbox', topic: 'game.b.>', mode: 'queue', from: 'earliest' }
+  expect((await call(b, 'POST', '/v1/subscriptions', inbox)).status).toBe(201)
+  expect((await call(b, 'POST', '/v1/topics/game.b.kills/events', { data: 'b-secret' })).status).toBe(201)
+  const news = { events: [1, 2, 3].map((n) => ({ data: `news-${n}` })) }
+  expect((await call(ADMIN, 'POST', '/v1/topics/lobby.news/events', news)).status).toBe(201)
+})
+afterAll(() => broker.stop())
+
+describe('subscription names', () => {
+  it("refuse a name in another tenant's space, or one whose dead-letter topic the key may not read", async () => {
+    const narrow = await makeKey('narrow-a', [
+      { actions: ['publish', 'subscribe', 'admin'], topics: ['game.a.*'] },
+    ])
+    const create = (key: string, name: string, topic: string) =>
+      call(key, 'POST', '/v1/subscriptions', { name, topic, mode: 'queue', from: 'earliest' })
+    // its dead letters would be written into B's topic game.b.mail.dlq, with payloads of A's choosing
+    for (const [key, topic] of [
+      [narrow, 'game.a.*'],
+      [a, 'game.a.>'],
+    ] as const) {
+      const res = await create(key, 'game.b.mail', topic)
+      expect(res.status).toBe(403)
+      expect(res.body.error.code).toBe('forbidden')
+    }
+    // in its own space, but `game.a.*` does not reach the topic game.a.mail.dlq the broker would feed
+    const dlq = await create(narrow, 'game.a.mail', 'game.a.*')
+    expect(dlq.status).toBe(403)
+    expect(dlq.body.error.message).toContain("'game.a.mail.dlq'")
+    const names = (await call(ADMIN, 'GET', '/v1/subscriptions')).body.subscriptions.map((s: any) => s.name)
+    expect(names).not.toContain('game.b.mail')
+    expect(names).not.toContain('game.a.mail')
+    expect((await call(ADMIN, 'GET', '/v1/topics/game.b.mail.dlq')).status).toBe(404)
+
+    // a name of its own: its dead letters land where the key can read them, and nowhere else
+    expect((await create(a, 'game.a.mail', 'game.a.mailbox')).status).toBe(201)
+    await call(a, 'POST', '/v1/topics/game.a.mailbox/events', { data: 'poison' })
+    const [d] = (await call(a, 'POST', '/v1/subscriptions/game.a.mail/pull', { member: 'm' })).body.deliveries
+    expect((await call(a, 'POST', '/v1/subscriptions/game.a.mail/term', { token: d.token })).status).toBe(200)
+    const copies = await call(a, 'GET', '/v1/topics/game.a.mail.dlq/events?partition=0&from=0')
+    expect(copies.body.events.map((e: any) => e.data)).toEqual(['poison'])
+    expect((await call(b, 'GET', '/v1/topics/game.a.mail.dlq/events')).status).toBe(403)
+  })
+})
+
+describe('consumer groups over the WebSocket', () => {
+  it("keep a group's name in its key's space: another tenant's group is neither read nor moved", async () => {
+    expect(await consume(b, 'lobby.news', 'game.b.news', 2)).toEqual(['0', '1'])
+    expect(await offsetsOf('game.b.news')).toEqual(['lobby.news/0@2'])
+    // a key or browser token of A naming B's group would resume at B's position and move it on with its acks
+    for (const who of [a, browser]) {
+      const refused = await consume(who, 'lobby.news', 'game.b.news', 1)
+      expect(refused).toMatchObject({ code: 'forbidden' })
+      // the same answer for a group B never used
+      const never = await consume(who, 'lobby.news', 'game.b.never', 1)
+      expect(shape(never, 'game.b.never')).toBe(shape(refused, 'game.b.news'))
+    }
+    expect(await offsetsOf('game.b.news')).toEqual(['lobby.news/0@2'])
+    // groups of A's own space read the shared topic from its start
+    expect(await consume(a, 'lobby.news', 'game.a.news', 3)).toEqual(['0', '1', '2'])
+    expect(await consume(browser, 'lobby.news', 'game.a.browser', 1)).toEqual(['0'])
+    expect(await consume(b, 'lobby.news', 'game.b.news', 1)).toEqual(['2'])
+  })
+})

@@ -137,3 +137,25 @@ describe('consumer groups over the WebSocket', () => {
     expect(await consume(b, 'lobby.news', 'game.b.news', 1)).toEqual(['2'])
   })
 })
+
+describe('resetting and deleting a subscription', () => {
+  it("touch only the offsets of the subscription's own topics, never a same-named group elsewhere", async () => {
+    expect(await consume(b, 'lobby.news', 'game.b.digest', 2)).toEqual(['0', '1'])
+    // an operator names a stream subscription over A's topics the way B named its group
+    const sub = { name: 'game.b.digest', topic: 'game.a.deaths', mode: 'stream', from: 'earliest' }
+    expect((await call(ADMIN, 'POST', '/v1/subscriptions', sub)).status).toBe(201)
+    await call(a, 'POST', '/v1/topics/game.a.deaths/events', { data: 'd' })
+    const pulled = await call(a, 'POST', '/v1/subscriptions/game.b.digest/pull', { member: 'm', max: 100 })
+    const tokens = pulled.body.deliveries.map((x: any) => x.token)
+    expect((await call(a, 'POST', '/v1/subscriptions/game.b.digest/ack', { tokens })).status).toBe(200)
+    expect(await offsetsOf('game.b.digest')).toEqual([`game.a.deaths/0@${tokens.length}`, 'lobby.news/0@2'])
+
+    const reset = await call(a, 'POST', '/v1/subscriptions/game.b.digest/reset', { to: 'earliest' })
+    expect(reset.status).toBe(200)
+    expect(await offsetsOf('game.b.digest')).toEqual(['game.a.deaths/0@0', 'lobby.news/0@2'])
+    expect((await call(a, 'DELETE', '/v1/subscriptions/game.b.digest')).status).toBe(204)
+    expect(await offsetsOf('game.b.digest')).toEqual(['lobby.news/0@2'])
+    // B's group goes on where it was
+    expect(await consume(b, 'lobby.news', 'game.b.digest', 1)).toEqual(['2'])
+  })
+})

@@ -55,6 +55,15 @@ async function consume(token: string, topic: string, group: string, n: number) {
 /** An error body with the names the caller gave replaced, to compare two refusals. */
 const shape = (body: unknown, given: string) => JSON.stringify(body).replaceAll(given, '<given>')
 
+async function waitJob(key: string, id: string) {
+  for (let i = 0; i < 400; i++) {
+    const job = (await call(key, 'GET', `/v1/replays/${id}`)).body
+    if (job.status === 'done') return job
+    await sleep(50)
+  }
+  throw new Error(`replay ${id} did not finish`)
+}
+
 beforeAll(async () => {
   broker = await startBroker({ auth: 'on', adminKey: ADMIN })
   for (const name of [
@@ -157,5 +166,80 @@ describe('resetting and deleting a subscription', () => {
     expect(await offsetsOf('game.b.digest')).toEqual(['lobby.news/0@2'])
     // B's group goes on where it was
     expect(await consume(b, 'lobby.news', 'game.b.digest', 1)).toEqual(['2'])
+  })
+})
+
+describe('replays', () => {
+  it('write only into topics and subscriptions the key may name or already uses', async () => {
+    expect((await call(a, 'POST', '/v1/topics/game.a.kills/events', { data: 'a-1' })).status).toBe(201)
+    const replay = (key: string, target: unknown) =>
+      call(key, 'POST', '/v1/replays', { topic: 'game.a.kills', fromOffset: 0, target })
+    const create = (key: string, sub: Record<string, unknown>) =>
+      call(key, 'POST', '/v1/subscriptions', { ...sub, topic: 'game.a.kills' })
+    for (const target of [
+      { topic: 'game.b.kills' },
+      { subscription: 'game.b.inbox' },
+      { subscription: 'game.b.fresh' },
+    ]) {
+      const res = await replay(a, target)
+      expect(res.status, JSON.stringify(target)).toBe(403)
+      expect(JSON.stringify(res.body)).not.toContain('game.b.>')
+    }
+    expect((await call(ADMIN, 'GET', '/v1/subscriptions/game.b.fresh')).status).toBe(404)
+    expect((await call(b, 'GET', '/v1/subscriptions/game.b.inbox')).body.pending).toBe(0)
+
+    // a new subscription of its own, and one an operator made over its topics, are fine targets
+    const own = await replay(a, { subscription: 'game.a.replayed' })
+    expect(own.status).toBe(201)
+    await waitJob(a, own.body.id)
+    const pulled = await call(a, 'POST', '/v1/subscriptions/game.a.replayed/pull', { member: 'm' })
+    expect(pulled.body.deliveries.map((x: any) => x.event.data)).toEqual(['a-1'])
+    const given = { name: 'ops-a-replays', topic: 'game.a.kills', mode: 'queue' }
+    expect((await call(ADMIN, 'POST', '/v1/subscriptions', given)).status).toBe(201)
+    expect((await replay(a, { subscription: 'ops-a-replays' })).status).toBe(201)
+
+    // named in A's space but over B's topics: it exists, as creating it would say, and nothing else shows
+    const hidden = { name: 'game.a.hidden', topic: 'game.b.kills', mode: 'queue' }
+    expect((await call(ADMIN, 'POST', '/v1/subscriptions', hidden)).status).toBe(201)
+    const taken = await replay(a, { subscription: 'game.a.hidden' })
+    expect(taken.status).toBe(409)
+    expect(JSON.stringify(taken.body)).not.toContain('game.b.kills')
+    expect((await create(a, hidden)).status).toBe(409)
+
+    // a subscription over other topics: its readers may not be allowed the replayed topic
+    const deaths = { name: 'game.a.deaths-feed', topic: 'game.a.deaths', mode: 'queue' }
+    expect((await call(a, 'POST', '/v1/subscriptions', deaths)).status).toBe(201)
+    const elsewhere = await replay(a, { subscription: 'game.a.deaths-feed' })
+    expect(elsewhere.status).toBe(400)
+    expect(elsewhere.body.error.details.issues[0].path).toBe('target.subscription')
+
+    // an operator's replay from A's topic into B's is not A's to see
+    const ops = await replay(ADMIN, { topic: 'game.b.kills' })
+    expect(ops.status).toBe(201)
+    const listed = (await call(a, 'GET', '/v1/replays')).body.replays
+    expect(listed.map((j: any) => j.id)).toContain(own.body.id)
+    expect(listed.map((j: any) => j.id)).not.toContain(ops.body.id)
+    expect((await call(a, 'GET', `/v1/replays/${ops.body.id}`)).status).toBe(404)
+  })
+
+  it('go through the same checks in the admin API, for an administrator with deny rules', async () => {
+    const ops = await makeKey('ops', [
+      { actions: ['publish', 'subscribe', 'admin'], topics: ['>'] },
+      { effect: 'deny', actions: ['publish', 'subscribe'], topics: ['game.b.>'] },
+    ])
+    const trpc = async (path: string, input: unknown) => {
+      const res = await fetch(`${broker.url}/trpc/${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${ops}` },
+        body: JSON.stringify(input),
+      })
+      return res.status
+    }
+    const from = { topic: 'game.a.kills', fromOffset: 0 }
+    expect(await trpc('replays.create', { ...from, target: { topic: 'game.b.kills' } })).toBe(403)
+    expect(await trpc('replays.create', { ...from, target: { subscription: 'game.b.ops' } })).toBe(403)
+    expect(await trpc('subscriptions.create', { name: 'game.b.ops', topic: 'game.a.kills' })).toBe(403)
+    expect((await call(ADMIN, 'GET', '/v1/subscriptions/game.b.ops')).status).toBe(404)
+    expect(await trpc('subscriptions.create', { name: 'ops-feed', topic: 'game.a.kills' })).toBe(200)
   })
 })

@@ -6,7 +6,7 @@ import {
   subscriptionNameSchema,
 } from '@questlog/protocol'
 import { z } from 'zod'
-import { requireNewSubscription } from '../auth/consumer-access'
+import { requireNewSubscription, requireReplay } from '../auth/consumer-access'
 import { deadLetterViews, reportView, subscriptionView } from '../delivery/views'
 import { procedure, router } from './trpc'
 
@@ -72,7 +72,10 @@ export const replaysRouter = router({
   get: procedure
     .input(z.object({ id: z.string().uuid() }))
     .query(({ ctx, input }) => ctx.s.replays.get(input.id)),
-  create: procedure.input(createReplaySchema).mutation(({ ctx, input }) => ctx.s.replays.create(input)),
+  create: procedure.input(createReplaySchema).mutation(async ({ ctx, input }) => {
+    await requireReplay(ctx.principal, ctx.s.delivery.subs, input)
+    return ctx.s.replays.create(input)
+  }),
   cancel: procedure
     .input(z.object({ id: z.string().uuid() }))
     .mutation(({ ctx, input }) => ctx.s.replays.cancel(input.id)),

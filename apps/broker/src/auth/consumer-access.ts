@@ -1,7 +1,15 @@
-import { type Action, ForbiddenError, isAllowed, SubscriptionNotFoundError } from '@questlog/protocol'
+import {
+  type Action,
+  type CreateReplay,
+  ForbiddenError,
+  isAllowed,
+  SubscriptionExistsError,
+  SubscriptionNotFoundError,
+} from '@questlog/protocol'
 import { deadLetterTopicName } from '../delivery/dead-letters'
+import type { ReplayJob } from '../delivery/replay-jobs'
 import type { Subscription, SubscriptionService } from '../delivery/subscriptions'
-import { canSeePattern, type Principal, requirePattern } from './principal'
+import { canSee, canSeePattern, type Principal, requirePattern, requireTopic } from './principal'
 
 /*
  * Names a key creates live in its own part of the topic namespace: a consumer
@@ -55,4 +63,30 @@ export async function usableSubscription(
   if (!sub || !canSeePattern(p, sub.topicPattern)) throw new SubscriptionNotFoundError(name)
   requirePattern(p, action, sub.topicPattern)
   return sub
+}
+
+/**
+ * A replay reads its source with admin rights on it and writes into its target
+ * as the key itself would: a topic needs publish; a subscription is one the key
+ * administers already, or else a name of its own (created when missing).
+ */
+export async function requireReplay(p: Principal, subs: SubscriptionService, spec: CreateReplay) {
+  requireTopic(p, 'admin', spec.topic)
+  if ('topic' in spec.target) return requireTopic(p, 'publish', spec.target.topic)
+  const name = spec.target.subscription
+  const sub = await subs.find(name)
+  if (sub && canSeePattern(p, sub.topicPattern)) return requirePattern(p, 'admin', sub.topicPattern)
+  requireSubscriptionName(p, name)
+  // hidden from this key, yet named in its own space: it cannot be made again
+  if (sub) throw new SubscriptionExistsError(name)
+}
+
+/** Whether the caller may see a replay job: admin on its source, and its target within sight. */
+export async function seesReplay(p: Principal, subs: SubscriptionService, job: ReplayJob) {
+  if (!isAllowed(p.rules, 'admin', job.topic)) return false
+  const target = job.spec.target
+  if ('topic' in target) return canSee(p, target.topic)
+  if (isAllowed(p.rules, 'subscribe', target.subscription)) return true
+  const sub = await subs.find(target.subscription)
+  return sub !== undefined && canSeePattern(p, sub.topicPattern)
 }

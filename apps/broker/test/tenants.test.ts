@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { createClient, isQuestlogError } from '@questlog/sdk-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Broker } from '../src/broker'
@@ -127,48 +128,6 @@ describe('subscription names', () => {
   })
 })
 
-describe('consumer groups over the WebSocket', () => {
-  it("keep a group's name in its key's space: another tenant's group is neither read nor moved", async () => {
-    expect(await consume(b, 'lobby.news', 'game.b.news', 2)).toEqual(['0', '1'])
-    expect(await offsetsOf('game.b.news')).toEqual(['lobby.news/0@2'])
-    // a key or browser token of A naming B's group would resume at B's position and move it on with its acks
-    for (const who of [a, browser]) {
-      const refused = await consume(who, 'lobby.news', 'game.b.news', 1)
-      expect(refused).toMatchObject({ code: 'forbidden' })
-      // the same answer for a group B never used
-      const never = await consume(who, 'lobby.news', 'game.b.never', 1)
-      expect(shape(never, 'game.b.never')).toBe(shape(refused, 'game.b.news'))
-    }
-    expect(await offsetsOf('game.b.news')).toEqual(['lobby.news/0@2'])
-    // groups of A's own space read the shared topic from its start
-    expect(await consume(a, 'lobby.news', 'game.a.news', 3)).toEqual(['0', '1', '2'])
-    expect(await consume(browser, 'lobby.news', 'game.a.browser', 1)).toEqual(['0'])
-    expect(await consume(b, 'lobby.news', 'game.b.news', 1)).toEqual(['2'])
-  })
-})
-
-describe('resetting and deleting a subscription', () => {
-  it("touch only the offsets of the subscription's own topics, never a same-named group elsewhere", async () => {
-    expect(await consume(b, 'lobby.news', 'game.b.digest', 2)).toEqual(['0', '1'])
-    // an operator names a stream subscription over A's topics the way B named its group
-    const sub = { name: 'game.b.digest', topic: 'game.a.deaths', mode: 'stream', from: 'earliest' }
-    expect((await call(ADMIN, 'POST', '/v1/subscriptions', sub)).status).toBe(201)
-    await call(a, 'POST', '/v1/topics/game.a.deaths/events', { data: 'd' })
-    const pulled = await call(a, 'POST', '/v1/subscriptions/game.b.digest/pull', { member: 'm', max: 100 })
-    const tokens = pulled.body.deliveries.map((x: any) => x.token)
-    expect((await call(a, 'POST', '/v1/subscriptions/game.b.digest/ack', { tokens })).status).toBe(200)
-    expect(await offsetsOf('game.b.digest')).toEqual([`game.a.deaths/0@${tokens.length}`, 'lobby.news/0@2'])
-
-    const reset = await call(a, 'POST', '/v1/subscriptions/game.b.digest/reset', { to: 'earliest' })
-    expect(reset.status).toBe(200)
-    expect(await offsetsOf('game.b.digest')).toEqual(['game.a.deaths/0@0', 'lobby.news/0@2'])
-    expect((await call(a, 'DELETE', '/v1/subscriptions/game.b.digest')).status).toBe(204)
-    expect(await offsetsOf('game.b.digest')).toEqual(['lobby.news/0@2'])
-    // B's group goes on where it was
-    expect(await consume(b, 'lobby.news', 'game.b.digest', 1)).toEqual(['2'])
-  })
-})
-
 describe('replays', () => {
   it('write only into topics and subscriptions the key may name or already uses', async () => {
     expect((await call(a, 'POST', '/v1/topics/game.a.kills/events', { data: 'a-1' })).status).toBe(201)
@@ -241,5 +200,111 @@ describe('replays', () => {
     expect(await trpc('subscriptions.create', { name: 'game.b.ops', topic: 'game.a.kills' })).toBe(403)
     expect((await call(ADMIN, 'GET', '/v1/subscriptions/game.b.ops')).status).toBe(404)
     expect(await trpc('subscriptions.create', { name: 'ops-feed', topic: 'game.a.kills' })).toBe(200)
+  })
+})
+
+describe('consumer groups over the WebSocket', () => {
+  it("keep a group's name in its key's space: another tenant's group is neither read nor moved", async () => {
+    expect(await consume(b, 'lobby.news', 'game.b.news', 2)).toEqual(['0', '1'])
+    expect(await offsetsOf('game.b.news')).toEqual(['lobby.news/0@2'])
+    // a key or browser token of A naming B's group would resume at B's position and move it on with its acks
+    for (const who of [a, browser]) {
+      const refused = await consume(who, 'lobby.news', 'game.b.news', 1)
+      expect(refused).toMatchObject({ code: 'forbidden' })
+      // the same answer for a group B never used
+      const never = await consume(who, 'lobby.news', 'game.b.never', 1)
+      expect(shape(never, 'game.b.never')).toBe(shape(refused, 'game.b.news'))
+    }
+    expect(await offsetsOf('game.b.news')).toEqual(['lobby.news/0@2'])
+    // groups of A's own space read the shared topic from its start
+    expect(await consume(a, 'lobby.news', 'game.a.news', 3)).toEqual(['0', '1', '2'])
+    expect(await consume(browser, 'lobby.news', 'game.a.browser', 1)).toEqual(['0'])
+    expect(await consume(b, 'lobby.news', 'game.b.news', 1)).toEqual(['2'])
+  })
+})
+
+describe('resetting and deleting a subscription', () => {
+  it("touch only the offsets of the subscription's own topics, never a same-named group elsewhere", async () => {
+    expect(await consume(b, 'lobby.news', 'game.b.digest', 2)).toEqual(['0', '1'])
+    // an operator names a stream subscription over A's topics the way B named its group
+    const sub = { name: 'game.b.digest', topic: 'game.a.deaths', mode: 'stream', from: 'earliest' }
+    expect((await call(ADMIN, 'POST', '/v1/subscriptions', sub)).status).toBe(201)
+    await call(a, 'POST', '/v1/topics/game.a.deaths/events', { data: 'd' })
+    const pulled = await call(a, 'POST', '/v1/subscriptions/game.b.digest/pull', { member: 'm', max: 100 })
+    const tokens = pulled.body.deliveries.map((x: any) => x.token)
+    expect((await call(a, 'POST', '/v1/subscriptions/game.b.digest/ack', { tokens })).status).toBe(200)
+    expect(await offsetsOf('game.b.digest')).toEqual([`game.a.deaths/0@${tokens.length}`, 'lobby.news/0@2'])
+
+    const reset = await call(a, 'POST', '/v1/subscriptions/game.b.digest/reset', { to: 'earliest' })
+    expect(reset.status).toBe(200)
+    expect(await offsetsOf('game.b.digest')).toEqual(['game.a.deaths/0@0', 'lobby.news/0@2'])
+    expect((await call(a, 'DELETE', '/v1/subscriptions/game.b.digest')).status).toBe(204)
+    expect(await offsetsOf('game.b.digest')).toEqual(['lobby.news/0@2'])
+    // B's group goes on where it was
+    expect(await consume(b, 'lobby.news', 'game.b.digest', 1)).toEqual(['2'])
+  })
+})
+
+describe('event status', () => {
+  it('lists only the subscriptions the caller may see', async () => {
+    const ops = { name: 'ops-scores', topic: 'game.*.scores', mode: 'queue' }
+    expect((await call(ADMIN, 'POST', '/v1/subscriptions', ops)).status).toBe(201)
+    const own = { name: 'game.a.status', topic: 'game.a.>', mode: 'queue' }
+    expect((await call(a, 'POST', '/v1/subscriptions', own)).status).toBe(201)
+    const id = (await call(a, 'POST', '/v1/topics/game.a.scores/events', { data: 'x' })).body.id
+    const names = async (key: string) =>
+      (await call(key, 'GET', `/v1/events/${id}`)).body.subscriptions.map((s: any) => s.name).sort()
+    expect(await names(ADMIN)).toEqual(['game.a.status', 'ops-scores'])
+    expect(await names(a)).toEqual(['game.a.status'])
+    expect(await names(browser)).toEqual(['game.a.status'])
+  })
+})
+
+describe('refusals', () => {
+  it("read the same whether the other tenant's name exists or not, and echo only what the caller gave", async () => {
+    const event = (await call(b, 'POST', '/v1/topics/game.b.kills/events', { data: 'b-2' })).body.id
+    const job = await call(b, 'POST', '/v1/replays', {
+      topic: 'game.b.kills',
+      fromOffset: 0,
+      target: { subscription: 'game.b.replayed' },
+    })
+    expect(job.status).toBe(201)
+    const scheduled = await call(b, 'POST', '/v1/topics/game.b.kills/scheduled', {
+      event: { data: 'later' },
+      delayMs: 3_600_000,
+    })
+    expect(scheduled.status).toBe(201)
+    const replayInto = (subscription: string) => ({
+      topic: 'game.a.kills',
+      fromOffset: 0,
+      target: { subscription },
+    })
+    const subscription = (name: string) => ({ name, topic: 'game.a.kills', mode: 'queue' })
+    // [method, path or body for B's existing name, the same for a name nobody has, the names given]
+    const pairs: Array<[string, (n: string) => [string, unknown?], string, string]> = [
+      ['POST', (n) => ['/v1/subscriptions', subscription(n)], 'game.b.inbox', 'game.b.nosuch'],
+      ['POST', (n) => ['/v1/replays', replayInto(n)], 'game.b.inbox', 'game.b.nosuch'],
+      ['GET', (n) => [`/v1/subscriptions/${n}`], 'game.b.inbox', 'game.b.nosuch'],
+      ['GET', (n) => [`/v1/events/${n}`], event, `${event.slice(0, -12)}000000000000`],
+      ['GET', (n) => [`/v1/replays/${n}`], job.body.id, randomUUID()],
+      ['POST', (n) => [`/v1/replays/${n}/cancel`], job.body.id, randomUUID()],
+      ['DELETE', (n) => [`/v1/scheduled/${n}`], scheduled.body.id, `${scheduled.body.id.slice(0, -4)}0000`],
+    ]
+    for (const [method, request, existing, missing] of pairs) {
+      const there = await call(a, method, ...request(existing))
+      const absent = await call(a, method, ...request(missing))
+      const what = `${method} ${request(existing)[0]}`
+      expect(there.status, what).toBeGreaterThanOrEqual(403)
+      expect(there.status, what).toBe(absent.status)
+      expect(shape(there.body, existing), what).toBe(shape(absent.body, missing))
+      expect(JSON.stringify(there.body), what).not.toMatch(/game\.b\.(kills|>|replayed)|b-secret/)
+    }
+    // nothing was created, cancelled or delivered on B's side
+    expect((await call(ADMIN, 'GET', '/v1/subscriptions/game.b.nosuch')).status).toBe(404)
+    expect((await call(b, 'GET', '/v1/subscriptions/game.b.inbox')).body.pending).toBe(0)
+    expect((await call(b, 'GET', '/v1/scheduled')).body.scheduled.map((s: any) => s.id)).toContain(
+      scheduled.body.id,
+    )
+    expect((await call(b, 'GET', `/v1/replays/${job.body.id}`)).body.status).not.toBe('cancelled')
   })
 })

@@ -12,7 +12,7 @@ import {
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { listsSubscription, requireNewSubscription, usableSubscription } from '../auth/consumer-access'
-import { requireTopic } from '../auth/principal'
+import { canSee, requireTopic } from '../auth/principal'
 import { eventStatus } from '../delivery/event-status'
 import { deadLetterViews, deliveriesJson, reportView, subscriptionView } from '../delivery/views'
 import type { Services } from '../services'
@@ -123,8 +123,12 @@ export function subscriptionsRoutes(app: FastifyInstance, s: Services): void {
 export function eventStatusRoute(app: FastifyInstance, s: Services): void {
   app.get('/v1/events/:id', async (req) => {
     const { id } = parse(z.object({ id: z.string().min(1).max(256) }), req.params)
-    const status = await eventStatus(s.sql, s.delivery.subs, id)
-    requireTopic(req.principal, 'subscribe', status.topic)
+    const p = req.principal
+    const status = await eventStatus(s.sql, s.delivery.subs, id, {
+      topic: (topic) => canSee(p, topic),
+      subscription: (sub) => listsSubscription(p, sub),
+    })
+    requireTopic(p, 'subscribe', status.topic)
     return status
   })
 }

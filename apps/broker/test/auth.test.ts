@@ -111,7 +111,7 @@ describe('authorization', () => {
     expect(
       (
         await call(a, 'POST', '/v1/subscriptions', {
-          name: 'a-feed',
+          name: 'game.a.feed',
           topic: 'game.a.>',
           mode: 'queue',
           from: 'earliest',
@@ -119,7 +119,7 @@ describe('authorization', () => {
       ).status,
     ).toBe(201)
     await call(a, 'POST', '/v1/topics/game.a.kills/events', { data: 'a-secret' })
-    const token = (await call(a, 'POST', '/v1/subscriptions/a-feed/pull', { member: 'm', max: 1 })).body
+    const token = (await call(a, 'POST', '/v1/subscriptions/game.a.feed/pull', { member: 'm', max: 1 })).body
       .deliveries[0].token
 
     for (const [method, path, body] of [
@@ -132,10 +132,10 @@ describe('authorization', () => {
       expect(JSON.stringify(res.body)).not.toContain('a-secret')
     }
     for (const [method, path, body] of [
-      ['GET', '/v1/subscriptions/a-feed'],
-      ['POST', '/v1/subscriptions/a-feed/pull', { member: 'thief' }],
-      ['POST', '/v1/subscriptions/a-feed/ack', { tokens: [token] }],
-      ['GET', '/v1/subscriptions/a-feed/dead-letters'],
+      ['GET', '/v1/subscriptions/game.a.feed'],
+      ['POST', '/v1/subscriptions/game.a.feed/pull', { member: 'thief' }],
+      ['POST', '/v1/subscriptions/game.a.feed/ack', { tokens: [token] }],
+      ['GET', '/v1/subscriptions/game.a.feed/dead-letters'],
     ] as const) {
       const res = await call(b, method, path, body)
       expect(res.status, path).toBe(404)
@@ -143,8 +143,8 @@ describe('authorization', () => {
     }
     expect((await call(b, 'GET', '/v1/subscriptions')).body.subscriptions).toEqual([])
     // the owner's pending delivery is untouched by the refused ack
-    expect((await call(a, 'GET', '/v1/subscriptions/a-feed')).body.pending).toBe(1)
-    expect((await call(a, 'POST', '/v1/subscriptions/a-feed/ack', { tokens: [token] })).status).toBe(200)
+    expect((await call(a, 'GET', '/v1/subscriptions/game.a.feed')).body.pending).toBe(1)
+    expect((await call(a, 'POST', '/v1/subscriptions/game.a.feed/ack', { tokens: [token] })).status).toBe(200)
   })
 
   it('mints short-lived browser tokens within the key, usable for SSE, dead once the key is revoked', async () => {

@@ -30,8 +30,19 @@ function uuidv7Time(id: string): number | undefined {
   return m ? Number.parseInt(m[1]! + m[2]!, 16) : undefined
 }
 
+/** What the caller may see: an event of a topic it has no right on answers as one that does not exist. */
+export interface EventStatusAccess {
+  topic(name: string): boolean
+  subscription(sub: Subscription): boolean
+}
+
 /** Where an event is and, per subscription of its topic, whether it was delivered, acked, is pending or dead. */
-export async function eventStatus(sql: Sql, subs: SubscriptionService, id: string): Promise<EventStatus> {
+export async function eventStatus(
+  sql: Sql,
+  subs: SubscriptionService,
+  id: string,
+  access: EventStatusAccess,
+): Promise<EventStatus> {
   const at = uuidv7Time(id)
   const near =
     at === undefined
@@ -47,7 +58,7 @@ export async function eventStatus(sql: Sql, subs: SubscriptionService, id: strin
       SELECT e.topic_id, t.name AS topic, e.partition, e."offset", (extract(epoch FROM e.time) * 1000)::float8 AS time_ms, e.type
       FROM ql_events e JOIN ql_topics t ON t.id = e.topic_id WHERE e.id = ${id} LIMIT 1`
   }
-  if (!row) throw new NotFoundError(`no event with id '${id}'`, { id })
+  if (!row || !access.topic(row.topic as string)) throw new NotFoundError(`no event with id '${id}'`, { id })
   const topicId = Number(row.topic_id)
   const partition = Number(row.partition)
   const offset = Number(row.offset)
@@ -62,7 +73,7 @@ export async function eventStatus(sql: Sql, subs: SubscriptionService, id: strin
     subscriptions: [],
   }
   for (const sub of await subs.list()) {
-    if (!compileSubjectPattern(sub.topicPattern)(out.topic)) continue
+    if (!compileSubjectPattern(sub.topicPattern)(out.topic) || !access.subscription(sub)) continue
     out.subscriptions.push({
       name: sub.name,
       mode: sub.mode,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import {
   type CreateReplay,
+  compileSubjectPattern,
   NotFoundError,
   parseTimeParam,
   type ReplayStatus,
@@ -37,6 +38,8 @@ export interface ReplayJob {
 }
 
 type Ranges = Array<[partition: number, next: number, end: number]>
+
+export const replayNotFound = (id: string) => new NotFoundError(`replay job '${id}' does not exist`, { id })
 
 const PAGE = 500
 
@@ -101,6 +104,14 @@ export class ReplayJobs {
           {
             path: 'target.subscription',
             message: 'replays deliver into queue subscriptions; reset a stream subscription instead',
+          },
+        ])
+      } else if (!compileSubjectPattern(sub.topicPattern)(topic.name)) {
+        // its consumers are allowed its topics, not necessarily this one
+        throw new ValidationError([
+          {
+            path: 'target.subscription',
+            message: `subscription '${sub.name}' does not read '${topic.name}': replay into one that does`,
           },
         ])
       }
@@ -245,7 +256,7 @@ export class ReplayJobs {
     const [row] = await this.sql`
       SELECT j.*, j.spec::text AS spec_json, t.name AS topic FROM ql_replay_jobs j JOIN ql_topics t ON t.id = j.topic_id
       WHERE j.id = ${id}`
-    if (!row) throw new NotFoundError(`replay job '${id}' does not exist`, { id })
+    if (!row) throw replayNotFound(id)
     return toJob(row)
   }
 

@@ -5,6 +5,7 @@ import {
   type StartPosition,
   SubscriptionExistsError,
   SubscriptionNotFoundError,
+  subjectPatternToRegex,
   type Webhook,
 } from '@questlog/protocol'
 import type { Sql } from '../storage/db'
@@ -46,6 +47,16 @@ function fromRow(r: Record<string, unknown>): Subscription {
     webhook: r.webhook_json ? (JSON.parse(r.webhook_json as string) as Webhook) : null,
     createdAt: new Date(r.created_at as string),
   }
+}
+
+/**
+ * The subscription's own topics, as a regular expression over `ql_topics.name`.
+ * A stream subscription's offsets are stored under its name, which a WebSocket
+ * consumer group may also use on other topics: a reset or a delete touches
+ * only rows of these topics.
+ */
+function ownTopicsRegex(sub: Subscription): string {
+  return subjectPatternToRegex(sub.topicPattern)
 }
 
 /** Where a subscription stands on one partition of one of its topics. */
@@ -127,7 +138,10 @@ export class SubscriptionService {
   async delete(name: string): Promise<void> {
     const sub = await this.get(name)
     await this.sql.begin(async (tx) => {
-      await tx`DELETE FROM ql_consumer_offsets WHERE group_name = ${sub.name}`
+      // what a queue subscription holds goes with its row (ON DELETE CASCADE)
+      if (sub.mode === 'stream')
+        await tx`DELETE FROM ql_consumer_offsets WHERE group_name = ${sub.name}
+                 AND topic_id IN (SELECT id FROM ql_topics WHERE name ~ ${ownTopicsRegex(sub)})`
       await tx`DELETE FROM ql_subscriptions WHERE id = ${sub.id}`
     })
   }
@@ -143,9 +157,11 @@ export class SubscriptionService {
   async reset(name: string, to: StartPosition): Promise<Subscription> {
     const sub = await this.get(name)
     await this.sql.begin(async (tx) => {
-      await tx.unsafe(`DELETE FROM ${this.positionsTable(sub)} WHERE ${this.ownerColumn(sub)} = $1`, [
-        this.owner(sub),
-      ])
+      await tx.unsafe(
+        `DELETE FROM ${this.positionsTable(sub)} WHERE ${this.ownerColumn(sub)} = $1
+           AND topic_id IN (SELECT id FROM ql_topics WHERE name ~ $2)`,
+        [this.owner(sub), ownTopicsRegex(sub)],
+      )
       if (sub.mode === 'queue') await tx`DELETE FROM ql_pending WHERE subscription_id = ${sub.id}`
       await tx`UPDATE ql_subscriptions SET epoch = epoch + 1 WHERE id = ${sub.id}`
     })

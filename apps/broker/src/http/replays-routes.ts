@@ -1,7 +1,8 @@
-import { createReplaySchema, isAllowed } from '@questlog/protocol'
-import type { FastifyInstance } from 'fastify'
+import { createReplaySchema } from '@questlog/protocol'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { z } from 'zod'
-import { requirePattern, requireTopic } from '../auth/principal'
+import { requireReplay, seesReplay } from '../auth/consumer-access'
+import { replayNotFound } from '../delivery/replay-jobs'
 import type { Services } from '../services'
 import { parse } from './parse'
 
@@ -9,27 +10,24 @@ const idParam = z.object({ id: z.string().uuid('not a replay job id') })
 
 /** Replays re-deliver a topic's history: admin on the source, and the right to write into the target. */
 export function replaysRoutes(app: FastifyInstance, s: Services): void {
+  /** The job, if the caller may see it; another tenant's answers as a missing one. */
+  const visibleJob = async (req: FastifyRequest) => {
+    const { id } = parse(idParam, req.params)
+    const job = await s.replays.get(id)
+    if (!(await seesReplay(req.principal, s.delivery.subs, job))) throw replayNotFound(id)
+    return job
+  }
+
   app.post('/v1/replays', async (req, reply) => {
     const spec = parse(createReplaySchema, req.body)
-    requireTopic(req.principal, 'admin', spec.topic)
-    if ('topic' in spec.target) requireTopic(req.principal, 'publish', spec.target.topic)
-    else {
-      const sub = await s.delivery.subs.find(spec.target.subscription)
-      requirePattern(req.principal, 'admin', sub?.topicPattern ?? spec.topic)
-    }
+    await requireReplay(req.principal, s.delivery.subs, spec)
     return reply.status(201).send(await s.replays.create(spec))
   })
-  app.get('/v1/replays', async (req) => ({
-    replays: (await s.replays.list()).filter((j) => isAllowed(req.principal.rules, 'admin', j.topic)),
-  }))
-  app.get('/v1/replays/:id', async (req) => {
-    const job = await s.replays.get(parse(idParam, req.params).id)
-    requireTopic(req.principal, 'admin', job.topic)
-    return job
+  app.get('/v1/replays', async (req) => {
+    const jobs = await s.replays.list()
+    const seen = await Promise.all(jobs.map((j) => seesReplay(req.principal, s.delivery.subs, j)))
+    return { replays: jobs.filter((_, i) => seen[i]) }
   })
-  app.post('/v1/replays/:id/cancel', async (req) => {
-    const { id } = parse(idParam, req.params)
-    requireTopic(req.principal, 'admin', (await s.replays.get(id)).topic)
-    return s.replays.cancel(id)
-  })
+  app.get('/v1/replays/:id', (req) => visibleJob(req))
+  app.post('/v1/replays/:id/cancel', async (req) => s.replays.cancel((await visibleJob(req)).id))
 }

@@ -1,7 +1,8 @@
 import { isAllowed, schedulePublishSchema, topicNameSchema } from '@questlog/protocol'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
-import { requireTopic } from '../auth/principal'
+import { canSee, requireTopic } from '../auth/principal'
+import { scheduledNotFound } from '../schedule/scheduler'
 import type { Services } from '../services'
 import { parse } from './parse'
 import { type TopicParams, topicName } from './topics-routes'
@@ -24,7 +25,11 @@ export function scheduledRoutes(app: FastifyInstance, s: Services): void {
   app.delete('/v1/scheduled/:id', async (req, reply) => {
     const { id } = parse(idParams, req.params)
     const topic = await s.scheduler.topicOf(id)
-    if (topic !== undefined) requireTopic(req.principal, 'publish', topic)
+    if (topic !== undefined) {
+      // another tenant's event answers as a missing one: its topic stays unknown
+      if (!canSee(req.principal, topic)) throw scheduledNotFound(id)
+      requireTopic(req.principal, 'publish', topic)
+    }
     await s.scheduler.cancel(id)
     return reply.status(204).send()
   })

@@ -6,13 +6,13 @@ import {
   pullRequestSchema,
   redriveRequestSchema,
   resetRequestSchema,
-  SubscriptionNotFoundError,
   subscriptionNameSchema,
   termRequestSchema,
 } from '@questlog/protocol'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { z } from 'zod'
-import { canSeePattern, requirePattern, requireTopic } from '../auth/principal'
+import { listsSubscription, requireNewSubscription, usableSubscription } from '../auth/consumer-access'
+import { canSee, requireTopic } from '../auth/principal'
 import { eventStatus } from '../delivery/event-status'
 import { deadLetterViews, deliveriesJson, reportView, subscriptionView } from '../delivery/views'
 import type { Services } from '../services'
@@ -30,24 +30,12 @@ const deadLetterQuery = z.strictObject({
 
 export function subscriptionsRoutes(app: FastifyInstance, s: Services): void {
   const d = s.delivery
-  /**
-   * The subscription, if the caller may `action` on all of its topics. One the
-   * caller cannot use at all answers as if it did not exist, so names of other
-   * tenants' subscriptions do not leak.
-   */
-  const subscription = async (req: FastifyRequest<{ Params: Params }>, action: Action) => {
-    const sub = await d.subs.get(name(req.params))
-    const p = req.principal
-    if (!canSeePattern(p, sub.topicPattern)) {
-      throw new SubscriptionNotFoundError(sub.name)
-    }
-    requirePattern(p, action, sub.topicPattern)
-    return sub
-  }
+  const subscription = (req: FastifyRequest<{ Params: Params }>, action: Action) =>
+    usableSubscription(req.principal, d.subs, name(req.params), action)
 
   app.post('/v1/subscriptions', async (req, reply) => {
     const input = parse(createSubscriptionSchema, req.body)
-    requirePattern(req.principal, 'admin', input.topic)
+    requireNewSubscription(req.principal, input)
     const sub = await d.create(input)
     if (sub.webhook) await s.webhooks.sync()
     return reply.status(201).send(reportView(await d.report(sub.name)))
@@ -66,7 +54,7 @@ export function subscriptionsRoutes(app: FastifyInstance, s: Services): void {
   })
   app.get('/v1/subscriptions', async (req) => ({
     subscriptions: (await d.subs.list())
-      .filter((x) => canSeePattern(req.principal, x.topicPattern, ['subscribe', 'admin']))
+      .filter((x) => listsSubscription(req.principal, x))
       .map(subscriptionView),
   }))
   app.get<{ Params: Params }>('/v1/subscriptions/:name', async (req) => {
@@ -135,8 +123,12 @@ export function subscriptionsRoutes(app: FastifyInstance, s: Services): void {
 export function eventStatusRoute(app: FastifyInstance, s: Services): void {
   app.get('/v1/events/:id', async (req) => {
     const { id } = parse(z.object({ id: z.string().min(1).max(256) }), req.params)
-    const status = await eventStatus(s.sql, s.delivery.subs, id)
-    requireTopic(req.principal, 'subscribe', status.topic)
+    const p = req.principal
+    const status = await eventStatus(s.sql, s.delivery.subs, id, {
+      topic: (topic) => canSee(p, topic),
+      subscription: (sub) => listsSubscription(p, sub),
+    })
+    requireTopic(p, 'subscribe', status.topic)
     return status
   })
 }

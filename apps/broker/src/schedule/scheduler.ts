@@ -18,6 +18,9 @@ export interface ScheduledEvent {
   event: PublishEvent
 }
 
+export const scheduledNotFound = (id: string) =>
+  new NotFoundError(`no scheduled event '${id}' (already delivered, cancelled, or never scheduled)`, { id })
+
 const MAX_SLEEP_MS = 1000
 const BATCH = 500
 
@@ -92,11 +95,7 @@ export class Scheduler {
 
   async cancel(id: string): Promise<void> {
     const rows = await this.sql`DELETE FROM ql_scheduled WHERE id = ${id} RETURNING id`
-    if (rows.length === 0)
-      throw new NotFoundError(
-        `no scheduled event '${id}' (already delivered, cancelled, or never scheduled)`,
-        { id },
-      )
+    if (rows.length === 0) throw scheduledNotFound(id)
   }
 
   async list(topicName?: string): Promise<ScheduledEvent[]> {

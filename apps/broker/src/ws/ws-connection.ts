@@ -12,7 +12,6 @@ import {
   QuestlogError,
   SUPPORTED_PROTOCOL_VERSIONS,
   type SubscribeFrame,
-  SubscriptionNotFoundError,
   TopicNotFoundError,
   toReceiptRuns,
   ValidationError,
@@ -20,7 +19,8 @@ import {
   WS_CLOSE_CODES,
 } from '@questlog/protocol'
 import type { WebSocket } from 'ws'
-import { OPEN, type Principal, requirePattern, requireTopic } from '../auth/principal'
+import { requireGroupName, usableSubscription } from '../auth/consumer-access'
+import { OPEN, type Principal, requireTopic } from '../auth/principal'
 import { toQuestlogError } from '../http/errors'
 import { parsePublishBody } from '../publish/parse-body'
 import { columnsHeader, eventsFromColumns } from '../publish/parse-columns'
@@ -36,8 +36,6 @@ import { WsSubscription } from './ws-subscription'
 
 const HELLO_TIMEOUT_MS = 10_000
 
-const canSeePattern = (p: Principal, pattern: string) =>
-  (['publish', 'subscribe', 'admin'] as const).some((a) => isAllowedPattern(p.rules, a, pattern))
 /** Publish window when the broker is at ease, and the floor it shrinks to under back-pressure. */
 export const PUBLISH_CREDITS = { initial: 2000, min: 100, step: 100 } as const
 const DEFAULT_SUBSCRIBE_CREDITS = 1000
@@ -470,6 +468,8 @@ export class WsConnection {
     if (f.topic === undefined)
       throw new ValidationError([{ path: 'topic', message: 'give a topic, or a named subscription' }])
     requireTopic(this.principal, 'subscribe', f.topic)
+    // a group's offsets are stored under its name: only names of the key's own
+    if (f.group !== undefined) requireGroupName(this.principal, f.group)
     const topic = await this.s.topics.get(f.topic)
     let positions: Map<number, number>
     if (f.cursor !== undefined) {
@@ -534,10 +534,7 @@ export class WsConnection {
 
   /** Joins a named subscription as one member; its deliveries come with tokens. */
   private async consume(f: SubscribeFrame, name: string): Promise<void> {
-    const sub = await this.s.delivery.subs.get(name)
-    // a subscription the key cannot use at all answers as unknown, as over HTTP
-    if (!canSeePattern(this.principal, sub.topicPattern)) throw new SubscriptionNotFoundError(name)
-    requirePattern(this.principal, 'subscribe', sub.topicPattern)
+    const sub = await usableSubscription(this.principal, this.s.delivery.subs, name, 'subscribe')
     if (this.ws.readyState !== this.ws.OPEN || this.named.has(f.sid) || this.subs.has(f.sid)) return
     const consumer = new WsNamedSubscription(
       this.s,

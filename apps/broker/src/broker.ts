@@ -9,6 +9,7 @@ import { RateLimiter } from './auth/rate-limiter'
 import { type BrokerConfig, type BrokerConfigInput, brokerConfigSchema } from './config'
 import { PayloadCrypto } from './crypto/payload-crypto'
 import { DeliveryService } from './delivery/delivery-service'
+import { OutboundGuard } from './delivery/outbound-guard'
 import { ReplayJobs } from './delivery/replay-jobs'
 import { SubscriptionStats } from './delivery/stats-collector'
 import { Webhooks } from './delivery/webhooks'
@@ -129,14 +130,15 @@ export async function createBroker(
   const retention = new RetentionWorker(sql, topics, segments, metrics, log)
   retention.start(config.retentionIntervalMs)
 
-  const delivery = new DeliveryService(sql, topics, publisher, fanout, metrics)
+  const outbound = new OutboundGuard(config.webhookAllow)
+  const delivery = new DeliveryService(sql, topics, publisher, fanout, outbound, metrics)
   const subscriptionStats = new SubscriptionStats(sql, delivery, metrics, log)
   subscriptionStats.start(config.statsIntervalMs)
   const replays = new ReplayJobs(sql, topics, delivery.subs, publisher, log)
   await replays.resume()
   const scheduler = new Scheduler(sql, topics, publisher, log)
   scheduler.start()
-  const webhooks = new Webhooks(sql, delivery, brokerId, log)
+  const webhooks = new Webhooks(sql, delivery, outbound, brokerId, log)
   webhooks.start()
 
   const keys = new KeyStore(sql)

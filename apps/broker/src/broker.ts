@@ -75,6 +75,7 @@ export async function createBroker(
   const segments = new SegmentRegistry(sql)
   const crypto = new PayloadCrypto(sql, config.encryptionKeys, config.activeEncryptionKey, log)
   registerPayloadDecoder(sql, (topicId, events) => crypto.decrypt(topicId, events))
+  const unlistenErasures = await crypto.start()
 
   // wired below: the topic service tells the fanout and the publisher about changes
   const late: { fanout?: Fanout; publisher?: Publisher } = {}
@@ -136,7 +137,7 @@ export async function createBroker(
   subscriptionStats.start(config.statsIntervalMs)
   const replays = new ReplayJobs(sql, topics, delivery.subs, publisher, log)
   await replays.resume()
-  const scheduler = new Scheduler(sql, topics, publisher, log)
+  const scheduler = new Scheduler(sql, topics, publisher, crypto, log)
   scheduler.start()
   const webhooks = new Webhooks(sql, delivery, outbound, brokerId, log)
   webhooks.start()
@@ -200,6 +201,7 @@ export async function createBroker(
       await withTimeout(webhooks.stop(), 5000)
       await withTimeout(app.close(), 5000)
       await withTimeout(fanout.stop(), 2000)
+      await withTimeout(unlistenErasures(), 2000)
       await withTimeout(Promise.all(writeLanes.map((lane) => lane.end({ timeout: 2 }))), 3000)
       await withTimeout(sql.end({ timeout: 2 }), 3000)
       await withTimeout(embedded?.stop() ?? Promise.resolve(), 10_000)

@@ -90,6 +90,8 @@ export class DeadLetters {
           key: event.key,
           contentType: event.contentType,
           data: event.data,
+          // a sealed event's copy keeps its bytes and key: erasing a player's data key erases the copy too
+          ...(event.sealed && { storedData: event.sealed.data, encKey: event.sealed.encKey }),
           size: event.data.length,
           headersJson: JSON.stringify(headers),
           dedupeKey: `dead-letter-${r.id}`,

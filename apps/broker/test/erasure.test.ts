@@ -1,0 +1,168 @@
+import { randomBytes } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Broker } from '../src/broker'
+import { api, createTopic, freshDatabase, readAll, sleep, startBroker } from './helpers'
+
+const k1 = randomBytes(32).toString('base64')
+let databaseUrl: string
+let broker: Broker
+
+const secret = (what: string) => `${what}-${randomBytes(8).toString('hex')}`
+const contains = (bytes: unknown, text: string) =>
+  Buffer.from(bytes as Uint8Array).includes(Buffer.from(text))
+
+beforeAll(async () => {
+  databaseUrl = await freshDatabase()
+  broker = await startBroker({ databaseUrl, encryptionKeys: { k1 } })
+  await createTopic(broker.url, 'erase.chat', { encryption: 'per-key' })
+})
+afterAll(() => broker.stop())
+
+async function waitFor<T>(what: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const v = await what()
+    if (ok(v) || Date.now() > deadline) return v
+    await sleep(50)
+  }
+}
+
+describe('crypto-shredding a player erases every copy of their data', () => {
+  it('makes the dead-letter copies of their events unreadable too', async () => {
+    const alice = secret('alice-dm')
+    const bob = secret('bob-dm')
+    const created = await api(broker.url, 'POST', '/v1/subscriptions', {
+      name: 'chat-q',
+      topic: 'erase.chat',
+      mode: 'queue',
+      from: 'earliest',
+      maxDeliveries: 1,
+    })
+    expect(created.status).toBe(201)
+    await api(broker.url, 'POST', '/v1/topics/erase.chat/events', {
+      events: [
+        { key: 'alice', data: { text: alice } },
+        { key: 'bob', data: { text: bob } },
+      ],
+    })
+    const pulled = await api(broker.url, 'POST', '/v1/subscriptions/chat-q/pull', { member: 'm', max: 10 })
+    expect(pulled.body.deliveries).toHaveLength(2)
+    for (const d of pulled.body.deliveries)
+      await api(broker.url, 'POST', '/v1/subscriptions/chat-q/term', {
+        token: d.token,
+        reason: 'cannot render',
+      })
+    const copies = await waitFor(
+      () => readAll(broker.url, 'chat-q.dlq', 0),
+      (e) => e.length === 2,
+    )
+    // readable while the player's key exists, and sealed at rest
+    expect(copies.map((e) => e.data.text).sort()).toEqual([alice, bob].sort())
+    const dlq = await broker.services.topics.get('chat-q.dlq')
+    const stored = await broker.services
+      .sql`SELECT key, data, enc_key FROM ql_events WHERE topic_id = ${dlq.id}`
+    expect(stored).toHaveLength(2)
+    for (const r of stored) expect(contains(r.data, 'dm-')).toBe(false)
+
+    expect((await api(broker.url, 'DELETE', '/v1/topics/erase.chat/keys/alice')).status).toBe(204)
+    const after = await readAll(broker.url, 'chat-q.dlq', 0)
+    const aliceCopy = after.find((e) => e.key === 'alice')
+    expect(aliceCopy.data).toBe(null)
+    expect(aliceCopy.headers['ql-encryption']).toBe('erased')
+    expect(aliceCopy.headers['ql-dlq-reason']).toContain('cannot render')
+    expect(after.find((e) => e.key === 'bob').data.text).toBe(bob)
+
+    // no cached key helps either
+    await broker.stop()
+    broker = await startBroker({ databaseUrl, encryptionKeys: { k1 } })
+    const again = await readAll(broker.url, 'chat-q.dlq', 0)
+    expect(again.find((e) => e.key === 'alice').data).toBe(null)
+    expect(again.find((e) => e.key === 'bob').data.text).toBe(bob)
+  })
+
+  it('keeps a scheduled event sealed while it waits; shredded before its time it is never written', async () => {
+    const carol = secret('carol-gift')
+    const dave = secret('dave-gift')
+    const schedule = (key: string, text: string) =>
+      api(broker.url, 'POST', '/v1/topics/erase.chat/scheduled', {
+        event: { key, type: 'gift.sent', data: { text } },
+        delayMs: 1500,
+      })
+    const forCarol = await schedule('carol', carol)
+    const forDave = await schedule('dave', dave)
+    expect(forCarol.status).toBe(201)
+    expect(forDave.status).toBe(201)
+
+    // what a reader of the database (a backup) sees of the waiting events: no payload
+    const rows = await broker.services.sql`SELECT id, event::text AS event, sealed, enc_key FROM ql_scheduled`
+    expect(rows).toHaveLength(2)
+    for (const r of rows) {
+      expect(r.event).not.toContain('gift-')
+      expect(contains(r.sealed, 'gift-')).toBe(false)
+      expect(r.enc_key).toBe('d')
+    }
+    // the broker itself still shows them
+    const listed = (await api(broker.url, 'GET', '/v1/scheduled?topic=erase.chat')).body.scheduled
+    expect(listed.map((s: any) => s.event.data.text).sort()).toEqual([carol, dave].sort())
+
+    expect((await api(broker.url, 'DELETE', '/v1/topics/erase.chat/keys/carol')).status).toBe(204)
+    const shredded = (await api(broker.url, 'GET', '/v1/scheduled?topic=erase.chat')).body.scheduled
+    const carolsNow = shredded.find((s: any) => s.id === forCarol.body.id)
+    expect(carolsNow.event.data).toBe(null)
+    expect(carolsNow.event.headers['ql-encryption']).toBe('erased')
+
+    // past their time: dave's is written and readable, carol's is not written at all
+    const log = await waitFor(
+      () => readAll(broker.url, 'erase.chat', 0),
+      (e) => e.some((x) => x.key === 'dave'),
+    )
+    await sleep(1200)
+    const final = await readAll(broker.url, 'erase.chat', 0)
+    expect(log.find((e) => e.key === 'dave').data.text).toBe(dave)
+    expect(final.filter((e) => e.key === 'carol')).toEqual([])
+    const raw = await broker.services.sql`SELECT data FROM ql_events`
+    expect(raw.some((r) => contains(r.data, carol))).toBe(false)
+    expect(await broker.services.sql`SELECT id FROM ql_scheduled`).toEqual([])
+  })
+
+  it('keeps a scheduled event on a topic-encrypted topic sealed at rest until it is written', async () => {
+    await createTopic(broker.url, 'erase.news', { encryption: 'topic' })
+    const news = secret('news-item')
+    const res = await api(broker.url, 'POST', '/v1/topics/erase.news/scheduled', {
+      event: { data: { text: news } },
+      delayMs: 800,
+    })
+    expect(res.status).toBe(201)
+    const [row] = await broker.services.sql`SELECT event::text AS event, sealed, enc_key FROM ql_scheduled`
+    expect(row!.event).not.toContain('news-item')
+    expect(contains(row!.sealed, 'news-item')).toBe(false)
+    expect(row!.enc_key).toBe('t:k1')
+    const written = await waitFor(
+      () => readAll(broker.url, 'erase.news', 0),
+      (e) => e.length > 0,
+    )
+    expect(written.map((e) => e.data.text)).toEqual([news])
+  })
+
+  it('takes effect on every broker of the database, not only the one that erased', async () => {
+    const other = await startBroker({ databaseUrl, encryptionKeys: { k1 } })
+    try {
+      const erin = secret('erin-dm')
+      await api(broker.url, 'POST', '/v1/topics/erase.chat/events', { key: 'erin', data: { text: erin } })
+      const readOn = async (b: Broker) =>
+        (await readAll(b.url, 'erase.chat', 0)).find((e) => e.key === 'erin')
+      // the other broker has opened (and cached) erin's key
+      expect((await readOn(other)).data.text).toBe(erin)
+      expect((await api(broker.url, 'DELETE', '/v1/topics/erase.chat/keys/erin')).status).toBe(204)
+      const seen = await waitFor(
+        () => readOn(other),
+        (e) => e.data === null,
+        3000,
+      )
+      expect(seen.data).toBe(null)
+      expect(seen.headers['ql-encryption']).toBe('erased')
+    } finally {
+      await other.stop()
+    }
+  })
+})

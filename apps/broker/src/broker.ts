@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import pino, { type Logger } from 'pino'
 import { AuditLog } from './auth/audit-log'
-import { KeyStore } from './auth/key-store'
+import { KeyStore, type TokenSecretSource } from './auth/key-store'
 import { ADMIN_RULES } from './auth/principal'
 import { RateLimiter } from './auth/rate-limiter'
 import { type BrokerConfig, type BrokerConfigInput, brokerConfigSchema } from './config'
@@ -62,9 +62,12 @@ export async function createBroker(
   }
 
   const sql = createSql(databaseUrl, config.poolSize)
+  const keys = new KeyStore(sql, config.encryptionKeys, config.activeEncryptionKey)
+  let tokenSecret: TokenSecretSource
   try {
     const applied = await migrate(sql)
     if (applied.length > 0) log.info({ applied }, 'migrations applied')
+    tokenSecret = await keys.init()
   } catch (e) {
     await sql.end()
     await embedded?.stop()
@@ -142,8 +145,11 @@ export async function createBroker(
   const webhooks = new Webhooks(sql, delivery, outbound, brokerId, log)
   webhooks.start()
 
-  const keys = new KeyStore(sql)
-  await keys.init()
+  if (tokenSecret === 'stored' && config.auth === 'on') {
+    log.warn(
+      'no QUESTLOG_ENCRYPTION_KEYS: the browser-token signing secret is kept in the database, so whoever can read it (a backup, a replica) can mint tokens; configure a master key to derive the secret from it instead',
+    )
+  }
   if (config.auth === 'off') {
     log.warn(
       'AUTHENTICATION IS OFF (QUESTLOG_AUTH=off): anyone who can reach this broker can read, write and administer it',

@@ -1,9 +1,10 @@
-import { randomBytes } from 'node:crypto'
+import { createHmac, randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Broker } from '../src/broker'
 import { api, createTopic, freshDatabase, readAll, sleep, startBroker } from './helpers'
 
 const k1 = randomBytes(32).toString('base64')
+const ADMIN = `ql_erasure00001_${'E'.repeat(43)}`
 let databaseUrl: string
 let broker: Broker
 
@@ -163,6 +164,83 @@ describe('crypto-shredding a player erases every copy of their data', () => {
       expect(seen.headers['ql-encryption']).toBe('erased')
     } finally {
       await other.stop()
+    }
+  })
+})
+
+describe('the token-signing secret', () => {
+  const as = { authorization: `Bearer ${ADMIN}` }
+
+  /** Every way a value in ql_settings could be a key: as text, base64, hex, or any string inside JSON. */
+  function candidates(value: string): Buffer[] {
+    const texts = [value]
+    try {
+      const doc = JSON.parse(value) as unknown
+      const walk = (v: unknown) => {
+        if (typeof v === 'string') texts.push(v)
+        else if (v && typeof v === 'object') for (const x of Object.values(v)) walk(x)
+      }
+      walk(doc)
+    } catch {}
+    return texts.flatMap((t) => [Buffer.from(t), Buffer.from(t, 'base64'), Buffer.from(t, 'hex')])
+  }
+
+  it('is not in the database: nothing there signs the tokens the broker mints, and two brokers agree', async () => {
+    const tokensDb = await freshDatabase()
+    // an older start kept the secret in plain text; a start with a master key removes it
+    const before = await startBroker({ databaseUrl: tokensDb, auth: 'on', adminKey: ADMIN })
+    await before.stop()
+    const a = await startBroker({
+      databaseUrl: tokensDb,
+      auth: 'on',
+      adminKey: ADMIN,
+      encryptionKeys: { k1 },
+    })
+    const b = await startBroker({
+      databaseUrl: tokensDb,
+      auth: 'on',
+      adminKey: ADMIN,
+      encryptionKeys: { k1 },
+    })
+    try {
+      const minted = await api(a.url, 'POST', '/v1/tokens', {}, as)
+      expect(minted.status).toBe(201)
+      const token = minted.body.token as string
+      const [, payload, signature] = /^qt_([^.]+)\.(.+)$/.exec(token)!
+      const settings = await a.services.sql`SELECT name, value FROM ql_settings`
+      expect(settings.map((s) => s.name)).toEqual(['token_key'])
+      for (const { name, value } of settings) {
+        for (const key of candidates(value as string)) {
+          const forged = createHmac('sha256', key).update(payload!).digest('base64url')
+          expect({ name, signs: forged === signature }).toEqual({ name, signs: false })
+        }
+      }
+      // the token works on both brokers of the database
+      const bearer = { authorization: `Bearer ${token}` }
+      expect((await api(a.url, 'GET', '/v1/topics', undefined, bearer)).status).toBe(200)
+      expect((await api(b.url, 'GET', '/v1/topics', undefined, bearer)).status).toBe(200)
+      // a broker without the master key would sign differently: it refuses to start instead
+      await expect(startBroker({ databaseUrl: tokensDb, auth: 'on', adminKey: ADMIN })).rejects.toThrow(
+        /same QUESTLOG_ENCRYPTION_KEYS/,
+      )
+      // and a broker with another master key cannot mint tokens that pass here
+      const stranger = await startBroker({
+        databaseUrl: await freshDatabase(),
+        auth: 'on',
+        adminKey: ADMIN,
+        encryptionKeys: { k1: randomBytes(32).toString('base64') },
+      })
+      try {
+        const foreign = (await api(stranger.url, 'POST', '/v1/tokens', {}, as)).body.token as string
+        expect(
+          (await api(a.url, 'GET', '/v1/topics', undefined, { authorization: `Bearer ${foreign}` })).status,
+        ).toBe(401)
+      } finally {
+        await stranger.stop()
+      }
+    } finally {
+      await b.stop()
+      await a.stop()
     }
   })
 })

@@ -3,12 +3,13 @@ import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import pino, { type Logger } from 'pino'
 import { AuditLog } from './auth/audit-log'
-import { KeyStore } from './auth/key-store'
+import { KeyStore, type TokenSecretSource } from './auth/key-store'
 import { ADMIN_RULES } from './auth/principal'
 import { RateLimiter } from './auth/rate-limiter'
 import { type BrokerConfig, type BrokerConfigInput, brokerConfigSchema } from './config'
 import { PayloadCrypto } from './crypto/payload-crypto'
 import { DeliveryService } from './delivery/delivery-service'
+import { OutboundGuard } from './delivery/outbound-guard'
 import { ReplayJobs } from './delivery/replay-jobs'
 import { SubscriptionStats } from './delivery/stats-collector'
 import { Webhooks } from './delivery/webhooks'
@@ -62,9 +63,12 @@ export async function createBroker(
   }
 
   const sql = createSql(databaseUrl, config.poolSize)
+  const keys = new KeyStore(sql, config.encryptionKeys, config.activeEncryptionKey)
+  let tokenSecret: TokenSecretSource
   try {
     const applied = await migrate(sql)
     if (applied.length > 0) log.info({ applied }, 'migrations applied')
+    tokenSecret = await keys.init()
   } catch (e) {
     await sql.end()
     await embedded?.stop()
@@ -75,6 +79,7 @@ export async function createBroker(
   const segments = new SegmentRegistry(sql)
   const crypto = new PayloadCrypto(sql, config.encryptionKeys, config.activeEncryptionKey, log)
   registerPayloadDecoder(sql, (topicId, events) => crypto.decrypt(topicId, events))
+  const unlistenErasures = await crypto.start()
 
   // wired below: the topic service tells the fanout and the publisher about changes
   const late: { fanout?: Fanout; publisher?: Publisher } = {}
@@ -133,18 +138,22 @@ export async function createBroker(
   const retention = new RetentionWorker(sql, topics, segments, metrics, log)
   retention.start(config.retentionIntervalMs)
 
-  const delivery = new DeliveryService(sql, topics, pipeline, fanout, metrics)
+  const outbound = new OutboundGuard(config.webhookAllow)
+  const delivery = new DeliveryService(sql, topics, pipeline, fanout, outbound, metrics)
   const subscriptionStats = new SubscriptionStats(sql, delivery, metrics, log)
   subscriptionStats.start(config.statsIntervalMs)
   const replays = new ReplayJobs(sql, topics, delivery.subs, pipeline, log)
   await replays.resume()
-  const scheduler = new Scheduler(sql, topics, pipeline, log)
+  const scheduler = new Scheduler(sql, topics, pipeline, crypto, log)
   scheduler.start()
-  const webhooks = new Webhooks(sql, delivery, brokerId, log)
+  const webhooks = new Webhooks(sql, delivery, outbound, brokerId, log)
   webhooks.start()
 
-  const keys = new KeyStore(sql)
-  await keys.init()
+  if (tokenSecret === 'stored' && config.auth === 'on') {
+    log.warn(
+      'no QUESTLOG_ENCRYPTION_KEYS: the browser-token signing secret is kept in the database, so whoever can read it (a backup, a replica) can mint tokens; configure a master key to derive the secret from it instead',
+    )
+  }
   if (config.auth === 'off') {
     log.warn(
       'AUTHENTICATION IS OFF (QUESTLOG_AUTH=off): anyone who can reach this broker can read, write and administer it',
@@ -203,6 +212,7 @@ export async function createBroker(
       await withTimeout(webhooks.stop(), 5000)
       await withTimeout(app.close(), 5000)
       await withTimeout(fanout.stop(), 2000)
+      await withTimeout(unlistenErasures(), 2000)
       await withTimeout(Promise.all(writeLanes.map((lane) => lane.end({ timeout: 2 }))), 3000)
       await withTimeout(sql.end({ timeout: 2 }), 3000)
       await withTimeout(embedded?.stop() ?? Promise.resolve(), 10_000)

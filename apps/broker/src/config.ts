@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import { z } from 'zod'
+import { allowEntryError } from './delivery/outbound-guard'
 
 /** The broker's whole configuration; `process.env` is read here and nowhere else. */
 export const brokerConfigSchema = z.strictObject({
@@ -81,6 +82,29 @@ export const brokerConfigSchema = z.strictObject({
       ),
     ])
     .default([]),
+  /**
+   * Webhook targets admitted although they are inward (loopback, private, link-local…): CIDRs
+   * (`10.1.0.0/16`), addresses or host names; empty refuses every inward target.
+   */
+  webhookAllow: z
+    .union([
+      z.array(z.string()),
+      z.string().transform((t) =>
+        t
+          .split(',')
+          .map((o) => o.trim())
+          .filter(Boolean),
+      ),
+    ])
+    .pipe(
+      z.array(
+        z.string().superRefine((entry, ctx) => {
+          const problem = allowEntryError(entry)
+          if (problem) ctx.addIssue({ code: 'custom', message: problem })
+        }),
+      ),
+    )
+    .default([]),
   /** An SSE reader that takes nothing for this long is told it is too slow and disconnected (it resumes with Last-Event-ID). */
   slowConsumerMs: z.coerce.number().int().min(100).default(30_000),
   /** Frames a WebSocket client may send per second (a second's burst allowed). */
@@ -117,6 +141,7 @@ export const ENV_NAMES: Record<keyof BrokerConfig, string> = {
   auth: 'QUESTLOG_AUTH',
   adminKey: 'QUESTLOG_ADMIN_KEY',
   allowedOrigins: 'QUESTLOG_ALLOWED_ORIGINS',
+  webhookAllow: 'QUESTLOG_WEBHOOK_ALLOW',
   activeEncryptionKey: 'QUESTLOG_ACTIVE_ENCRYPTION_KEY',
   logLevel: 'LOG_LEVEL',
 }
@@ -152,7 +177,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): BrokerConfi
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => {
       const key = i.path.join('.') || (i.code === 'unrecognized_keys' ? i.keys.join(', ') : '')
-      const name = ENV_NAMES[key as keyof BrokerConfig]
+      const name = ENV_NAMES[String(i.path[0] ?? key) as keyof BrokerConfig]
       return `  ${key}${name ? ` (${name})` : ''}: ${i.message}`
     })
     throw new Error(`invalid configuration:\n${lines.join('\n')}`)

@@ -11,7 +11,8 @@ const received: any[] = []
 const statuses: number[] = []
 
 beforeAll(async () => {
-  broker = await startBroker()
+  // the endpoint is on this machine: an inward target the operator admits
+  broker = await startBroker({ webhookAllow: ['127.0.0.1'] })
   // a real HTTP endpoint that fails its first 5 requests, then recovers
   server = createServer((req, res) => {
     let body = ''

@@ -36,6 +36,55 @@ export const SUBSCRIPTION_DEFAULTS = {
   sessionTimeoutMs: 10_000,
 } as const
 
+/**
+ * Headers that frame or route the request (RFC 9110 §7.6.1 hop-by-hop ones, `host`, the body's
+ * framing): set by the broker alone, so a subscription cannot aim its requests at another virtual
+ * host or smuggle a second request into the connection.
+ */
+export const RESERVED_WEBHOOK_HEADERS: ReadonlySet<string> = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'upgrade',
+  'expect',
+])
+
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+// what HTTP/1.1 carries in a field value: tab, visible ASCII, space and obs-text; never CR, LF or NUL
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
+const MAX_WEBHOOK_HEADERS = 32
+
+const webhookHeadersSchema = z
+  .record(z.string(), z.string().max(8192, 'header values are at most 8192 characters'))
+  .superRefine((headers, ctx) => {
+    const names = Object.keys(headers)
+    if (names.length > MAX_WEBHOOK_HEADERS)
+      ctx.addIssue({ code: 'custom', message: `at most ${MAX_WEBHOOK_HEADERS} headers` })
+    for (const name of names) {
+      if (!HEADER_NAME.test(name) || name.length > 256)
+        ctx.addIssue({ code: 'custom', path: [name], message: `'${name}' is not an HTTP header name` })
+      else if (RESERVED_WEBHOOK_HEADERS.has(name.toLowerCase()))
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          message: `'${name}' is set by the broker, not by a subscription`,
+        })
+      else if (!HEADER_VALUE.test(headers[name]!))
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          message: 'a header value holds no control characters (CR, LF, NUL) and no characters above U+00FF',
+        })
+    }
+  })
+
 /** Push delivery: the broker POSTs the subscription's events to an HTTP endpoint instead of waiting for pulls. */
 export const webhookSchema = z.strictObject({
   url: z.url({ protocol: /^https?$/, message: 'an http(s) URL' }),
@@ -50,7 +99,8 @@ export const webhookSchema = z.strictObject({
   failureThreshold: z.number().int().min(1).max(1000).default(5),
   /** How long an open breaker waits before one trial request (half-open). */
   openMs: z.number().int().min(100).max(3_600_000).default(30_000),
-  headers: z.record(z.string(), z.string()).optional(),
+  /** Sent with every request; framing and hop-by-hop headers (`RESERVED_WEBHOOK_HEADERS`) are refused. */
+  headers: webhookHeadersSchema.optional(),
 })
 
 export type Webhook = z.output<typeof webhookSchema>

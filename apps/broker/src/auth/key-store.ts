@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
 import {
   type AclRule,
   AuthError,
@@ -32,6 +32,15 @@ const CACHE_MS = 2000
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex')
 
+/** How the token-signing secret is had: derived from a master key, or (without one) kept in the database. */
+export type TokenSecretSource = 'derived' | 'stored'
+
+/** What ql_settings keeps of a derived token secret: which master key and a salt, neither of them secret. */
+interface TokenKeyRecord {
+  master: string
+  salt: string
+}
+
 function toInfo(r: Record<string, unknown>): KeyRow {
   const iso = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string).toISOString())
   return {
@@ -56,15 +65,61 @@ function toInfo(r: Record<string, unknown>): KeyRow {
 export class KeyStore {
   private readonly cache = new Map<string, { at: number; row: KeyRow | undefined }>()
   private tokenSecret: Buffer | undefined
+  private readonly masters: Map<string, Buffer>
 
-  constructor(private readonly sql: Sql) {}
+  constructor(
+    private readonly sql: Sql,
+    /** The payload encryption master keys (base64 by id) and the active one's id. */
+    masterKeys: Record<string, string> = {},
+    private readonly activeMaster?: string,
+  ) {
+    this.masters = new Map(Object.entries(masterKeys).map(([id, k]) => [id, Buffer.from(k, 'base64')]))
+  }
 
-  async init(): Promise<void> {
+  /**
+   * Settles the token-signing secret every broker on this database shares. With a master key
+   * configured it is derived (HKDF) from that key and a salt kept in ql_settings: the database
+   * alone, a backup or a replica, holds nothing that signs a token. Without one there is nothing
+   * outside the database for the brokers to share, so a random secret is kept there as before.
+   */
+  async init(): Promise<TokenSecretSource> {
+    const masterId = this.activeMaster ?? this.masters.keys().next().value
+    if (masterId === undefined) {
+      const [derived] = await this.sql`SELECT 1 FROM ql_settings WHERE name = 'token_key'`
+      if (derived)
+        throw new Error(
+          "the brokers of this database derive the token-signing secret from a master key: give this one the same QUESTLOG_ENCRYPTION_KEYS (or, to go back to a stored secret, DELETE FROM ql_settings WHERE name = 'token_key')",
+        )
+      await this
+        .sql`INSERT INTO ql_settings (name, value) VALUES ('token_secret', ${randomBytes(32).toString('base64')})
+                     ON CONFLICT DO NOTHING`
+      const [row] = await this.sql`SELECT value FROM ql_settings WHERE name = 'token_secret'`
+      this.tokenSecret = Buffer.from(row!.value as string, 'base64')
+      return 'stored'
+    }
+    const fresh = (): string => JSON.stringify({ master: masterId, salt: randomBytes(32).toString('base64') })
     await this
-      .sql`INSERT INTO ql_settings (name, value) VALUES ('token_secret', ${randomBytes(32).toString('base64')})
-                   ON CONFLICT DO NOTHING`
-    const [row] = await this.sql`SELECT value FROM ql_settings WHERE name = 'token_secret'`
-    this.tokenSecret = Buffer.from(row!.value as string, 'base64')
+      .sql`INSERT INTO ql_settings (name, value) VALUES ('token_key', ${fresh()}) ON CONFLICT DO NOTHING`
+    let [row] = await this.sql`SELECT value FROM ql_settings WHERE name = 'token_key'`
+    let record = JSON.parse(row!.value as string) as TokenKeyRecord
+    if (!this.masters.has(record.master)) {
+      // the key it was derived from is no longer configured: derive anew (earlier tokens stop verifying)
+      await this
+        .sql`UPDATE ql_settings SET value = ${fresh()} WHERE name = 'token_key' AND value = ${row!.value as string}`
+      ;[row] = await this.sql`SELECT value FROM ql_settings WHERE name = 'token_key'`
+      record = JSON.parse(row!.value as string) as TokenKeyRecord
+    }
+    const master = this.masters.get(record.master)
+    if (!master)
+      throw new Error(
+        `the token-signing secret is derived from master key '${record.master}', which this broker does not have: give every broker the same QUESTLOG_ENCRYPTION_KEYS`,
+      )
+    this.tokenSecret = Buffer.from(
+      hkdfSync('sha256', master, Buffer.from(record.salt, 'base64'), 'questlog-token-signing', 32),
+    )
+    // the plain secret an earlier start kept: it must not go on signing tokens for whoever reads it
+    await this.sql`DELETE FROM ql_settings WHERE name = 'token_secret'`
+    return 'derived'
   }
 
   async count(): Promise<number> {

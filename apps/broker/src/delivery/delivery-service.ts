@@ -9,6 +9,7 @@ import type { TopicService } from '../topics/topic-service'
 import { DeadLetters } from './dead-letters'
 import type { Delivery } from './delivery'
 import { GroupConsumer, type MemberAssignment } from './group-consumer'
+import type { OutboundGuard } from './outbound-guard'
 import { QueueConsumer } from './queue-consumer'
 import { type Subscription, SubscriptionService } from './subscriptions'
 
@@ -45,6 +46,7 @@ export class DeliveryService {
     topics: TopicService,
     pipeline: PublishPipeline,
     private readonly fanout: Fanout,
+    private readonly outbound: OutboundGuard,
     private readonly metrics?: Metrics,
   ) {
     this.subs = new SubscriptionService(sql, topics)
@@ -53,7 +55,7 @@ export class DeliveryService {
     this.group = new GroupConsumer(sql, this.subs, this.deadLetters)
   }
 
-  create(input: CreateSubscription): Promise<Subscription> {
+  async create(input: CreateSubscription): Promise<Subscription> {
     if (input.webhook && input.mode !== 'stream') {
       throw new ValidationError([
         {
@@ -62,6 +64,9 @@ export class DeliveryService {
         },
       ])
     }
+    // checked again at every connection; this one tells the caller now rather than in the attempt log
+    const refused = input.webhook ? await this.outbound.check(input.webhook.url) : null
+    if (refused) throw new ValidationError([{ path: 'webhook.url', message: refused }])
     return this.subs.create(input)
   }
 

@@ -3,7 +3,9 @@ import { envelopeJson } from '../read/envelope-json'
 import type { Sql } from '../storage/db'
 import type { Delivery } from './delivery'
 import type { DeliveryService } from './delivery-service'
+import type { OutboundGuard } from './outbound-guard'
 import type { Subscription } from './subscriptions'
+import { WebhookClient } from './webhook-request'
 
 export type BreakerState = 'closed' | 'open' | 'half_open'
 
@@ -44,6 +46,7 @@ class WebhookPusher {
   constructor(
     private readonly sql: Sql,
     private readonly delivery: DeliveryService,
+    private readonly client: WebhookClient,
     private readonly subscriptionName: string,
     private readonly member: string,
     private readonly log: Logger,
@@ -103,28 +106,12 @@ class WebhookPusher {
         : `{"events":[${batch.map((d) => envelopeJson(d.topic, d.event)).join(',')}]}`
     for (let attempt = 0; this.running; attempt++) {
       const t0 = performance.now()
-      let status: number | null = null
-      let error: string | null = null
-      try {
-        const res = await fetch(hook.url, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            'x-questlog-subscription': sub.name,
-            ...hook.headers,
-          },
-          body,
-          signal: AbortSignal.timeout(hook.timeoutMs),
-        })
-        status = res.status
-        await res.arrayBuffer().catch(() => {})
-        if (!res.ok) error = `HTTP ${res.status}`
-      } catch (e) {
-        error =
-          (e as Error).name === 'TimeoutError'
-            ? `no answer within ${hook.timeoutMs} ms`
-            : String((e as Error).message)
-      }
+      const { status, error } = await this.client.post(
+        hook.url,
+        { 'content-type': 'application/json', 'x-questlog-subscription': sub.name, ...hook.headers },
+        body,
+        hook.timeoutMs,
+      )
       const durationMs = Math.round(performance.now() - t0)
       await this.sql`
         INSERT INTO ql_webhook_attempts (subscription_id, events, status_code, duration_ms, error)
@@ -155,14 +142,18 @@ class WebhookPusher {
 /** Runs a pusher for every webhook subscription, following creations and deletions. */
 export class Webhooks {
   private readonly pushers = new Map<string, WebhookPusher>()
+  private readonly client: WebhookClient
   private timer: NodeJS.Timeout | undefined
 
   constructor(
     private readonly sql: Sql,
     private readonly delivery: DeliveryService,
+    guard: OutboundGuard,
     private readonly brokerId: string,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.client = new WebhookClient(guard)
+  }
 
   start(): void {
     const sync = () => {
@@ -181,6 +172,7 @@ export class Webhooks {
     for (const p of this.pushers.values()) p.stop()
     await Promise.allSettled([...this.pushers.values()].map((p) => p.done))
     this.pushers.clear()
+    this.client.close()
   }
 
   /** Starts pushers for new webhook subscriptions now, rather than at the next sync. */
@@ -197,7 +189,14 @@ export class Webhooks {
       if (!this.pushers.has(s.name)) {
         this.pushers.set(
           s.name,
-          new WebhookPusher(this.sql, this.delivery, s.name, `webhook-${this.brokerId}`, this.log),
+          new WebhookPusher(
+            this.sql,
+            this.delivery,
+            this.client,
+            s.name,
+            `webhook-${this.brokerId}`,
+            this.log,
+          ),
         )
       }
     }

@@ -23,6 +23,8 @@ export function copyOfStored(
     dedupeKey: copy.dedupeKey,
     dataBytes: e.data,
   }
+  // a sealed event's copy keeps its sealed bytes and key: erasing a player's data key erases the copy too
+  if (e.sealed) event.sealed = e.sealed
   if (e.key !== null) event.key = e.key
   if (copy.partition !== undefined) event.partition = copy.partition
   return event

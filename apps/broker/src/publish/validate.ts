@@ -27,6 +27,8 @@ export interface PreparedEvent extends NewEvent {
 export type WireEvent = PublishEvent & {
   dataJson?: string | undefined
   dataBytes?: Buffer | undefined
+  /** A copied event's payload as the log holds it, sealed, with the id of its key: stored as it is. */
+  sealed?: { data: Buffer; encKey: string } | undefined
 }
 
 export interface ValidateContext {
@@ -160,5 +162,9 @@ export function validateEvent(e: WireEvent, index: number | null, ctx: ValidateC
   }
   if (data) prepared.data = data
   else prepared.dataJson = dataJson
+  if (e.sealed) {
+    prepared.storedData = e.sealed.data
+    prepared.encKey = e.sealed.encKey
+  }
   return prepared
 }

@@ -7,6 +7,7 @@ import {
 } from '@questlog/protocol'
 import type { Logger } from 'pino'
 import { BROKER, type Principal } from '../auth/principal'
+import type { PayloadCrypto } from '../crypto/payload-crypto'
 import type { PublishPipeline } from '../publish/pipeline'
 import type { Sql } from '../storage/db'
 import type { TopicService } from '../topics/topic-service'
@@ -24,6 +25,21 @@ export const scheduledNotFound = (id: string) =>
 const MAX_SLEEP_MS = 1000
 const BATCH = 500
 
+interface ScheduledRow {
+  id: string
+  topic_id: number
+  event: string
+  sealed: Buffer | null
+  enc_key: string | null
+}
+
+/** The event and its payload kept apart: the payload is what an encrypted topic seals. */
+function splitPayload(event: PublishEvent): { rest: PublishEvent; payload: Buffer } {
+  const { data, dataBase64, ...rest } = event
+  const payload = dataBase64 === undefined ? { data } : { dataBase64 }
+  return { rest: rest as PublishEvent, payload: Buffer.from(JSON.stringify(payload)) }
+}
+
 /**
  * Scheduled delivery: the event is stored at once and written to the log when
  * due, so subscribers see it at its time. Any broker may write a due event
@@ -39,11 +55,48 @@ export class Scheduler {
     private readonly sql: Sql,
     private readonly topics: TopicService,
     private readonly pipeline: PublishPipeline,
+    private readonly crypto: PayloadCrypto,
     private readonly log: Logger,
   ) {}
 
+  /**
+   * A waiting event as it will be written: its sealed payload opened, or `null` when its key
+   * was erased (crypto-shredded) meanwhile.
+   */
+  private async opened(r: ScheduledRow): Promise<PublishEvent | null> {
+    const event = JSON.parse(r.event) as PublishEvent
+    if (r.sealed === null || r.enc_key === null) return event
+    const opened = await this.crypto.openScheduled(r.topic_id, event.key ?? null, r.id, {
+      data: r.sealed,
+      encKey: r.enc_key,
+    })
+    if ('state' in opened) {
+      if (opened.state === 'erased') return null
+      throw new Error(
+        `scheduled event '${r.id}' is sealed with a key this broker does not have (${r.enc_key})`,
+      )
+    }
+    return { ...event, ...(JSON.parse(opened.data.toString('utf8')) as Partial<PublishEvent>) }
+  }
+
   start(): void {
+    void this.sealWaiting().catch((err) => this.log.warn({ err }, 'sealing waiting scheduled events failed'))
     this.arm(0)
+  }
+
+  /** Seals payloads that wait in the clear on topics that encrypt (scheduled before they did, or before sealing existed). */
+  private async sealWaiting(): Promise<void> {
+    const rows = await this.sql`
+      SELECT s.id, t.name AS topic, s.event::text AS event FROM ql_scheduled s JOIN ql_topics t ON t.id = s.topic_id
+      WHERE s.sealed IS NULL AND t.encryption <> 'none'`
+    for (const r of rows) {
+      const topic = await this.topics.get(r.topic as string)
+      const { rest, payload } = splitPayload(JSON.parse(r.event as string) as PublishEvent)
+      const sealed = await this.crypto.sealScheduled(topic, rest.key ?? null, r.id as string, payload)
+      if (!sealed) continue
+      await this.sql`UPDATE ql_scheduled SET event = ${JSON.stringify(rest)}::jsonb, sealed = ${sealed.data},
+                     enc_key = ${sealed.encKey} WHERE id = ${r.id as string} AND sealed IS NULL`
+    }
   }
 
   async stop(): Promise<void> {
@@ -79,8 +132,12 @@ export class Scheduler {
     const id = req.event.id ?? newEventId()
     const deliverAt = req.deliverAt ? new Date(req.deliverAt) : new Date(Date.now() + (req.delayMs ?? 0))
     const event = { ...req.event, id }
-    await this.sql`INSERT INTO ql_scheduled (id, topic_id, deliver_at, event)
-                   VALUES (${id}, ${topic.id}, ${deliverAt.toISOString()}::timestamptz, ${JSON.stringify(event)}::jsonb)`
+    // on an encrypted topic the payload waits sealed, under the key that will seal it in the log
+    const { rest, payload } = splitPayload(event)
+    const sealed = await this.crypto.sealScheduled(topic, event.key ?? null, id, payload)
+    await this.sql`INSERT INTO ql_scheduled (id, topic_id, deliver_at, event, sealed, enc_key)
+                   VALUES (${id}, ${topic.id}, ${deliverAt.toISOString()}::timestamptz,
+                           ${JSON.stringify(sealed ? rest : event)}::jsonb, ${sealed?.data ?? null}, ${sealed?.encKey ?? null})`
     if (deliverAt.getTime() - Date.now() < MAX_SLEEP_MS)
       this.arm(Math.max(0, deliverAt.getTime() - Date.now()))
     return { id, topic: topic.name, deliverAt: deliverAt.toISOString(), event }
@@ -100,15 +157,28 @@ export class Scheduler {
 
   async list(topicName?: string): Promise<ScheduledEvent[]> {
     const rows = await this.sql`
-      SELECT s.id, t.name AS topic, s.deliver_at, s.event::text AS event FROM ql_scheduled s JOIN ql_topics t ON t.id = s.topic_id
+      SELECT s.id, s.topic_id, t.name AS topic, s.deliver_at, s.event::text AS event, s.sealed, s.enc_key
+      FROM ql_scheduled s JOIN ql_topics t ON t.id = s.topic_id
       ${topicName === undefined ? this.sql`` : this.sql`WHERE t.name = ${topicName}`}
       ORDER BY s.deliver_at LIMIT 1000`
-    return rows.map((r) => ({
-      id: r.id as string,
-      topic: r.topic as string,
-      deliverAt: new Date(r.deliver_at as string).toISOString(),
-      event: JSON.parse(r.event as string) as PublishEvent,
-    }))
+    const out: ScheduledEvent[] = []
+    for (const r of rows) {
+      const row = r as unknown as ScheduledRow
+      let event = await this.opened(row).catch(() => undefined)
+      if (!event) {
+        // a payload nobody can open any more is shown as the log shows one
+        const rest = JSON.parse(row.event) as PublishEvent
+        const state = event === null ? 'erased' : 'key-missing'
+        event = { ...rest, data: null, headers: { ...rest.headers, 'ql-encryption': state } }
+      }
+      out.push({
+        id: row.id,
+        topic: r.topic as string,
+        deliverAt: new Date(r.deliver_at as string).toISOString(),
+        event,
+      })
+    }
+    return out
   }
 
   /**
@@ -122,11 +192,18 @@ export class Scheduler {
     for (;;) {
       const n = await this.sql.begin(async (tx) => {
         const due = await tx`
-          SELECT s.id, t.name AS topic, s.event::text AS event FROM ql_scheduled s JOIN ql_topics t ON t.id = s.topic_id
+          SELECT s.id, s.topic_id, t.name AS topic, s.event::text AS event, s.sealed, s.enc_key
+          FROM ql_scheduled s JOIN ql_topics t ON t.id = s.topic_id
           WHERE s.deliver_at <= now() ORDER BY s.deliver_at LIMIT ${BATCH} FOR UPDATE OF s SKIP LOCKED`
         const settled: string[] = []
         for (const r of due) {
-          const event = JSON.parse(r.event as string) as PublishEvent
+          const event = await this.opened(r as unknown as ScheduledRow)
+          settled.push(r.id as string)
+          if (event === null) {
+            // its player was erased before it fell due: dropped, as nothing of it can be read
+            this.log.info({ id: r.id, topic: r.topic }, 'scheduled event dropped: its data key was erased')
+            continue
+          }
           try {
             await this.pipeline.publish({
               door: 'scheduled',
@@ -142,7 +219,6 @@ export class Scheduler {
               'a scheduled event was refused when due; dropped',
             )
           }
-          settled.push(r.id as string)
         }
         if (settled.length > 0) await tx`DELETE FROM ql_scheduled WHERE id = ANY(${settled}::text[])`
         return settled.length

@@ -15,6 +15,8 @@ export interface StoredEvent {
   data: Buffer
   /** Id of the key that sealed the stored payload; null or absent when stored in the clear. */
   encKey?: string | null
+  /** On an opened event, the payload as the log stores it and the id of the key that opens it from any topic. */
+  sealed?: { data: Buffer; encKey: string }
   /** The payload as the JSON text it was published as, on events handed to live readers by the broker that wrote them. */
   dataJson?: string | undefined
 }

@@ -5,6 +5,7 @@ import pino, { type Logger } from 'pino'
 import { AuditLog } from './auth/audit-log'
 import { KeyStore, type TokenSecretSource } from './auth/key-store'
 import { ADMIN_RULES } from './auth/principal'
+import { Quotas } from './auth/quotas'
 import { RateLimiter } from './auth/rate-limiter'
 import { type BrokerConfig, type BrokerConfigInput, brokerConfigSchema } from './config'
 import { PayloadCrypto } from './crypto/payload-crypto'
@@ -197,6 +198,7 @@ export async function createBroker(
     keys,
     audit: new AuditLog(sql),
     rateLimits,
+    quotas: new Quotas(config),
   }
   const app = await createHttpServer(services)
   let stopping: Promise<void> | undefined

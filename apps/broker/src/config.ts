@@ -113,6 +113,22 @@ export const brokerConfigSchema = z.strictObject({
   maxSubscriptionsPerConnection: z.coerce.number().int().min(1).default(100),
   /** How often per-subscription gauges (lag, pending, dead letters) are refreshed. */
   statsIntervalMs: z.coerce.number().int().min(100).default(5000),
+  /** Default quotas of a key (a key may be given its own; operators' keys have none): topics it created. */
+  quotaTopics: z.coerce.number().int().min(0).default(100),
+  /** Partitions of the topics a key created, together. */
+  quotaPartitions: z.coerce.number().int().min(0).default(1000),
+  /** Subscriptions a key created. */
+  quotaSubscriptions: z.coerce.number().int().min(0).default(100),
+  /** Server-Sent Event streams a key holds open at once, on this broker. */
+  quotaStreams: z.coerce.number().int().min(0).default(100),
+  /** WebSocket connections a key holds open at once, on this broker. */
+  quotaConnections: z.coerce.number().int().min(0).default(100),
+  /** Publishes of a key waiting for their confirmations at once, on this broker. */
+  quotaConfirmations: z.coerce.number().int().min(0).default(100),
+  /** Most rules a minted browser token may carry. */
+  maxTokenRules: z.coerce.number().int().min(1).max(100).default(20),
+  /** Largest a minted token's rules may be, as JSON bytes (a token travels in URLs). */
+  maxTokenBytes: z.coerce.number().int().min(64).max(65_536).default(2048),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 })
 
@@ -143,6 +159,14 @@ export const ENV_NAMES: Record<keyof BrokerConfig, string> = {
   allowedOrigins: 'QUESTLOG_ALLOWED_ORIGINS',
   webhookAllow: 'QUESTLOG_WEBHOOK_ALLOW',
   activeEncryptionKey: 'QUESTLOG_ACTIVE_ENCRYPTION_KEY',
+  quotaTopics: 'QUESTLOG_QUOTA_TOPICS',
+  quotaPartitions: 'QUESTLOG_QUOTA_PARTITIONS',
+  quotaSubscriptions: 'QUESTLOG_QUOTA_SUBSCRIPTIONS',
+  quotaStreams: 'QUESTLOG_QUOTA_STREAMS',
+  quotaConnections: 'QUESTLOG_QUOTA_CONNECTIONS',
+  quotaConfirmations: 'QUESTLOG_QUOTA_CONFIRMATIONS',
+  maxTokenRules: 'QUESTLOG_MAX_TOKEN_RULES',
+  maxTokenBytes: 'QUESTLOG_MAX_TOKEN_BYTES',
   logLevel: 'LOG_LEVEL',
 }
 

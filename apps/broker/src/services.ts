@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import type { AuditLog } from './auth/audit-log'
 import type { KeyStore } from './auth/key-store'
+import type { Quotas } from './auth/quotas'
 import type { RateLimiter } from './auth/rate-limiter'
 import type { BrokerConfig } from './config'
 import type { PayloadCrypto } from './crypto/payload-crypto'
@@ -46,4 +47,5 @@ export interface Services {
   keys: KeyStore
   audit: AuditLog
   rateLimits: RateLimiter
+  quotas: Quotas
 }

@@ -18,7 +18,7 @@ async function makeKey(body: Record<string, unknown>): Promise<string> {
 const rules = [{ actions: ['publish', 'subscribe'], topics: ['lim.>'] }]
 
 beforeAll(async () => {
-  broker = await startBroker({ auth: 'on', adminKey: ADMIN })
+  broker = await startBroker({ auth: 'on', adminKey: ADMIN, quotaTopics: 3 })
   for (const name of ['lim.rate', 'lim.bytes', 'lim.later']) {
     expect((await call(ADMIN, 'POST', '/v1/topics', { name })).status).toBe(201)
   }
@@ -68,5 +68,89 @@ describe('rate limits charge a whole publish', () => {
     for (let i = 0; i < 3; i++) expect((await schedule()).status).toBe(201)
     expect((await schedule()).status).toBe(429)
     expect((await call(key, 'POST', '/v1/topics/lim.later/events', { data: 'now' })).status).toBe(429)
+  })
+})
+
+describe('quotas per key', () => {
+  const topic = (key: string, name: string, partitions = 1) =>
+    call(key, 'POST', '/v1/topics', { name, partitions })
+
+  it('bounds the topics and partitions a key creates, by its own quotas or the broker default, and not an operator', async () => {
+    const own = await makeKey({
+      name: 'small-tenant',
+      rules: [{ actions: ['publish', 'subscribe', 'admin'], topics: ['q1.>'] }],
+      quotas: { topics: 2, partitions: 5 },
+    })
+    expect((await topic(own, 'q1.a', 2)).status).toBe(201)
+    const tooWide = await topic(own, 'q1.b', 4)
+    expect(tooWide.status).toBe(429)
+    expect(tooWide.body.error).toMatchObject({
+      code: 'quota_exceeded',
+      details: { quota: 'partitions', limit: 5 },
+    })
+    expect((await topic(own, 'q1.b', 3)).status).toBe(201)
+    const third = await topic(own, 'q1.c')
+    expect(third.body.error).toMatchObject({ code: 'quota_exceeded', details: { quota: 'topics', limit: 2 } })
+    // growing its topics counts too
+    const grown = await call(own, 'PATCH', '/v1/topics/q1.a', { partitions: 3 })
+    expect(grown.body.error).toMatchObject({ code: 'quota_exceeded', details: { quota: 'partitions' } })
+    // a deleted topic frees its place
+    expect((await call(own, 'DELETE', '/v1/topics/q1.b')).status).toBe(204)
+    expect((await topic(own, 'q1.c')).status).toBe(201)
+
+    // the broker's default (3 here), and creations at once do not slip past it
+    const plain = await makeKey({
+      name: 'default-tenant',
+      rules: [{ actions: ['admin'], topics: ['q2.>'] }],
+    })
+    const racing = await Promise.all(Array.from({ length: 8 }, (_, i) => topic(plain, `q2.t${i}`)))
+    expect(racing.filter((r) => r.status === 201)).toHaveLength(3)
+    expect(racing.filter((r) => r.status === 429)).toHaveLength(5)
+    // an operator is not bound
+    for (let i = 0; i < 5; i++) expect((await topic(ADMIN, `q3.t${i}`)).status).toBe(201)
+  })
+
+  it('bounds subscriptions and publishes waiting for confirmations', async () => {
+    const key = await makeKey({
+      name: 'consumer-tenant',
+      rules: [{ actions: ['publish', 'subscribe', 'admin'], topics: ['q4.>'] }],
+      quotas: { subscriptions: 1, confirmations: 1 },
+    })
+    expect((await topic(key, 'q4.events')).status).toBe(201)
+    const sub = (name: string) =>
+      call(key, 'POST', '/v1/subscriptions', { name, topic: 'q4.events', mode: 'queue' })
+    expect((await sub('q4.first')).status).toBe(201)
+    expect((await sub('q4.second')).body.error).toMatchObject({
+      code: 'quota_exceeded',
+      details: { quota: 'subscriptions', limit: 1 },
+    })
+    const confirmed = (timeout: number) =>
+      call(key, 'POST', `/v1/topics/q4.events/events?confirm=1&confirmTimeoutMs=${timeout}`, { data: 1 })
+    const waiting = confirmed(1500)
+    await sleep(300)
+    const refused = await confirmed(100)
+    expect(refused.status).toBe(429)
+    expect(refused.body.error.details.quota).toBe('confirmations')
+    expect((await waiting).status).toBe(504)
+    // the wait ended: its place is free again
+    expect((await confirmed(100)).status).toBe(504)
+    // refused before anything was stored: two timed-out publishes are in the log, not three
+    expect(await readAll(broker.url, 'q4.events', 0, 0, as(ADMIN))).toHaveLength(2)
+  })
+
+  it('bounds the rules a minted token carries, in number and in bytes', async () => {
+    const key = await makeKey({ name: 'token-minter', rules })
+    const mint = (body: unknown) => call(key, 'POST', '/v1/tokens', body)
+    const rule = (topic: string) => ({ actions: ['subscribe'], topics: [topic] })
+    expect((await mint({ rules: Array.from({ length: 20 }, (_, i) => rule(`lim.t${i}`)) })).status).toBe(201)
+    const many = await mint({ rules: Array.from({ length: 21 }, (_, i) => rule(`lim.t${i}`)) })
+    expect(many.status).toBe(400)
+    expect(many.body.error.details.issues[0].path).toBe('rules')
+    const wide = await mint({
+      rules: [
+        { actions: ['subscribe'], topics: Array.from({ length: 60 }, (_, i) => `lim.${'x'.repeat(30)}${i}`) },
+      ],
+    })
+    expect(wide.status).toBe(400)
   })
 })

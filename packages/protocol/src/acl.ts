@@ -78,6 +78,31 @@ export function patternsOverlap(a: string, b: string): boolean {
   }
 }
 
+const quota = z.number().int().min(0).max(1_000_000)
+
+/**
+ * What one key (and the tokens it mints) may hold at once; each unset one is
+ * the broker's default (see the broker's configuration). Keys with `admin` on
+ * every topic (operators) are not bound by quotas.
+ */
+export const keyQuotasSchema = z.strictObject({
+  /** Topics it created. */
+  topics: quota.optional(),
+  /** Partitions of the topics it created, together. */
+  partitions: quota.optional(),
+  /** Subscriptions it created. */
+  subscriptions: quota.optional(),
+  /** Server-Sent Event streams open at once. */
+  streams: quota.optional(),
+  /** WebSocket connections open at once. */
+  connections: quota.optional(),
+  /** Publishes waiting for their confirmations (`?confirm=`) at once. */
+  confirmations: quota.optional(),
+})
+
+export type KeyQuotas = z.output<typeof keyQuotasSchema>
+export type QuotaName = keyof KeyQuotas
+
 export const createKeySchema = z.strictObject({
   name: z.string().min(1).max(200),
   rules: z.array(aclRuleSchema).min(1).max(100),
@@ -87,6 +112,8 @@ export const createKeySchema = z.strictObject({
   rateEventsPerSec: z.number().int().min(1).max(10_000_000).optional(),
   /** Most payload bytes per second this key may publish. */
   rateBytesPerSec: z.number().int().min(1).max(10_000_000_000).optional(),
+  /** Quotas of its own instead of the broker's defaults. */
+  quotas: keyQuotasSchema.optional(),
 })
 
 export type CreateKey = z.output<typeof createKeySchema>

@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   unsupported_media_type: { status: 415 },
   backpressure: { status: 429 },
   rate_limited: { status: 429 },
+  quota_exceeded: { status: 429 },
   internal: { status: 500 },
   not_ready: { status: 503 },
   unavailable: { status: 503 },
@@ -205,6 +206,18 @@ export class PayloadTooLargeError extends QuestlogError {
   }
 }
 
+/** A key holds as many of something (topics, connections, …) as its quota allows: not retryable as it is. */
+export class QuotaExceededError extends QuestlogError {
+  readonly quota: string
+  readonly limit: number
+  constructor(message: string, quota: string, limit: number) {
+    super('quota_exceeded', message, { details: { quota, limit } })
+    this.name = 'QuotaExceededError'
+    this.quota = quota
+    this.limit = limit
+  }
+}
+
 export class BackpressureError extends QuestlogError {
   readonly retryAfterMs: number
   constructor(message: string, retryAfterMs: number, details: Record<string, unknown> = {}) {
@@ -310,6 +323,8 @@ export function errorFromBody(body: unknown, fallbackStatus?: number): QuestlogE
     case 'backpressure':
     case 'rate_limited':
       return new BackpressureError(err.message, Number(details.retryAfterMs ?? 1000), details)
+    case 'quota_exceeded':
+      return new QuotaExceededError(err.message, String(details.quota ?? ''), Number(details.limit ?? 0))
     case 'unauthorized':
       return new AuthError(err.message)
     case 'forbidden':

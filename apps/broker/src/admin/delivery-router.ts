@@ -24,7 +24,7 @@ export const subscriptionsRouter = router({
   // administrators too name only what their rules allow: a deny rule holds here as over HTTP
   create: procedure.input(createSubscriptionSchema).mutation(async ({ ctx, input }) => {
     requireNewSubscription(ctx.principal, input)
-    const sub = await ctx.s.delivery.create(input)
+    const sub = await ctx.s.delivery.create(input, ctx.s.quotas.owner(ctx.principal))
     return reportView(await ctx.s.delivery.report(sub.name))
   }),
   pause: procedure

@@ -24,13 +24,13 @@ export const adminRouter = router({
     list: procedure.query(async ({ ctx }) => (await ctx.s.topics.list()).map(toTopicInfo)),
     get: procedure.input(byName).query(({ ctx, input }) => ctx.s.topics.describe(input.name)),
     create: procedure.input(createTopicSchema).mutation(async ({ ctx, input }) => {
-      const topic = await ctx.s.topics.create(input)
+      const topic = await ctx.s.topics.create(input, ctx.s.quotas.owner(ctx.principal))
       return ctx.s.topics.describe(topic.name)
     }),
     update: procedure
       .input(z.object({ name: topicNameSchema, patch: updateTopicSchema }))
       .mutation(async ({ ctx, input }) => {
-        await ctx.s.topics.update(input.name, input.patch)
+        await ctx.s.topics.update(input.name, input.patch, ctx.s.quotas.owner(ctx.principal))
         return ctx.s.topics.describe(input.name)
       }),
     delete: procedure.input(byName).mutation(async ({ ctx, input }) => {

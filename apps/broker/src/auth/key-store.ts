@@ -4,6 +4,7 @@ import {
   AuthError,
   type CreateKey,
   isAllowedPattern,
+  type KeyQuotas,
   NotFoundError,
   ValidationError,
 } from '@questlog/protocol'
@@ -16,6 +17,8 @@ export interface KeyInfo {
   rules: AclRule[]
   rateEventsPerSec: number | null
   rateBytesPerSec: number | null
+  /** Quotas of its own; the broker's defaults for the rest. */
+  quotas: KeyQuotas
   createdAt: string
   expiresAt: string | null
   revokedAt: string | null
@@ -49,6 +52,8 @@ function toInfo(r: Record<string, unknown>): KeyRow {
     rules: JSON.parse(r.rules_json as string) as AclRule[],
     rateEventsPerSec: r.rate_events_per_sec === null ? null : Number(r.rate_events_per_sec),
     rateBytesPerSec: r.rate_bytes_per_sec === null ? null : Number(r.rate_bytes_per_sec),
+    // jsonb, parsed or as text depending on the client's parsers
+    quotas: (typeof r.quotas === 'string' ? JSON.parse(r.quotas) : (r.quotas ?? {})) as KeyQuotas,
     createdAt: iso(r.created_at)!,
     expiresAt: iso(r.expires_at),
     revokedAt: iso(r.revoked_at),
@@ -146,9 +151,9 @@ export class KeyStore {
       secret = randomBytes(32).toString('base64url')
     }
     const [row] = await this.sql`
-      INSERT INTO ql_api_keys (id, name, secret_hash, rules, rate_events_per_sec, rate_bytes_per_sec, expires_at)
+      INSERT INTO ql_api_keys (id, name, secret_hash, rules, rate_events_per_sec, rate_bytes_per_sec, expires_at, quotas)
       VALUES (${id}, ${input.name}, ${sha256(secret)}, ${JSON.stringify(input.rules)}::jsonb, ${input.rateEventsPerSec ?? null},
-              ${input.rateBytesPerSec ?? null}, ${input.expiresAt ?? null}::timestamptz)
+              ${input.rateBytesPerSec ?? null}, ${input.expiresAt ?? null}::timestamptz, ${JSON.stringify(input.quotas ?? {})}::jsonb)
       ON CONFLICT (id) DO UPDATE SET name = ql_api_keys.name
       RETURNING *, rules::text AS rules_json`
     const { secretHash: _, ...info } = toInfo(row!)
@@ -206,6 +211,7 @@ export class KeyStore {
         kind: 'key',
         rateEventsPerSec: row.rateEventsPerSec,
         rateBytesPerSec: row.rateBytesPerSec,
+        quotas: row.quotas,
       }
     }
     const token = TOKEN.exec(credential)
@@ -230,16 +236,35 @@ export class KeyStore {
         kind: 'token',
         rateEventsPerSec: row.rateEventsPerSec,
         rateBytesPerSec: row.rateBytesPerSec,
+        quotas: row.quotas,
       }
     }
     throw new AuthError('malformed credential: expected ql_… (API key) or qt_… (token)')
   }
 
-  /** Mints a token with `rules` (default: the key's own), each of which the key must cover. */
-  mintToken(p: Principal, ttlSeconds: number, rules?: AclRule[]): { token: string; expiresAt: string } {
+  /**
+   * Mints a token with `rules` (default: the key's own), each of which the key
+   * must cover, and no more of them than `limits` allow: a token travels in
+   * URLs, and is checked on every request.
+   */
+  mintToken(
+    p: Principal,
+    ttlSeconds: number,
+    rules: AclRule[] | undefined,
+    limits: { rules: number; bytes: number },
+  ): { token: string; expiresAt: string } {
     if (p.kind !== 'key' || !p.keyId)
       throw new AuthError('tokens are minted with an API key, not with a token')
     const wanted = rules ?? p.rules.filter((r) => r.effect === 'allow')
+    const bytes = Buffer.byteLength(JSON.stringify(wanted))
+    if (wanted.length > limits.rules || bytes > limits.bytes) {
+      throw new ValidationError([
+        {
+          path: 'rules',
+          message: `a token carries at most ${limits.rules} rules and ${limits.bytes} bytes of them; these are ${wanted.length} rules, ${bytes} bytes${rules ? '' : " (the key's own)"}: give fewer`,
+        },
+      ])
+    }
     wanted.forEach((r, i) => {
       if (r.effect !== 'allow') return
       for (const a of r.actions) {

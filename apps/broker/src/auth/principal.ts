@@ -1,4 +1,11 @@
-import { type AclRule, type Action, ForbiddenError, isAllowed, isAllowedPattern } from '@questlog/protocol'
+import {
+  type AclRule,
+  type Action,
+  ForbiddenError,
+  isAllowed,
+  isAllowedPattern,
+  type KeyQuotas,
+} from '@questlog/protocol'
 
 /** Who is calling, and what they may do. */
 export interface Principal {
@@ -9,6 +16,8 @@ export interface Principal {
   kind: 'key' | 'token' | 'open' | 'broker'
   rateEventsPerSec: number | null
   rateBytesPerSec: number | null
+  /** The key's own quotas, where it has any (see auth/quotas.ts). */
+  quotas: KeyQuotas
 }
 
 /** With QUESTLOG_AUTH=off every caller is this. */
@@ -19,6 +28,7 @@ export const OPEN: Principal = {
   kind: 'open',
   rateEventsPerSec: null,
   rateBytesPerSec: null,
+  quotas: {},
 }
 
 export const ADMIN_RULES: AclRule[] = [
@@ -36,6 +46,7 @@ export const BROKER: Principal = {
   kind: 'broker',
   rateEventsPerSec: null,
   rateBytesPerSec: null,
+  quotas: {},
 }
 
 // the message never says whether the topic exists: another tenant's names stay unknown
@@ -52,9 +63,13 @@ export function requirePattern(p: Principal, action: Action, pattern: string): v
 }
 
 /** Broker-wide administration (keys, audit log, the console's API): admin on every topic. */
+/** An operator: admin on every topic. */
+export function isSuperuser(p: Principal): boolean {
+  return isAllowedPattern(p.rules, 'admin', '>')
+}
+
 export function requireSuperuser(p: Principal): void {
-  if (!isAllowedPattern(p.rules, 'admin', '>'))
-    throw new ForbiddenError(`key '${p.name}' is not an administrator`)
+  if (!isSuperuser(p)) throw new ForbiddenError(`key '${p.name}' is not an administrator`)
 }
 
 const ANY: readonly Action[] = ['publish', 'subscribe', 'admin']

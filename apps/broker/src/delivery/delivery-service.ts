@@ -1,4 +1,5 @@
 import { type CreateSubscription, type StartPosition, ValidationError } from '@questlog/protocol'
+import type { QuotaOwner } from '../auth/quotas'
 import type { Fanout } from '../fanout/fanout'
 import type { Metrics } from '../observability/metrics'
 import { traceDelivery } from '../observability/tracing'
@@ -55,7 +56,7 @@ export class DeliveryService {
     this.group = new GroupConsumer(sql, this.subs, this.deadLetters)
   }
 
-  async create(input: CreateSubscription): Promise<Subscription> {
+  async create(input: CreateSubscription, owner?: QuotaOwner): Promise<Subscription> {
     if (input.webhook && input.mode !== 'stream') {
       throw new ValidationError([
         {
@@ -67,7 +68,7 @@ export class DeliveryService {
     // checked again at every connection; this one tells the caller now rather than in the attempt log
     const refused = input.webhook ? await this.outbound.check(input.webhook.url) : null
     if (refused) throw new ValidationError([{ path: 'webhook.url', message: refused }])
-    return this.subs.create(input)
+    return this.subs.create(input, owner)
   }
 
   /** Pulls up to `max` deliveries; with `waitMs`, waits for events to arrive when none are ready. */

@@ -8,6 +8,7 @@ import {
   subjectPatternToRegex,
   type Webhook,
 } from '@questlog/protocol'
+import type { QuotaOwner } from '../auth/quotas'
 import type { Sql } from '../storage/db'
 import { highWatermarks, lowWatermarks, offsetsForTime } from '../storage/event-store'
 import type { Topic, TopicService } from '../topics/topic-service'
@@ -96,16 +97,27 @@ export class SubscriptionService {
     return sub.mode === 'stream' ? 'ql_consumer_offsets' : 'ql_sub_positions'
   }
 
-  async create(input: CreateSubscription): Promise<Subscription> {
+  /** Creates a subscription; with an `owner`, it counts toward that key's quota of subscriptions. */
+  async create(input: CreateSubscription, owner?: QuotaOwner): Promise<Subscription> {
     let row: Record<string, unknown> | undefined
     try {
-      ;[row] = await this.sql`
-        INSERT INTO ql_subscriptions (name, topic_pattern, type_filter, mode, start, ack_wait_ms, max_deliveries,
-                                      backoff_ms, session_timeout_ms, webhook)
-        VALUES (${input.name}, ${input.topic}, ${input.typeFilter ?? null}, ${input.mode}, ${JSON.stringify(input.from)}::jsonb,
-                ${input.ackWaitMs}, ${input.maxDeliveries}, ${input.backoffMs}::int[], ${input.sessionTimeoutMs},
-                ${input.webhook ? JSON.stringify(input.webhook) : null}::jsonb)
-        RETURNING *, start::text AS start_json, webhook::text AS webhook_json`
+      row = await this.sql.begin(async (tx) => {
+        if (owner) {
+          // under a lock of the key, so two creations at once cannot both pass its quota
+          await tx`SELECT pg_advisory_xact_lock(hashtext(${`ql-quota:${owner.keyId}`}))`
+          const [used] =
+            await tx`SELECT count(*)::int AS n FROM ql_subscriptions WHERE owner_key = ${owner.keyId}`
+          owner.check('subscriptions', Number(used!.n), 1)
+        }
+        const [created] = await tx`
+          INSERT INTO ql_subscriptions (name, topic_pattern, type_filter, mode, start, ack_wait_ms, max_deliveries,
+                                        backoff_ms, session_timeout_ms, webhook, owner_key)
+          VALUES (${input.name}, ${input.topic}, ${input.typeFilter ?? null}, ${input.mode}, ${JSON.stringify(input.from)}::jsonb,
+                  ${input.ackWaitMs}, ${input.maxDeliveries}, ${input.backoffMs}::int[], ${input.sessionTimeoutMs},
+                  ${input.webhook ? JSON.stringify(input.webhook) : null}::jsonb, ${owner?.keyId ?? null})
+          RETURNING *, start::text AS start_json, webhook::text AS webhook_json`
+        return created
+      })
     } catch (e) {
       if ((e as { code?: string }).code === '23505') throw new SubscriptionExistsError(input.name)
       throw e

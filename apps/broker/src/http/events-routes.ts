@@ -25,13 +25,16 @@ export function eventsRoutes(app: FastifyInstance, s: Services): void {
   app.post<{ Params: TopicParams }>('/v1/topics/:topic/events', async (req, reply) => {
     const name = topicName(req.params)
     const { confirm, confirmTimeoutMs } = parse(confirmQuery, req.query)
-    const answer = await s.pipeline.publish({
-      door: 'http',
-      topic: name,
-      principal: req.principal,
-      ...parsePublishBody(req.body),
-    })
-    if (confirm !== undefined) {
+    // held from the start: a publish past its key's quota of waits is refused before anything is stored
+    const release = confirm === undefined ? undefined : s.quotas.hold(req.principal, 'confirmations')
+    try {
+      const answer = await s.pipeline.publish({
+        door: 'http',
+        topic: name,
+        principal: req.principal,
+        ...parsePublishBody(req.body),
+      })
+      if (confirm === undefined) return reply.status(201).send(answer)
       const receipts = 'receipts' in answer ? answer.receipts : [answer]
       const types = publishedTypes(req.body, name)
       await waitForAcks(
@@ -47,8 +50,9 @@ export function eventsRoutes(app: FastifyInstance, s: Services): void {
         confirmTimeoutMs,
       )
       return reply.status(201).send({ ...answer, confirmed: confirm })
+    } finally {
+      release?.()
     }
-    return reply.status(201).send(answer)
   })
 
   app.get<{ Params: TopicParams }>('/v1/topics/:topic/events', async (req, reply) => {

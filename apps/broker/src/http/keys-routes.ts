@@ -29,7 +29,8 @@ export function keysRoutes(app: FastifyInstance, s: Services): void {
   })
   app.post('/v1/tokens', async (req, reply) => {
     const body = parse(createTokenSchema, req.body ?? {})
-    return reply.status(201).send(s.keys.mintToken(req.principal, body.ttlSeconds, body.rules))
+    const limits = { rules: s.config.maxTokenRules, bytes: s.config.maxTokenBytes }
+    return reply.status(201).send(s.keys.mintToken(req.principal, body.ttlSeconds, body.rules, limits))
   })
   app.get('/v1/audit', async (req) => {
     requireSuperuser(req.principal)

@@ -36,7 +36,7 @@ export function subscriptionsRoutes(app: FastifyInstance, s: Services): void {
   app.post('/v1/subscriptions', async (req, reply) => {
     const input = parse(createSubscriptionSchema, req.body)
     requireNewSubscription(req.principal, input)
-    const sub = await d.create(input)
+    const sub = await d.create(input, s.quotas.owner(req.principal))
     if (sub.webhook) await s.webhooks.sync()
     return reply.status(201).send(reportView(await d.report(sub.name)))
   })

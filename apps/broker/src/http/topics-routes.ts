@@ -23,7 +23,7 @@ export function topicsRoutes(app: FastifyInstance, s: Services): void {
   app.post('/v1/topics', async (req, reply) => {
     const input = parse(createTopicSchema, req.body)
     requireTopic(req.principal, 'admin', input.name)
-    const topic = await s.topics.create(input)
+    const topic = await s.topics.create(input, s.quotas.owner(req.principal))
     return reply.status(201).send(await s.topics.describe(topic.name))
   })
 
@@ -40,7 +40,7 @@ export function topicsRoutes(app: FastifyInstance, s: Services): void {
   app.patch<{ Params: TopicParams }>('/v1/topics/:topic', async (req) => {
     const name = topicName(req.params)
     requireTopic(req.principal, 'admin', name)
-    await s.topics.update(name, parse(updateTopicSchema, req.body))
+    await s.topics.update(name, parse(updateTopicSchema, req.body), s.quotas.owner(req.principal))
     return s.topics.describe(name)
   })
 

@@ -4,6 +4,7 @@ import * as schema from './schema'
 
 export type Sql = postgres.Sql
 export type Db = ReturnType<typeof createDrizzle>
+export type DbTransaction = Parameters<Parameters<Db['transaction']>[0]>[0]
 
 export function createSql(url: string, max: number): Sql {
   return postgres(url, {

@@ -21,6 +21,8 @@ export const topics = pgTable('ql_topics', {
   encryption: text('encryption', { enum: ['none', 'topic', 'per-key'] })
     .notNull()
     .default('none'),
+  /** The key that created the topic, whose quotas it counts toward (null: an administrator's or the broker's). */
+  ownerKey: text('owner_key'),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 })
 

@@ -9,8 +9,9 @@ import {
   type UpdateTopic,
   ValidationError,
 } from '@questlog/protocol'
-import { asc, eq } from 'drizzle-orm'
-import type { Db, Sql } from '../storage/db'
+import { asc, count, eq, sql, sum } from 'drizzle-orm'
+import type { QuotaOwner } from '../auth/quotas'
+import type { Db, DbTransaction, Sql } from '../storage/db'
 import { highWatermarks, lowWatermarks } from '../storage/event-store'
 import { partitions as partitionsTable, type TopicRow, topics as topicsTable } from '../storage/schema'
 import { createTopicLog, dropTopicLog, listSegments, type SegmentRegistry } from '../storage/segments'
@@ -76,12 +77,18 @@ export class TopicService {
     return this.db.select().from(topicsTable).orderBy(asc(topicsTable.name))
   }
 
-  async create(input: CreateTopic): Promise<Topic> {
+  /** Creates a topic; with an `owner`, it counts toward that key's quotas of topics and partitions. */
+  async create(input: CreateTopic, owner?: QuotaOwner): Promise<Topic> {
     this.checkEncryption(input.encryption)
     const segmentMs = input.segmentMs ?? defaultSegmentMs(input.retentionMs)
     let topic: Topic
     try {
       topic = await this.db.transaction(async (tx) => {
+        if (owner) {
+          const used = await ownedBy(tx, owner.keyId)
+          owner.check('topics', used.topics, 1)
+          owner.check('partitions', used.partitions, input.partitions)
+        }
         const [row] = await tx
           .insert(topicsTable)
           .values({
@@ -95,6 +102,7 @@ export class TopicService {
             schemaCompatibility: input.schemaCompatibility,
             onInvalid: input.onInvalid,
             encryption: input.encryption,
+            ownerKey: owner?.keyId ?? null,
           })
           .returning()
         if (!row) throw new Error('insert returned no row')
@@ -128,7 +136,8 @@ export class TopicService {
     }
   }
 
-  async update(name: string, patch: UpdateTopic): Promise<Topic> {
+  /** Changes a topic's settings; partitions added by its owner count toward the owner's quota. */
+  async update(name: string, patch: UpdateTopic, owner?: QuotaOwner): Promise<Topic> {
     this.checkEncryption(patch.encryption)
     const current = await this.get(name)
     if (patch.partitions !== undefined && patch.partitions < current.partitions) {
@@ -137,6 +146,10 @@ export class TopicService {
       ])
     }
     const updated = await this.db.transaction(async (tx) => {
+      const growth = (patch.partitions ?? current.partitions) - current.partitions
+      if (owner && growth > 0 && current.ownerKey === owner.keyId) {
+        owner.check('partitions', (await ownedBy(tx, owner.keyId)).partitions, growth)
+      }
       const [row] = await tx
         .update(topicsTable)
         .set({
@@ -219,6 +232,19 @@ export function toTopicInfo(t: Topic): TopicInfo {
     encryption: t.encryption,
     createdAt: t.createdAt.toISOString(),
   }
+}
+
+/**
+ * What a key's topics hold, read under a lock of that key held to the end of
+ * the transaction, so two creations at once cannot both pass its quota.
+ */
+async function ownedBy(tx: DbTransaction, keyId: string): Promise<{ topics: number; partitions: number }> {
+  await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtext(${`ql-quota:${keyId}`}))`)
+  const [row] = await tx
+    .select({ topics: count(), partitions: sum(topicsTable.partitions).mapWith(Number) })
+    .from(topicsTable)
+    .where(eq(topicsTable.ownerKey, keyId))
+  return { topics: row?.topics ?? 0, partitions: row?.partitions ?? 0 }
 }
 
 function causeCode(e: unknown): string | undefined {

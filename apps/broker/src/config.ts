@@ -3,6 +3,16 @@ import { createRequire } from 'node:module'
 import path from 'node:path'
 import { z } from 'zod'
 
+/** `*`, `null`, or an origin exactly as a browser sends it in `Origin`. */
+function isOriginEntry(o: string): boolean {
+  if (o === '*' || o === 'null') return true
+  try {
+    return new URL(o).origin === o
+  } catch {
+    return false
+  }
+}
+
 /** The broker's whole configuration; `process.env` is read here and nowhere else. */
 export const brokerConfigSchema = z.strictObject({
   /** HTTP port; 0 picks a free one. */
@@ -69,7 +79,10 @@ export const brokerConfigSchema = z.strictObject({
   auth: z.enum(['on', 'off']).default('on'),
   /** An admin API key to create at start (`ql_<12>_<43>`); otherwise the first start prints a new one. */
   adminKey: z.string().optional(),
-  /** Origins allowed to open WebSockets (browser games); empty allows any. */
+  /**
+   * Browser origins (`https://game.example`) that may call the broker: CORS on HTTP and SSE, and
+   * WebSocket handshakes. Empty allows none; `*` allows any but `null`, which only `null` allows.
+   */
   allowedOrigins: z
     .union([
       z.array(z.string()),
@@ -80,6 +93,16 @@ export const brokerConfigSchema = z.strictObject({
           .filter(Boolean),
       ),
     ])
+    .pipe(
+      z.array(
+        z
+          .string()
+          .refine(
+            isOriginEntry,
+            'an origin is scheme://host[:port] with no path or trailing slash (or * for any, null for sandboxed pages)',
+          ),
+      ),
+    )
     .default([]),
   /** An SSE reader that takes nothing for this long is told it is too slow and disconnected (it resumes with Last-Event-ID). */
   slowConsumerMs: z.coerce.number().int().min(100).default(30_000),

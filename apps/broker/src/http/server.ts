@@ -11,6 +11,7 @@ import Fastify, {
 } from 'fastify'
 import { adminRouter } from '../admin/router'
 import { installAuth } from '../auth/http-auth'
+import { originAllowed } from '../auth/origin-policy'
 import type { Services } from '../services'
 import { registerWebSocket } from '../ws/ws-route'
 import { cloudEventsRoute } from './cloudevents-route'
@@ -39,7 +40,11 @@ export async function createHttpServer(s: Services): Promise<FastifyInstance> {
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
   }) as unknown as FastifyInstance
-  await app.register(cors, { origin: true, exposedHeaders: ['Retry-After'] })
+  // browsers get CORS headers only for the configured origins; hijacked SSE replies copy them
+  await app.register(cors, {
+    origin: (origin, cb) => cb(null, origin !== undefined && originAllowed(origin, s.config.allowedOrigins)),
+    exposedHeaders: ['Retry-After'],
+  })
 
   // CloudEvents and arbitrary binary-mode payloads arrive as raw bytes; routes decode them.
   app.addContentTypeParser(

@@ -82,6 +82,65 @@ afterAll(async () => {
   await sql?.end()
 })
 
+describe('health and metrics', () => {
+  it('without a metrics token, name no topic or subscription to anyone but an administrator', async () => {
+    const anonymous = await metrics(broker)
+    expect(anonymous.status).toBe(200)
+    expect(anonymous.body).not.toContain('secret')
+    const seen = families(anonymous.body)
+    // process and broker-wide figures stay public
+    expect(seen.get('questlog_process_resident_memory_bytes')).toBeDefined()
+    expect(seen.get('questlog_publish_latency_seconds')).toBeDefined()
+    expect(seen.get('questlog_events_in_total')).toBeUndefined()
+
+    const health = await api(broker.url, 'GET', '/health')
+    expect(health.status).toBe(200)
+    expect(JSON.stringify(health.body)).not.toContain('secret')
+
+    expect((await metrics(broker, { authorization: `Bearer ${narrow}` })).body).not.toContain('secret')
+    expect((await metrics(broker, { authorization: 'Bearer not-a-key' })).status).toBe(401)
+
+    const full = await metrics(broker, admin)
+    expect(full.status).toBe(200)
+    const all = families(full.body)
+    expect(all.get('questlog_events_in_total')?.metrics.some((m) => m.labels?.topic === TOPIC)).toBe(true)
+    expect(
+      all.get('questlog_subscription_pending')?.metrics.some((m) => m.labels?.subscription === SUB),
+    ).toBe(true)
+    expect(all.get('questlog_process_resident_memory_bytes')).toBeDefined()
+  })
+
+  it('with a metrics token, serve every series to it or an admin key and refuse everyone else', async () => {
+    const other = await startBroker({
+      auth: 'on',
+      adminKey: ADMIN,
+      metricsToken: METRICS_TOKEN,
+      statsIntervalMs: 100,
+    })
+    try {
+      await seed(other)
+      const key = await makeKey(other, 'narrow')
+      const scraped = await metrics(other, { authorization: `Bearer ${METRICS_TOKEN}` })
+      expect(scraped.status).toBe(200)
+      expect(scraped.body).toContain(`topic="${TOPIC}"`)
+      expect(scraped.body).toContain(`subscription="${SUB}"`)
+      expect((await metrics(other, admin)).body).toContain(`topic="${TOPIC}"`)
+
+      const anonymous = await metrics(other)
+      expect(anonymous.status).toBe(401)
+      expect(anonymous.body.error.code).toBe('unauthorized')
+      expect(JSON.stringify(anonymous.body)).not.toContain('secret')
+      expect((await metrics(other, { authorization: `Bearer ${METRICS_TOKEN}x` })).status).toBe(401)
+      expect((await metrics(other, { authorization: `Bearer ${key}` })).status).toBe(403)
+      // probes stay open for load balancers
+      expect((await api(other.url, 'GET', '/health/ready')).status).toBe(200)
+      expect(JSON.stringify((await api(other.url, 'GET', '/health')).body)).not.toContain('secret')
+    } finally {
+      await other.stop()
+    }
+  })
+})
+
 describe('browser origins', () => {
   const allowOrigin = (h: Headers) => h.get('access-control-allow-origin')
 

@@ -39,9 +39,12 @@ export function requirePattern(p: Principal, action: Action, pattern: string): v
 }
 
 /** Broker-wide administration (keys, audit log, the console's API): admin on every topic. */
+export function isSuperuser(p: Principal): boolean {
+  return isAllowedPattern(p.rules, 'admin', '>')
+}
+
 export function requireSuperuser(p: Principal): void {
-  if (!isAllowedPattern(p.rules, 'admin', '>'))
-    throw new ForbiddenError(`key '${p.name}' is not an administrator`)
+  if (!isSuperuser(p)) throw new ForbiddenError(`key '${p.name}' is not an administrator`)
 }
 
 const ANY: readonly Action[] = ['publish', 'subscribe', 'admin']

@@ -194,6 +194,193 @@ describe('browser origins', () => {
   })
 })
 
+describe('tRPC errors', () => {
+  const leaks = (body: unknown) => {
+    const text = JSON.stringify(body)
+    return /"stack"|\/src\/|\.[cm]?[jt]s:\d|node_modules|file:\/\//.test(text) ? text : null
+  }
+  const trpc = (path: string, init: RequestInit = {}) =>
+    fetch(`${broker.url}/trpc/${path}`, init).then(async (r) => ({
+      status: r.status,
+      body: (await r.json()) as any,
+    }))
+
+  it('carry no stack and no file path: bad input, forbidden, unknown procedure, internal error', async () => {
+    const input = (v: unknown) => `?input=${encodeURIComponent(JSON.stringify(v))}`
+    const cases = [
+      [400, await trpc(`topics.get${input({ name: 5 })}`, { headers: admin })],
+      [400, await trpc(`topics.get?input=%7Bnot-json`, { headers: admin })],
+      [403, await trpc('topics.list', { headers: { authorization: `Bearer ${narrow}` } })],
+      [404, await trpc('nope.nope', { headers: admin })],
+      [
+        207,
+        await trpc(`topics.list,nope.nope?batch=1&input=${encodeURIComponent('{}')}`, { headers: admin }),
+      ],
+      [405, await trpc('topics.create', { headers: admin })],
+    ] as const
+    for (const [status, res] of cases) {
+      expect(res.status).toBe(status)
+      expect(leaks(res.body)).toBeNull()
+    }
+
+    // a failure nobody expected: the audit table is gone for a moment
+    await sql`ALTER TABLE ql_audit RENAME TO ql_audit_away`
+    let failed: { status: number; body: any }
+    try {
+      failed = await trpc(`audit.list${input({ limit: 5 })}`, { headers: admin })
+    } finally {
+      await sql`ALTER TABLE ql_audit_away RENAME TO ql_audit`
+    }
+    expect(failed.status).toBe(500)
+    expect(leaks(failed.body)).toBeNull()
+    expect(failed.body.error.message).toBe('internal error')
+    expect(failed.body.error.data.questlog).toEqual({ code: 'internal', message: 'internal error' })
+    expect(JSON.stringify(failed.body)).not.toContain('ql_audit')
+
+    // a statement an operator cancels is the database's failure, retryable: it keeps its code and status
+    const cancelled = await sql.begin(async (tx) => {
+      await tx`LOCK TABLE ql_audit IN ACCESS EXCLUSIVE MODE`
+      const call = trpc(`audit.list${input({ limit: 5 })}`, { headers: admin })
+      for (let i = 0; i < 200; i++) {
+        const [row] = await sql`SELECT count(pg_cancel_backend(pid))::int AS n FROM pg_stat_activity
+          WHERE wait_event_type = 'Lock' AND query LIKE '%FROM ql_audit%ORDER BY id DESC%'`
+        if (row!.n > 0) break
+        await sleep(25)
+      }
+      return call
+    })
+    expect(cancelled.status).toBe(503)
+    expect(cancelled.body.error.data.questlog.code).toBe('unavailable')
+    expect(leaks(cancelled.body)).toBeNull()
+  })
+})
+
+describe('malformed input', () => {
+  const expectBadRequest = (res: { status: number; body: any }, what: string) => {
+    expect(res.status, `${what}: ${JSON.stringify(res.body)}`).toBe(400)
+    expect(typeof res.body.error.code, what).toBe('string')
+    expect(['bad_request', 'validation_error']).toContain(res.body.error.code)
+    expect(typeof res.body.error.message).toBe('string')
+  }
+
+  it('bad percent-escapes in the path and in ce-* headers are a 400 with the JSON error shape', async () => {
+    expectBadRequest(await api(broker.url, 'GET', '/v1/topics/%E0%A4%A', undefined, admin), 'path')
+    expectBadRequest(await api(broker.url, 'GET', '/v1/topics/%E0%A4%A/events', undefined, admin), 'path')
+    // decoded once by the router, it is still a bad escape for the route's own decoding
+    expectBadRequest(await api(broker.url, 'GET', '/v1/topics/%25E0%25A4%25A', undefined, admin), 'double')
+    const ce = await api(broker.url, 'POST', `/v1/topics/${TOPIC}/cloudevents`, '{"score":1}', {
+      ...admin,
+      'content-type': 'application/json',
+      'ce-specversion': '1.0',
+      'ce-id': 'evt-%E0%A4%A',
+      'ce-source': '/match/1',
+      'ce-type': 'game.score',
+    })
+    expectBadRequest(ce, 'ce-id')
+  })
+
+  it('tampered cursors are a 400, on reads, on SSE (Last-Event-ID) and over tRPC', async () => {
+    const page = await api(broker.url, 'GET', `/v1/topics/${TOPIC}/events?limit=2`, undefined, admin)
+    expect(page.status).toBe(200)
+    const wire = JSON.parse(Buffer.from(page.body.cursor as string, 'base64url').toString('utf8'))
+    const altered = [
+      '!!!garbage',
+      Buffer.from('not json').toString('base64url'),
+      ...[
+        { ...wire, s: 'yesterday' },
+        { ...wire, s: 1e300 },
+        { ...wire, u: -9e15 },
+        { ...wire, k: { $ne: null } },
+        { ...wire, y: 'game.(' },
+        { ...wire, p: [[0, -1]] },
+        { ...wire, p: [[0, 1.5]] },
+        { ...wire, p: 'all' },
+        { ...wire, t: 'x' },
+      ].map((w) => Buffer.from(JSON.stringify(w)).toString('base64url')),
+    ]
+    for (const cursor of altered) {
+      const read = await api(
+        broker.url,
+        'GET',
+        `/v1/topics/${TOPIC}/events?cursor=${cursor}`,
+        undefined,
+        admin,
+      )
+      expectBadRequest(read, `cursor ${cursor}`)
+      const sse = await api(broker.url, 'GET', `/v1/topics/${TOPIC}/stream`, undefined, {
+        ...admin,
+        'last-event-id': cursor,
+      })
+      expectBadRequest(sse, `Last-Event-ID ${cursor}`)
+      const input = encodeURIComponent(JSON.stringify({ topic: TOPIC, query: { cursor } }))
+      const viaTrpc = await fetch(`${broker.url}/trpc/events.read?input=${input}`, { headers: admin })
+      const body = (await viaTrpc.json()) as any
+      expect(viaTrpc.status, `tRPC cursor ${cursor}`).toBe(400)
+      expect(body.error.data.questlog.code).toBe('validation_error')
+    }
+    // the untouched cursor still reads on
+    const next = await api(
+      broker.url,
+      'GET',
+      `/v1/topics/${TOPIC}/events?cursor=${page.body.cursor}`,
+      undefined,
+      admin,
+    )
+    expect(next.status).toBe(200)
+    expect(next.body.events).toHaveLength(3)
+  })
+
+  it('JSON nested 10,000 deep is a 400, in a publish body and in a tRPC input; nothing is stored', async () => {
+    const deepArray = `${'['.repeat(10_000)}1${']'.repeat(10_000)}`
+    const deepObject = `${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`
+    const before = await stored()
+    for (const deep of [deepArray, deepObject]) {
+      for (const body of [`{"data":${deep}}`, `{"events":[{"data":1},{"data":${deep}}]}`, deep]) {
+        const res = await api(broker.url, 'POST', `/v1/topics/${TOPIC}/events`, body, admin)
+        expectBadRequest(res, 'publish')
+      }
+      const viaTrpc = await fetch(`${broker.url}/trpc/events.publish`, {
+        method: 'POST',
+        headers: { ...admin, 'content-type': 'application/json' },
+        body: `{"topic":"${TOPIC}","events":[{"data":${deep}}]}`,
+      })
+      const body = (await viaTrpc.json()) as any
+      expect(viaTrpc.status).toBe(400)
+      expect(body.error.data.questlog.code).toBe('bad_request')
+      expect(body.error.message).toMatch(/nest/)
+    }
+    // CloudEvents bodies are read by their route, not by the JSON body parser
+    const structured = `{"specversion":"1.0","id":"e1","source":"/s","type":"game.x","data":${deepArray}}`
+    const ce = await api(broker.url, 'POST', `/v1/topics/${TOPIC}/cloudevents`, structured, {
+      ...admin,
+      'content-type': 'application/cloudevents+json',
+    })
+    expectBadRequest(ce, 'structured CloudEvent')
+    expect(await stored()).toBe(before)
+
+    // the limit is a depth, not a stack size: past 256 levels is refused, ordinary depth goes in
+    const nested = (n: number) => `${'['.repeat(n)}1${']'.repeat(n)}`
+    const tooDeep = await api(
+      broker.url,
+      'POST',
+      `/v1/topics/${TOPIC}/events`,
+      `{"data":${nested(300)}}`,
+      admin,
+    )
+    expectBadRequest(tooDeep, 'publish 300 deep')
+    expect(tooDeep.body.error.message).toMatch(/256/)
+    const tooDeepTrpc = await fetch(`${broker.url}/trpc/events.publish`, {
+      method: 'POST',
+      headers: { ...admin, 'content-type': 'application/json' },
+      body: `{"topic":"${TOPIC}","events":[{"data":${nested(300)}}]}`,
+    })
+    expect(tooDeepTrpc.status).toBe(400)
+    expect(await stored()).toBe(before)
+    const fine = await api(broker.url, 'POST', `/v1/topics/${TOPIC}/events`, `{"data":${nested(200)}}`, admin)
+    expect(fine.status).toBe(201)
+  })
+})
+
 /** Headers of an SSE response; the stream is closed at once. */
 async function openStream(path: string, headers: Record<string, string>) {
   const ac = new AbortController()

@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import cors from '@fastify/cors'
-import { NotFoundError } from '@questlog/protocol'
+import { BadRequestError, NotFoundError } from '@questlog/protocol'
+import type { TRPCError } from '@trpc/server'
 import { fastifyTRPCPlugin } from '@trpc/server/adapters/fastify'
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
+  type FastifyReply,
   type FastifyRequest,
   LogController,
 } from 'fastify'
@@ -18,6 +20,7 @@ import { cloudEventsRoute } from './cloudevents-route'
 import { toQuestlogError } from './errors'
 import { eventsRoutes } from './events-routes'
 import { healthRoutes } from './health-routes'
+import { MAX_JSON_DEPTH, nestedDeeperThan } from './json-depth'
 import { keysRoutes } from './keys-routes'
 import { replaysRoutes } from './replays-routes'
 import { scheduledRoutes } from './scheduled-routes'
@@ -27,6 +30,16 @@ import { eventStatusRoute, subscriptionsRoutes } from './subscriptions-routes'
 import { topicsRoutes } from './topics-routes'
 
 export async function createHttpServer(s: Services): Promise<FastifyInstance> {
+  function sendError(err: unknown, req: FastifyRequest, reply: FastifyReply) {
+    const { error, unexpected } = toQuestlogError(err)
+    if (unexpected) req.log.error({ err, url: req.url }, 'request failed')
+    s.metrics.rejected.inc({ reason: error.code })
+    if (error.code === 'backpressure' || error.code === 'rate_limited') {
+      const ms = Number(error.details?.retryAfterMs ?? 1000)
+      void reply.header('retry-after', String(Math.max(1, Math.ceil(ms / 1000))))
+    }
+    return reply.status(error.status).send(error.toJSON())
+  }
   const { tlsCert, tlsKey } = s.config
   const https = tlsCert && tlsKey ? { cert: readFileSync(tlsCert), key: readFileSync(tlsKey) } : null
   // the https variant has its own server type; routes are the same either way
@@ -39,6 +52,8 @@ export async function createHttpServer(s: Services): Promise<FastifyInstance> {
     // a caller's x-request-id is kept, so one id follows a request through the logs
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
+    // a malformed percent-escape in the path is the caller's error, in the same JSON shape as the rest
+    frameworkErrors: (err, req, reply) => sendError(err, req, reply),
   }) as unknown as FastifyInstance
   // browsers get CORS headers only for the configured origins; hijacked SSE replies copy them
   await app.register(cors, {
@@ -53,17 +68,19 @@ export async function createHttpServer(s: Services): Promise<FastifyInstance> {
     (_req, body, done) => done(null, body),
   )
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
-
-  app.setErrorHandler((err, req, reply) => {
-    const { error, unexpected } = toQuestlogError(err)
-    if (unexpected) req.log.error({ err, url: req.url }, 'request failed')
-    s.metrics.rejected.inc({ reason: error.code })
-    if (error.code === 'backpressure' || error.code === 'rate_limited') {
-      const ms = Number(error.details?.retryAfterMs ?? 1000)
-      void reply.header('retry-after', String(Math.max(1, Math.ceil(ms / 1000))))
-    }
-    return reply.status(error.status).send(error.toJSON())
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    parseJson(req, body as string, (err, value) => {
+      if (err) return done(err)
+      if (nestedDeeperThan(value, MAX_JSON_DEPTH)) {
+        return done(new BadRequestError(`the body nests deeper than ${MAX_JSON_DEPTH} levels`))
+      }
+      done(null, value)
+    })
   })
+
+  app.setErrorHandler((err, req, reply) => sendError(err, req, reply))
   app.setNotFoundHandler((req, reply) => {
     const error = new NotFoundError(`no route for ${req.method} ${req.url.split('?')[0]}`)
     return reply.status(404).send(error.toJSON())
@@ -89,6 +106,11 @@ export async function createHttpServer(s: Services): Promise<FastifyInstance> {
     trpcOptions: {
       router: adminRouter,
       createContext: ({ req }: { req: FastifyRequest }) => ({ s, principal: req.principal }),
+      // the caller is told only "internal error"; the cause is for the operator
+      onError: ({ error, path, req }: { error: TRPCError; path?: string; req: FastifyRequest }) => {
+        if (error.code === 'INTERNAL_SERVER_ERROR')
+          req.log.error({ err: error.cause ?? error, path }, 'admin call failed')
+      },
     },
   })
   registerWebSocket(app, s)

@@ -141,6 +141,8 @@ export async function createBroker(
 
   const keys = new KeyStore(sql)
   await keys.init()
+  const audit = new AuditLog(sql, log, { retentionDays: config.auditRetentionDays })
+  audit.start(config.retentionIntervalMs)
   if (config.auth === 'off') {
     log.warn(
       'AUTHENTICATION IS OFF (QUESTLOG_AUTH=off): anyone who can reach this broker can read, write and administer it',
@@ -181,7 +183,7 @@ export async function createBroker(
     schemas: new SchemaRegistry(sql),
     crypto,
     keys,
-    audit: new AuditLog(sql),
+    audit,
     rateLimits: new RateLimiter(),
   }
   const app = await createHttpServer(services)
@@ -197,6 +199,8 @@ export async function createBroker(
       await withTimeout(scheduler.stop(), 5000)
       await withTimeout(webhooks.stop(), 5000)
       await withTimeout(app.close(), 5000)
+      // after the server: the refusals of its last requests are summed up too
+      await withTimeout(audit.stop(), 5000)
       await withTimeout(fanout.stop(), 2000)
       await withTimeout(Promise.all(writeLanes.map((lane) => lane.end({ timeout: 2 }))), 3000)
       await withTimeout(sql.end({ timeout: 2 }), 3000)

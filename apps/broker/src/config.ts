@@ -106,6 +106,8 @@ export const brokerConfigSchema = z.strictObject({
     .default([]),
   /** A bearer token that lets a scraper read every series of /metrics; when set, /metrics needs it or an admin key. */
   metricsToken: z.string().min(16, 'use at least 16 characters (openssl rand -base64 32)').optional(),
+  /** Audit rows older than this many days are deleted in the background; 0 keeps them forever. */
+  auditRetentionDays: z.coerce.number().min(0).default(90),
   /** An SSE reader that takes nothing for this long is told it is too slow and disconnected (it resumes with Last-Event-ID). */
   slowConsumerMs: z.coerce.number().int().min(100).default(30_000),
   /** Frames a WebSocket client may send per second (a second's burst allowed). */
@@ -143,6 +145,7 @@ export const ENV_NAMES: Record<keyof BrokerConfig, string> = {
   adminKey: 'QUESTLOG_ADMIN_KEY',
   allowedOrigins: 'QUESTLOG_ALLOWED_ORIGINS',
   metricsToken: 'QUESTLOG_METRICS_TOKEN',
+  auditRetentionDays: 'QUESTLOG_AUDIT_RETENTION_DAYS',
   activeEncryptionKey: 'QUESTLOG_ACTIVE_ENCRYPTION_KEY',
   logLevel: 'LOG_LEVEL',
 }

@@ -1,3 +1,4 @@
+import { request } from 'node:http'
 import parsePrometheusTextFormat from 'parse-prometheus-text-format'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -381,6 +382,81 @@ describe('malformed input', () => {
   })
 })
 
+describe('the audit log', () => {
+  it('sums up a flood of refusals instead of writing a row each, and counts them in /metrics', async () => {
+    const rowsBefore = await auditRows()
+    const countedBefore = refusedCount((await metrics(broker)).body, 'unauthorized')
+    const forbiddenBefore = refusedCount((await metrics(broker)).body, 'forbidden')
+    await flood(2000, () => api(broker.url, 'GET', '/v1/topics/game.x/events'), 401)
+    await flood(
+      500,
+      () => api(broker.url, 'GET', '/v1/keys', undefined, { authorization: `Bearer ${narrow}` }),
+      403,
+    )
+    // one row for each source's first refusal
+    expect((await auditRows()) - rowsBefore).toBeLessThanOrEqual(3)
+    const after = (await metrics(broker)).body
+    expect(refusedCount(after, 'unauthorized') - countedBefore).toBeGreaterThanOrEqual(2000)
+    expect(refusedCount(after, 'forbidden') - forbiddenBefore).toBeGreaterThanOrEqual(500)
+
+    // at the end of the window, one summary per source holds the rest
+    await broker.services.audit.flush()
+    const rows = await sql`SELECT outcome, action, details FROM ql_audit ORDER BY id DESC LIMIT 10`
+    const summary = (outcome: string) =>
+      rows.find((r) => r.outcome === outcome && r.action === 'refused requests (summary)')?.details
+    expect(Number(summary('unauthenticated')?.count)).toBeGreaterThanOrEqual(1999)
+    expect(Number(summary('forbidden')?.count)).toBeGreaterThanOrEqual(499)
+    expect((await auditRows()) - rowsBefore).toBeLessThanOrEqual(6)
+  })
+
+  it('keeps rows bounded when the refusals come from ever new addresses', async () => {
+    await broker.services.audit.flush()
+    const [{ last }] = (await sql`SELECT coalesce(max(id), 0)::int AS last FROM ql_audit`) as unknown as [
+      { last: number },
+    ]
+    const added = () => sql`SELECT action, details FROM ql_audit WHERE id > ${last}`
+    // 400 loopback addresses, two refusals each
+    const sources = Array.from({ length: 400 }, (_, i) => `127.0.${1 + Math.floor(i / 200)}.${1 + (i % 200)}`)
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < sources.length; i += 50) {
+        const statuses = await Promise.all(
+          sources.slice(i, i + 50).map((from) => getFrom(from, '/v1/topics')),
+        )
+        expect(statuses.every((st) => st === 401)).toBe(true)
+      }
+    }
+    // a row for each of the first 256 sources, one for all the others
+    expect((await added()).length).toBeLessThanOrEqual(257)
+    await broker.services.audit.flush()
+    const rows = await added()
+    expect(rows.length).toBeLessThanOrEqual(2 * 257)
+    // the summaries still account for every refusal
+    const counted = rows.reduce(
+      (n, r) =>
+        n + (r.action === 'refused requests (summary)' ? Number((r.details as { count: number }).count) : 1),
+      0,
+    )
+    expect(counted).toBe(800)
+  })
+
+  it('deletes rows older than the retention in the background', async () => {
+    const old = await sql`INSERT INTO ql_audit (at, action, target, outcome, details)
+      VALUES (now() - interval '91 days', 'POST /v1/keys', '/v1/keys', 'ok', '{}'),
+             (now() - interval '400 days', 'POST /v1/keys', '/v1/keys', 'ok', '{}') RETURNING id`
+    const kept = await sql`INSERT INTO ql_audit (at, action, target, outcome, details)
+      VALUES (now() - interval '89 days', 'POST /v1/keys', '/v1/keys', 'ok', '{}') RETURNING id`
+    const ids = (rows: readonly Record<string, unknown>[]) => rows.map((r) => String(r.id))
+    const deadline = Date.now() + 10_000
+    let left = old.length
+    while (left > 0 && Date.now() < deadline) {
+      await sleep(100)
+      left = (await sql`SELECT id FROM ql_audit WHERE id IN ${sql(ids(old))}`).length
+    }
+    expect(left).toBe(0)
+    expect(await sql`SELECT id FROM ql_audit WHERE id IN ${sql(ids(kept))}`).toHaveLength(1)
+  })
+})
+
 /** Headers of an SSE response; the stream is closed at once. */
 async function openStream(path: string, headers: Record<string, string>) {
   const ac = new AbortController()
@@ -399,6 +475,18 @@ function handshake(b: Broker, origin?: string): Promise<number> {
       resolve(101)
     })
     ws.on('error', () => {})
+  })
+}
+
+/** The status of a GET sent from the local address `from` (any 127.x.y.z reaches the broker). */
+function getFrom(from: string, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${broker.url}${path}`, { localAddress: from, agent: false }, (res) => {
+      res.resume()
+      res.on('end', () => resolve(res.statusCode ?? 0))
+    })
+    req.on('error', reject)
+    req.end()
   })
 }
 

@@ -16,6 +16,8 @@ export interface Refusal {
   outcome: 'unauthenticated' | 'forbidden'
   status: number
   ip: string
+  /** On a 401, the key id the credential named (a revoked, expired or made-up key): the caller chose it. */
+  claimedKeyId: string | null
 }
 
 export interface AuditLogOptions {
@@ -43,8 +45,9 @@ interface Tally {
 
 /**
  * Who did what, when: admin actions, one row each, and refused requests, bounded: the first
- * refusal of a source (a key for 403, an address for 401) in a window is written at once, the
- * rest are counted and written as one summary row when the window ends.
+ * refusal of a source (a key for 403; for 401 an address and the key id its credential named) in
+ * a window is written at once, the rest are counted and written as one summary row when the
+ * window ends.
  */
 export class AuditLog {
   private tallies = new Map<string, Tally>()
@@ -88,7 +91,8 @@ export class AuditLog {
   /** One refused request: written now if it is its source's first in this window, otherwise counted. */
   async refused(r: Refusal): Promise<void> {
     const refusal = { ...r, target: r.target.slice(0, MAX_TARGET) }
-    let source = `${r.outcome}|${r.outcome === 'forbidden' ? r.keyId : r.ip}`
+    let source =
+      r.outcome === 'forbidden' ? `forbidden|${r.keyId}` : `unauthenticated|${r.ip}|${r.claimedKeyId}`
     if (!this.tallies.has(source) && this.tallies.size >= MAX_SOURCES) source = `${r.outcome}|*`
     const tally = this.tallies.get(source)
     if (tally) {
@@ -102,7 +106,7 @@ export class AuditLog {
       action: refusal.action,
       target: refusal.target,
       outcome: refusal.outcome,
-      details: { status: refusal.status, ip: refusal.ip },
+      details: { status: refusal.status, ip: refusal.ip, claimedKeyId: refusal.claimedKeyId },
     })
   }
 
@@ -123,6 +127,7 @@ export class AuditLog {
           to,
           status: refusal.status,
           ip: refusal.ip,
+          claimedKeyId: refusal.claimedKeyId,
           lastAction: refusal.action,
         },
       })

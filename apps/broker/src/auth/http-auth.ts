@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Services } from '../services'
+import { claimedKeyId } from './key-store'
 import { OPEN, type Principal } from './principal'
 
 declare module 'fastify' {
@@ -59,6 +60,7 @@ export function installAuth(app: FastifyInstance, s: Services): void {
           outcome: reply.statusCode === 401 ? 'unauthenticated' : 'forbidden',
           status: reply.statusCode,
           ip: req.ip,
+          claimedKeyId: claimedKeyId(req.headers.authorization?.replace(/^Bearer\s+/, '')),
         })
         .catch((err) => req.log.warn({ err }, 'audit write failed'))
       return

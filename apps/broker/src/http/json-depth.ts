@@ -8,13 +8,29 @@ export const MAX_JSON_DEPTH = 256
 /** True when `value` has arrays or objects nested more than `max` levels deep; walks without recursion. */
 export function nestedDeeperThan(value: unknown, max: number): boolean {
   if (typeof value !== 'object' || value === null) return false
-  const stack: Array<[object, number]> = [[value, 1]]
-  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
-    const [node, depth] = top
+  // two parallel stacks, and no array per node: this runs on every JSON body
+  const nodes: object[] = [value]
+  const depths: number[] = [1]
+  while (nodes.length > 0) {
+    const node = nodes.pop() as Record<string, unknown> | unknown[]
+    const depth = depths.pop() as number
     if (depth > max) return true
-    const children = Array.isArray(node) ? node : Object.values(node)
-    for (const child of children) {
-      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1])
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) {
+        const child = node[i]
+        if (typeof child === 'object' && child !== null) {
+          nodes.push(child)
+          depths.push(depth + 1)
+        }
+      }
+    } else {
+      for (const k in node) {
+        const child = node[k]
+        if (typeof child === 'object' && child !== null) {
+          nodes.push(child)
+          depths.push(depth + 1)
+        }
+      }
     }
   }
   return false

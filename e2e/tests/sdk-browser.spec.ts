@@ -31,7 +31,15 @@ let pages: Server
 let pagesUrl: string
 
 async function startOwnBroker(): Promise<Broker> {
-  return createBroker({ port: brokerPort, databaseUrl: db.url, logLevel: 'warn', auth: 'on', adminKey: KEY })
+  // the fixture page is a browser game on another origin: the broker lets that origin in, and only it
+  return createBroker({
+    port: brokerPort,
+    databaseUrl: db.url,
+    logLevel: 'warn',
+    auth: 'on',
+    adminKey: KEY,
+    allowedOrigins: [pagesUrl],
+  })
 }
 
 /** Stops the broker and starts it again on the same port and database: every connection drops. */
@@ -127,6 +135,8 @@ test.beforeAll(async () => {
   await chmod(dir, 0o755)
   db = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg') })
   brokerPort = await freePort()
+  const pagesPort = await freePort()
+  pagesUrl = `http://127.0.0.1:${pagesPort}`
   broker = await startOwnBroker()
 
   // the fixture page and the SDK bundle, from another origin than the broker, as a game would be
@@ -140,9 +150,7 @@ test.beforeAll(async () => {
     if (!entry) return void res.writeHead(404).end()
     res.writeHead(200, { 'content-type': entry.type }).end(await readFile(entry.file))
   })
-  const pagesPort = await freePort()
   await new Promise<void>((resolve) => pages.listen(pagesPort, '127.0.0.1', resolve))
-  pagesUrl = `http://127.0.0.1:${pagesPort}`
 })
 
 test.afterAll(async () => {

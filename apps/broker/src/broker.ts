@@ -155,6 +155,8 @@ export async function createBroker(
       'no QUESTLOG_ENCRYPTION_KEYS: the browser-token signing secret is kept in the database, so whoever can read it (a backup, a replica) can mint tokens; configure a master key to derive the secret from it instead',
     )
   }
+  const audit = new AuditLog(sql, log, { retentionDays: config.auditRetentionDays })
+  audit.start(config.retentionIntervalMs)
   if (config.auth === 'off') {
     log.warn(
       'AUTHENTICATION IS OFF (QUESTLOG_AUTH=off): anyone who can reach this broker can read, write and administer it',
@@ -196,7 +198,7 @@ export async function createBroker(
     schemas,
     crypto,
     keys,
-    audit: new AuditLog(sql),
+    audit,
     rateLimits,
     quotas: new Quotas(config),
   }
@@ -213,6 +215,8 @@ export async function createBroker(
       await withTimeout(scheduler.stop(), 5000)
       await withTimeout(webhooks.stop(), 5000)
       await withTimeout(app.close(), 5000)
+      // after the server: the refusals of its last requests are summed up too
+      await withTimeout(audit.stop(), 5000)
       await withTimeout(fanout.stop(), 2000)
       await withTimeout(unlistenErasures(), 2000)
       await withTimeout(Promise.all(writeLanes.map((lane) => lane.end({ timeout: 2 }))), 3000)

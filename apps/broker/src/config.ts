@@ -4,6 +4,16 @@ import path from 'node:path'
 import { z } from 'zod'
 import { allowEntryError } from './delivery/outbound-guard'
 
+/** `*`, `null`, or an origin exactly as a browser sends it in `Origin`. */
+function isOriginEntry(o: string): boolean {
+  if (o === '*' || o === 'null') return true
+  try {
+    return new URL(o).origin === o
+  } catch {
+    return false
+  }
+}
+
 /** The broker's whole configuration; `process.env` is read here and nowhere else. */
 export const brokerConfigSchema = z.strictObject({
   /** HTTP port; 0 picks a free one. */
@@ -70,7 +80,10 @@ export const brokerConfigSchema = z.strictObject({
   auth: z.enum(['on', 'off']).default('on'),
   /** An admin API key to create at start (`ql_<12>_<43>`); otherwise the first start prints a new one. */
   adminKey: z.string().optional(),
-  /** Origins allowed to open WebSockets (browser games); empty allows any. */
+  /**
+   * Browser origins (`https://game.example`) that may call the broker: CORS on HTTP and SSE, and
+   * WebSocket handshakes. Empty allows none; `*` allows any but `null`, which only `null` allows.
+   */
   allowedOrigins: z
     .union([
       z.array(z.string()),
@@ -81,6 +94,16 @@ export const brokerConfigSchema = z.strictObject({
           .filter(Boolean),
       ),
     ])
+    .pipe(
+      z.array(
+        z
+          .string()
+          .refine(
+            isOriginEntry,
+            'an origin is scheme://host[:port] with no path or trailing slash (or * for any, null for sandboxed pages)',
+          ),
+      ),
+    )
     .default([]),
   /**
    * Webhook targets admitted although they are inward (loopback, private, link-local…): CIDRs
@@ -105,6 +128,10 @@ export const brokerConfigSchema = z.strictObject({
       ),
     )
     .default([]),
+  /** A bearer token that lets a scraper read every series of /metrics; when set, /metrics needs it or an admin key. */
+  metricsToken: z.string().min(16, 'use at least 16 characters (openssl rand -base64 32)').optional(),
+  /** Audit rows older than this many days are deleted in the background; 0 keeps them forever. */
+  auditRetentionDays: z.coerce.number().min(0).default(90),
   /** An SSE reader that takes nothing for this long is told it is too slow and disconnected (it resumes with Last-Event-ID). */
   slowConsumerMs: z.coerce.number().int().min(100).default(30_000),
   /** Frames a WebSocket client may send per second (a second's burst allowed). */
@@ -158,6 +185,8 @@ export const ENV_NAMES: Record<keyof BrokerConfig, string> = {
   adminKey: 'QUESTLOG_ADMIN_KEY',
   allowedOrigins: 'QUESTLOG_ALLOWED_ORIGINS',
   webhookAllow: 'QUESTLOG_WEBHOOK_ALLOW',
+  metricsToken: 'QUESTLOG_METRICS_TOKEN',
+  auditRetentionDays: 'QUESTLOG_AUDIT_RETENTION_DAYS',
   activeEncryptionKey: 'QUESTLOG_ACTIVE_ENCRYPTION_KEY',
   quotaTopics: 'QUESTLOG_QUOTA_TOPICS',
   quotaPartitions: 'QUESTLOG_QUOTA_PARTITIONS',

@@ -15,22 +15,45 @@ export function textProblem(s: string): string | null {
 // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is exactly what this looks for
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
 
-/** Deepest nesting of arrays and objects a payload may have; deeper ones are refused before anything recurses over them. */
+/**
+ * Deepest nesting of arrays and objects a payload may have. `JSON.parse` takes
+ * any depth, but the recursive walks after it (schema checks,
+ * `JSON.stringify`, PostgreSQL's JSON reader) give out at a few thousand
+ * levels, and consumers in other languages refuse far less (Ruby 100, serde
+ * 128).
+ */
 export const MAX_JSON_DEPTH = 100
 
-/**
- * Whether a parsed JSON value nests arrays and objects deeper than `max`.
- * Walks with a stack of its own: a hostile value cannot overflow the call
- * stack here, as it would in JSON.stringify or a recursive check.
- */
+/** Deepest nesting of a request body or frame: a payload inside its envelope (`{"events":[{"data":…}]}`). */
+export const MAX_BODY_DEPTH = MAX_JSON_DEPTH + 3
+
+/** Whether a parsed JSON value nests arrays and objects deeper than `max`; walks without recursion. */
 export function nestsDeeperThan(value: unknown, max: number): boolean {
   if (typeof value !== 'object' || value === null) return false
-  const stack: Array<{ v: object; depth: number }> = [{ v: value, depth: 1 }]
-  while (stack.length > 0) {
-    const { v, depth } = stack.pop()!
+  // two parallel stacks, and no array per node: this runs on every JSON body
+  const nodes: object[] = [value]
+  const depths: number[] = [1]
+  while (nodes.length > 0) {
+    const node = nodes.pop() as Record<string, unknown> | unknown[]
+    const depth = depths.pop() as number
     if (depth > max) return true
-    const children = Array.isArray(v) ? v : Object.values(v)
-    for (const c of children) if (typeof c === 'object' && c !== null) stack.push({ v: c, depth: depth + 1 })
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) {
+        const child = node[i]
+        if (typeof child === 'object' && child !== null) {
+          nodes.push(child)
+          depths.push(depth + 1)
+        }
+      }
+    } else {
+      for (const k in node) {
+        const child = node[k]
+        if (typeof child === 'object' && child !== null) {
+          nodes.push(child)
+          depths.push(depth + 1)
+        }
+      }
+    }
   }
   return false
 }

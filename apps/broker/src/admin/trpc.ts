@@ -1,4 +1,4 @@
-import { isQuestlogError } from '@questlog/protocol'
+import { BadRequestError, isQuestlogError, MAX_BODY_DEPTH, nestsDeeperThan } from '@questlog/protocol'
 import { initTRPC, TRPCError } from '@trpc/server'
 import { type Principal, requireSuperuser } from '../auth/principal'
 import { toQuestlogError } from '../http/errors'
@@ -24,31 +24,47 @@ const TRPC_CODE = {
   504: 'TIMEOUT',
 } as const
 
+const INTERNAL = { code: 'internal', message: 'internal error' } as const
+
 const t = initTRPC.context<AdminContext>().create({
-  // the Questlog code and field paths travel in `data.questlog`, the same shape as HTTP errors
+  // never a stack in an error (tRPC adds one outside production): it names the broker's files
+  isDev: false,
+  // the Questlog code and field paths travel in `data.questlog`, the same shape as HTTP errors;
+  // an unexpected failure says only that (its text may name files or SQL): the broker logs it
   errorFormatter({ shape, error }) {
     const cause = error.cause
     const { error: qe } = toQuestlogError(cause ?? error)
-    const coded = isQuestlogError(cause) || cause?.name === 'ZodError' || error.code === 'BAD_REQUEST'
+    const coded = isQuestlogError(cause) || qe.code !== 'internal'
+    const hidden = !coded && error.code === 'INTERNAL_SERVER_ERROR'
+    const { stack: _stack, ...data } = shape.data
     return {
       ...shape,
-      message: coded ? qe.message : shape.message,
-      data: { ...shape.data, questlog: coded ? qe.toJSON().error : null },
+      message: coded ? qe.message : hidden ? INTERNAL.message : shape.message,
+      data: { ...data, questlog: coded ? qe.toJSON().error : hidden ? INTERNAL : null },
     }
   },
 })
 
-/** Converts thrown Questlog errors into TRPCErrors with the matching code. */
+/** Converts thrown errors the broker knows (its own, zod's, URIError…) into TRPCErrors with the matching code. */
 const errors = t.middleware(async ({ next }) => {
   const result = await next()
-  if (!result.ok) {
+  if (!result.ok && result.error.cause !== undefined) {
     const cause = result.error.cause
-    if (isQuestlogError(cause)) {
-      const code = TRPC_CODE[cause.status as keyof typeof TRPC_CODE] ?? 'INTERNAL_SERVER_ERROR'
-      throw new TRPCError({ code, message: cause.message, cause })
+    const { error: qe } = toQuestlogError(cause)
+    if (isQuestlogError(cause) || qe.code !== 'internal') {
+      const code = TRPC_CODE[qe.status as keyof typeof TRPC_CODE] ?? 'INTERNAL_SERVER_ERROR'
+      throw new TRPCError({ code, message: qe.message, cause: qe })
     }
   }
   return result
+})
+
+/** Input nested past what the handlers' recursive walks take is refused before any of them runs. */
+const bounded = t.middleware(async ({ getRawInput, next }) => {
+  if (nestsDeeperThan(await getRawInput(), MAX_BODY_DEPTH)) {
+    throw new BadRequestError(`the input nests deeper than ${MAX_BODY_DEPTH} levels`)
+  }
+  return next()
 })
 
 const administrators = t.middleware(({ ctx, next }) => {
@@ -57,4 +73,4 @@ const administrators = t.middleware(({ ctx, next }) => {
 })
 
 export const router = t.router
-export const procedure = t.procedure.use(errors).use(administrators)
+export const procedure = t.procedure.use(errors).use(administrators).use(bounded)

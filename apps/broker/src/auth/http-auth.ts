@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Services } from '../services'
+import { claimedKeyId } from './key-store'
 import { OPEN, type Principal } from './principal'
 
 declare module 'fastify' {
@@ -25,7 +26,8 @@ function bearer(req: FastifyRequest): string | undefined {
 /**
  * Authenticates every request before its handler runs (401 when the key or
  * token is missing, malformed, expired or revoked), and records admin actions
- * and refusals in the audit log. Handlers check permissions on what they touch.
+ * and refusals in the audit log (refusals summed up per source: see AuditLog).
+ * Handlers check permissions on what they touch.
  */
 export function installAuth(app: FastifyInstance, s: Services): void {
   app.decorateRequest('principal', null as unknown as Principal)
@@ -48,13 +50,28 @@ export function installAuth(app: FastifyInstance, s: Services): void {
       req.method !== 'GET' &&
       AUDITED.test(path) &&
       !/\/(events|pull|ack|nak|term|cloudevents|scheduled)$/.test(path)
-    if (!refused && !(adminAction && reply.statusCode < 400)) return
+    if (refused) {
+      // a flood of refusals must not become a flood of rows: the audit log sums them up per source
+      await s.audit
+        .refused({
+          keyId: req.principal?.keyId ?? null,
+          action: `${req.method} ${req.routeOptions.url ?? path}`,
+          target: path,
+          outcome: reply.statusCode === 401 ? 'unauthenticated' : 'forbidden',
+          status: reply.statusCode,
+          ip: req.ip,
+          claimedKeyId: claimedKeyId(req.headers.authorization?.replace(/^Bearer\s+/, '')),
+        })
+        .catch((err) => req.log.warn({ err }, 'audit write failed'))
+      return
+    }
+    if (!adminAction || reply.statusCode >= 400) return
     await s.audit
       .record({
         keyId: req.principal?.keyId ?? null,
         action: `${req.method} ${req.routeOptions.url ?? path}`,
         target: path,
-        outcome: refused ? (reply.statusCode === 401 ? 'unauthenticated' : 'forbidden') : 'ok',
+        outcome: 'ok',
         details: { status: reply.statusCode, ip: req.ip },
       })
       .catch((err) => req.log.warn({ err }, 'audit write failed'))

@@ -30,6 +30,11 @@ interface KeyRow extends KeyInfo {
 
 const KEY = /^ql_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{43})$/
 const TOKEN = /^qt_([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]{43})$/
+
+/** The key id a credential names, whether or not the key exists or the secret matches. */
+export function claimedKeyId(credential: string | undefined): string | null {
+  return (credential && KEY.exec(credential)?.[1]) || null
+}
 // a revoked key stops working on every broker within this long
 const CACHE_MS = 2000
 

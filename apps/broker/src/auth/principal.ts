@@ -62,8 +62,7 @@ export function requirePattern(p: Principal, action: Action, pattern: string): v
   if (!isAllowedPattern(p.rules, action, pattern)) throw refuse(p, action, `'${pattern}'`)
 }
 
-/** Broker-wide administration (keys, audit log, the console's API): admin on every topic. */
-/** An operator: admin on every topic. */
+/** An operator, who may administer the broker (keys, audit log, the console's API): admin on every topic. */
 export function isSuperuser(p: Principal): boolean {
   return isAllowedPattern(p.rules, 'admin', '>')
 }

@@ -49,6 +49,10 @@ export function toQuestlogError(err: unknown): { error: QuestlogError; unexpecte
         error: new PayloadTooLargeError('request body is larger than the broker accepts', 0, 0),
         unexpected: false,
       }
+    case 'FST_ERR_BAD_URL':
+      return { error: new BadRequestError('the URL has a malformed percent-escape'), unexpected: false }
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return { error: new BadRequestError('a segment of the URL is too long'), unexpected: false }
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return {
         error: new QE('unsupported_media_type', `unsupported content type: ${e.message}`),
@@ -64,6 +68,14 @@ export function toQuestlogError(err: unknown): { error: QuestlogError; unexpecte
       ),
       unexpected: false,
     }
+  }
+  // decodeURIComponent of a path segment or header
+  if (err instanceof URIError) {
+    return { error: new BadRequestError('a percent-escape in the request is malformed'), unexpected: false }
+  }
+  // a document nested past what a recursive walk of it (a schema, JSON.stringify) can take
+  if (err instanceof RangeError && /call stack/i.test(err.message)) {
+    return { error: new BadRequestError('the request is nested too deeply'), unexpected: false }
   }
   if (err instanceof SyntaxError || (e?.statusCode === 400 && e.message)) {
     return { error: new BadRequestError(`body is not valid JSON: ${e.message}`), unexpected: false }

@@ -1,5 +1,6 @@
 import { NotReadyError } from '@questlog/protocol'
 import type { FastifyInstance } from 'fastify'
+import { metricsAccess } from '../auth/metrics-access'
 import type { Services } from '../services'
 
 export function healthRoutes(app: FastifyInstance, s: Services): void {
@@ -15,7 +16,8 @@ export function healthRoutes(app: FastifyInstance, s: Services): void {
     return { status: 'ready' }
   })
 
-  app.get('/metrics', async (_req, reply) => {
-    return reply.type(s.metrics.registry.contentType).send(await s.metrics.registry.metrics())
+  app.get('/metrics', async (req, reply) => {
+    const view = await metricsAccess(s, req.headers.authorization)
+    return reply.type(s.metrics.registry.contentType).send(await s.metrics.exposition(view === 'full'))
   })
 }

@@ -45,7 +45,8 @@ export function streamRoute(app: FastifyInstance, s: Services): void {
       'cache-control': 'no-cache, no-transform',
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
-      ...corsHeaders(req.headers.origin),
+      // what the CORS hook decided for this origin; a hijacked reply sends nothing of its own
+      ...corsHeaders(reply.getHeaders()),
     })
     res.write('retry: 1000\n\n')
     s.metrics.streams.inc()
@@ -105,6 +106,10 @@ export function streamRoute(app: FastifyInstance, s: Services): void {
   })
 }
 
-function corsHeaders(origin: string | undefined): Record<string, string> {
-  return origin ? { 'access-control-allow-origin': origin, vary: 'Origin' } : {}
+function corsHeaders(set: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(set)) {
+    if (name.startsWith('access-control-') || name === 'vary') out[name] = String(value)
+  }
+  return out
 }

@@ -1,26 +1,31 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 
-/** The broker's Prometheus metrics, in a registry of its own (several brokers may share a process in tests). */
+/**
+ * The broker's Prometheus metrics, in registries of its own (several brokers may share a process
+ * in tests): `registry` holds process and broker-wide series, `tenantRegistry` those labelled with
+ * topic or subscription names, which only a scraper with the metrics token or an admin key sees.
+ */
 export function createMetrics() {
   const registry = new Registry()
+  const tenantRegistry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'questlog_' })
   const eventsIn = new Counter({
     name: 'questlog_events_in_total',
     help: 'Events stored, by topic',
     labelNames: ['topic'],
-    registers: [registry],
+    registers: [tenantRegistry],
   })
   const bytesIn = new Counter({
     name: 'questlog_bytes_in_total',
     help: 'Payload bytes stored, by topic',
     labelNames: ['topic'],
-    registers: [registry],
+    registers: [tenantRegistry],
   })
   const eventsOut = new Counter({
     name: 'questlog_events_out_total',
     help: 'Events sent to readers and streams, by topic',
     labelNames: ['topic'],
-    registers: [registry],
+    registers: [tenantRegistry],
   })
   const publishLatency = new Histogram({
     name: 'questlog_publish_latency_seconds',
@@ -60,37 +65,37 @@ export function createMetrics() {
     name: 'questlog_subscription_lag_events',
     help: 'Events a subscription has not yet consumed (queue mode: including those handed out and not acked)',
     labelNames: ['subscription'],
-    registers: [registry],
+    registers: [tenantRegistry],
   })
   const subscriptionLagSeconds = new Gauge({
     name: 'questlog_subscription_lag_seconds',
     help: 'Age of the oldest event a subscription has not yet consumed',
     labelNames: ['subscription'],
-    registers: [registry],
+    registers: [tenantRegistry],
   })
   const subscriptionPending = new Gauge({
     name: 'questlog_subscription_pending',
     help: 'Queue-mode deliveries waiting for an ack or a redelivery',
     labelNames: ['subscription'],
-    registers: [registry],
+    registers: [tenantRegistry],
   })
   const subscriptionRedelivered = new Gauge({
     name: 'questlog_subscription_redelivered',
     help: 'Pending deliveries that were delivered more than once',
     labelNames: ['subscription'],
-    registers: [registry],
+    registers: [tenantRegistry],
   })
   const subscriptionDeadLetters = new Gauge({
     name: 'questlog_subscription_dead_letters',
     help: 'Dead letters not yet redriven',
     labelNames: ['subscription'],
-    registers: [registry],
+    registers: [tenantRegistry],
   })
   const delivered = new Counter({
     name: 'questlog_events_delivered_total',
     help: 'Events handed to consumers of a subscription (pulls and webhooks), redeliveries included',
     labelNames: ['subscription'],
-    registers: [registry],
+    registers: [tenantRegistry],
   })
   const deliveryLatency = new Histogram({
     name: 'questlog_delivery_latency_seconds',
@@ -100,6 +105,11 @@ export function createMetrics() {
   })
   return {
     registry,
+    tenantRegistry,
+    /** The exposition text: with `full`, the tenant series too. */
+    async exposition(full: boolean): Promise<string> {
+      return full ? Registry.merge([registry, tenantRegistry]).metrics() : registry.metrics()
+    },
     subscriptionLag,
     subscriptionLagSeconds,
     subscriptionPending,

@@ -1,4 +1,5 @@
-import { ValidationError } from '@questlog/protocol'
+import { subjectPatternError, ValidationError } from '@questlog/protocol'
+import { z } from 'zod'
 
 /** Where a reader stands: per partition, the next offset it wants, plus the filters of its query. */
 export interface Cursor {
@@ -10,14 +11,23 @@ export interface Cursor {
   type?: string | undefined
 }
 
-interface Wire {
-  t: number
-  p: Array<[number, number]>
-  s?: number
-  u?: number
-  k?: string
-  y?: string
-}
+// a cursor comes back from the client: every field is checked, as a tampered one reaches SQL
+const offset = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
+// the range a Date holds: a millisecond time outside it cannot become a timestamp
+const epochMs = z.number().int().min(-8.64e15).max(8.64e15)
+const wireSchema = z.object({
+  t: z.number().int(),
+  p: z.array(z.tuple([offset, offset])).max(10_000),
+  s: epochMs.optional(),
+  u: epochMs.optional(),
+  k: z.string().max(512).optional(),
+  y: z
+    .string()
+    .refine((v) => subjectPatternError(v) === null)
+    .optional(),
+})
+
+type Wire = z.infer<typeof wireSchema>
 
 /** Opaque to clients: base64url of a small JSON document. */
 export function encodeCursor(c: Cursor): string {
@@ -32,19 +42,16 @@ export function encodeCursor(c: Cursor): string {
 export function decodeCursor(text: string, topicId: number, field: string): Cursor {
   const bad = (why: string) =>
     new ValidationError([{ path: field, message: `not a cursor of this topic: ${why}` }])
-  let wire: Wire
+  let parsed: unknown
   try {
-    wire = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as Wire
+    parsed = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'))
   } catch {
     throw bad('unreadable')
   }
-  if (typeof wire !== 'object' || wire === null || !Array.isArray(wire.p)) throw bad('unreadable')
-  if (wire.t !== topicId) throw bad('it belongs to another topic')
-  const positions = new Map<number, number>()
-  for (const pair of wire.p) {
-    if (!Array.isArray(pair) || !pair.every((n) => Number.isSafeInteger(n) && n >= 0))
-      throw bad('bad position')
-    positions.set(pair[0] as number, pair[1] as number)
-  }
-  return { topicId, positions, sinceMs: wire.s, untilMs: wire.u, key: wire.k, type: wire.y }
+  const wire = wireSchema.safeParse(parsed)
+  if (!wire.success) throw bad('unreadable')
+  if (wire.data.t !== topicId) throw bad('it belongs to another topic')
+  const { p, s, u, k, y } = wire.data
+  const positions = new Map<number, number>(p)
+  return { topicId, positions, sinceMs: s, untilMs: u, key: k, type: y }
 }

@@ -145,6 +145,8 @@ export class TopicService {
         { path: 'partitions', message: `partitions can only grow (the topic has ${current.partitions})` },
       ])
     }
+    // nothing to change (an empty PATCH): drizzle refuses an UPDATE without a SET
+    if (Object.values(patch).every((v) => v === undefined)) return current
     const updated = await this.db.transaction(async (tx) => {
       const growth = (patch.partitions ?? current.partitions) - current.partitions
       if (owner && growth > 0 && current.ownerKey === owner.keyId) {

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { WebSocketServer } from 'ws'
+import { originAllowed } from '../auth/origin-policy'
 import type { Services } from '../services'
 import { WsConnection } from './ws-connection'
 
@@ -29,8 +30,7 @@ export function registerWebSocket(app: FastifyInstance, s: Services): void {
       return
     }
     const origin = req.headers.origin
-    const allowed = s.config.allowedOrigins
-    if (origin !== undefined && allowed.length > 0 && !allowed.includes(origin)) {
+    if (origin !== undefined && !originAllowed(origin, s.config.allowedOrigins)) {
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
       return
     }

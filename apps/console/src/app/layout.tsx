@@ -1,4 +1,5 @@
 import type { Metadata } from 'next'
+import { connection } from 'next/server'
 import type { ReactNode } from 'react'
 import { Providers } from './providers'
 import './globals.css'
@@ -8,7 +9,9 @@ export const metadata: Metadata = {
   description: 'Topics, messages and health of a Questlog event bus',
 }
 
-export default function RootLayout({ children }: { children: ReactNode }) {
+export default async function RootLayout({ children }: { children: ReactNode }) {
+  // rendered for each request: a page built ahead of time could not carry the request's CSP nonce
+  await connection()
   return (
     <html lang="en">
       <body>

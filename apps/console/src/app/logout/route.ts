@@ -1,3 +1,4 @@
+import { fromAnotherSite } from '@/lib/same-site'
 import { endSession } from '@/lib/session'
 
 /**
@@ -5,8 +6,7 @@ import { endSession } from '@/lib/session'
  * afresh and nothing of the session's screens (cached data, polling) survives it.
  */
 export async function POST(req: Request): Promise<Response> {
-  const origin = req.headers.get('origin')
-  if (origin && new URL(origin).host !== req.headers.get('host')) {
+  if (fromAnotherSite(req)) {
     return new Response('Sign-out from another site is refused.', { status: 403 })
   }
   await endSession()

@@ -1,4 +1,5 @@
 import { readEnv } from '@/env'
+import { fromAnotherSite } from '@/lib/same-site'
 import { currentSession, endSession } from '@/lib/session'
 import { SESSION_HEADER, trpcError } from '@/lib/trpc-error'
 
@@ -17,8 +18,7 @@ async function forward(req: Request, ctx: { params: Promise<{ path: string }> })
     })
   }
   // the session cookie is SameSite=Strict; refusing foreign origins as well keeps other sites out for certain
-  const origin = req.headers.get('origin')
-  if (req.method !== 'GET' && origin && new URL(origin).host !== req.headers.get('host')) {
+  if (req.method !== 'GET' && fromAnotherSite(req)) {
     return trpcError(path, search, 403, 'forbidden', 'Calls from other sites are refused.')
   }
   const target = `${QUESTLOG_BROKER_URL.replace(/\/$/, '')}/trpc/${encodeURIComponent(path)}${search}`

@@ -56,6 +56,7 @@ export function streamRoute(app: FastifyInstance, s: Services): void {
       positions,
       key: q.key,
       type: q.type,
+      pageBytes: s.config.maxReadBytes,
       sink: {
         send: (e, cursor) => {
           s.metrics.eventsOut.inc({ topic: name })

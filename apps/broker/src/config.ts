@@ -81,7 +81,7 @@ export const brokerConfigSchema = z.strictObject({
       ),
     ])
     .default([]),
-  /** An SSE reader that takes nothing for this long is told it is too slow and disconnected (it resumes with Last-Event-ID). */
+  /** An SSE or WebSocket reader that takes nothing for this long is told it is too slow and disconnected (it resumes where it was). */
   slowConsumerMs: z.coerce.number().int().min(100).default(30_000),
   /** Payload bytes one read hands a reader at once (a catch-up page, a WebSocket frame, a pull's answer); one event always goes. */
   maxReadBytes: z.coerce

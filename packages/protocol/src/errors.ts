@@ -22,6 +22,8 @@ export const ERROR_CODES = {
   unsupported_media_type: { status: 415 },
   backpressure: { status: 429 },
   rate_limited: { status: 429 },
+  /** A stream reader took nothing for too long and was let go; it resumes from its position by reconnecting. */
+  slow_consumer: { status: 429 },
   internal: { status: 500 },
   not_ready: { status: 503 },
   unavailable: { status: 503 },
@@ -36,6 +38,7 @@ export const RETRYABLE_CODES: readonly ErrorCode[] = [
   'backpressure',
   'out_of_order',
   'rate_limited',
+  'slow_consumer',
   'not_ready',
   'unavailable',
   'timeout',

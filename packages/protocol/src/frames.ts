@@ -392,5 +392,7 @@ export const WS_CLOSE_CODES = {
   unauthorized: 4401,
   /** Too many frames: the client flooded past its limit. */
   rateLimited: 4429,
+  /** The client read nothing of what was sent to it for `slowConsumerMs`: reconnect and resume. */
+  slowConsumer: 4408,
   unsupportedVersion: 4426,
 } as const

@@ -31,6 +31,7 @@ import { handleRpcFrame, type RpcFrame } from '../rpc/rpc-frames'
 import { type RpcPeer, type RpcRouter, rpcRouterOf } from '../rpc/rpc-router'
 import type { Services } from '../services'
 import { loadGroupOffsets } from './consumer-offsets'
+import { SlowConsumerWatch } from './slow-consumer-watch'
 import { type SettleFrame, WsNamedSubscription } from './ws-named-subscription'
 import { WsSubscription } from './ws-subscription'
 
@@ -65,6 +66,7 @@ export class WsConnection {
   private refusedSince = 0
   private flooded = false
   private readonly helloTimer: NodeJS.Timeout
+  private readonly sendWatch: SlowConsumerWatch
   private readonly rpc: RpcRouter
   /** This connection as request/reply sees it. */
   /** Frames this connection may send past its rate: one per request the broker routed to it (for the reply). */
@@ -85,6 +87,11 @@ export class WsConnection {
   ) {
     this.rpc = rpcRouterOf(s)
     this.frameTokens = s.config.maxFramesPerSecond
+    this.sendWatch = new SlowConsumerWatch(
+      () => this.ws.bufferedAmount > SEND_HIGH_WATER,
+      s.config.slowConsumerMs,
+      () => this.slowConsumer(),
+    )
     ws.on('message', (data, isBinary) => {
       if (!this.admitFrame()) return
       if (isBinary) this.onBinary(data as Buffer)
@@ -161,6 +168,22 @@ export class WsConnection {
   private send(frame: object | string): void {
     if (this.ws.readyState !== this.ws.OPEN) return
     this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame))
+    this.sendWatch.observe()
+  }
+
+  /** True while the send buffer is past its mark: subscriptions then wait, and a client that stays there is let go. */
+  private congested(): boolean {
+    return this.sendWatch.observe()
+  }
+
+  /** The client read nothing for `slowConsumerMs`: what waits for it would only grow. */
+  private slowConsumer(): void {
+    const message = `this connection took nothing for ${this.s.config.slowConsumerMs} ms; reconnect to resume where you were`
+    this.s.log.warn('WebSocket reader too slow; disconnecting it')
+    this.fail(new QuestlogError('slow_consumer', message), {})
+    this.shutdown('slow_consumer', message, WS_CLOSE_CODES.slowConsumer)
+    // the close frame waits behind what the client does not read: the socket goes regardless
+    setTimeout(() => this.ws.terminate(), 1000).unref()
   }
 
   private fail(error: QuestlogError, to: { id?: number | undefined; sid?: string | undefined }): void {
@@ -503,7 +526,7 @@ export class WsConnection {
       this.s,
       {
         send: (text) => this.send(text),
-        congested: () => this.ws.bufferedAmount > SEND_HIGH_WATER,
+        congested: () => this.congested(),
         drained: () => this.drained(),
       },
       {
@@ -540,7 +563,7 @@ export class WsConnection {
       this.s,
       {
         send: (text) => this.send(text),
-        congested: () => this.ws.bufferedAmount > SEND_HIGH_WATER,
+        congested: () => this.congested(),
         drained: () => this.drained(),
       },
       {
@@ -561,7 +584,7 @@ export class WsConnection {
   private async drained(): Promise<void> {
     // ws has no drain event of its own; the underlying socket does
     const socket = (this.ws as unknown as { _socket?: NodeJS.EventEmitter })._socket
-    while (this.ws.readyState === this.ws.OPEN && this.ws.bufferedAmount > SEND_HIGH_WATER) {
+    while (this.ws.readyState === this.ws.OPEN && this.congested()) {
       if (socket) await Promise.race([once(socket, 'drain'), new Promise((r) => setTimeout(r, 50))])
       else await new Promise((r) => setTimeout(r, 10))
     }
@@ -569,6 +592,7 @@ export class WsConnection {
 
   private cleanup(): void {
     clearTimeout(this.helloTimer)
+    this.sendWatch.stop()
     this.rpc.disconnect(this.peer)
     for (const sub of this.subs.values()) void sub.stop()
     this.subs.clear()

@@ -9,6 +9,8 @@ export interface Principal {
   kind: 'key' | 'token' | 'open'
   rateEventsPerSec: number | null
   rateBytesPerSec: number | null
+  /** When the credential stops being valid (epoch ms): a token's or its key's expiry; null when it does not expire. */
+  expiresAt: number | null
 }
 
 /** With QUESTLOG_AUTH=off every caller is this. */
@@ -19,6 +21,7 @@ export const OPEN: Principal = {
   kind: 'open',
   rateEventsPerSec: null,
   rateBytesPerSec: null,
+  expiresAt: null,
 }
 
 export const ADMIN_RULES: AclRule[] = [

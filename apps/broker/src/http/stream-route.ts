@@ -92,8 +92,15 @@ export function streamRoute(app: FastifyInstance, s: Services): void {
     })
     const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS)
     heartbeat.unref()
+    // the stream lives no longer than the right it was opened with (a revoked key, an expired token)
+    const unwatch = s.keys.sessions.watch(req.principal, (e) => {
+      res.write(`event: error\ndata: ${JSON.stringify({ code: e.code, message: e.message })}\n\n`)
+      tail.stop()
+      setTimeout(() => res.destroy(), 1000).unref()
+    })
     open.add(tail)
     res.on('close', () => {
+      unwatch()
       open.delete(tail)
       tail.stop()
     })

@@ -66,6 +66,8 @@ export class WsConnection {
   private refusedSince = 0
   private flooded = false
   private readonly helloTimer: NodeJS.Timeout
+  /** Stops watching the credential's end (see SessionWatch). */
+  private unwatchSession: (() => void) | undefined
   private readonly sendWatch: SlowConsumerWatch
   private readonly rpc: RpcRouter
   /** This connection as request/reply sees it. */
@@ -93,7 +95,8 @@ export class WsConnection {
       () => this.slowConsumer(),
     )
     ws.on('message', (data, isBinary) => {
-      if (!this.admitFrame()) return
+      // a connection being closed (its session ended, say) takes no more frames
+      if (this.ws.readyState !== this.ws.OPEN || !this.admitFrame()) return
       if (isBinary) this.onBinary(data as Buffer)
       else this.onMessage(data.toString())
     })
@@ -183,6 +186,13 @@ export class WsConnection {
     this.fail(new QuestlogError('slow_consumer', message), {})
     this.shutdown('slow_consumer', message, WS_CLOSE_CODES.slowConsumer)
     // the close frame waits behind what the client does not read: the socket goes regardless
+    setTimeout(() => this.ws.terminate(), 1000).unref()
+  }
+
+  /** The key was revoked, or the key or token expired: the session ends with it. */
+  private sessionEnded(error: QuestlogError): void {
+    this.fail(error, {})
+    this.shutdown(error.code, error.message, WS_CLOSE_CODES.unauthorized)
     setTimeout(() => this.ws.terminate(), 1000).unref()
   }
 
@@ -378,6 +388,8 @@ export class WsConnection {
       return
     }
     clearTimeout(this.helloTimer)
+    if (this.ws.readyState !== this.ws.OPEN) return
+    this.unwatchSession = this.s.keys.sessions.watch(this.principal, (e) => this.sessionEnded(e))
     this.greeted = true
     this.send({
       op: 'welcome',
@@ -592,6 +604,7 @@ export class WsConnection {
 
   private cleanup(): void {
     clearTimeout(this.helloTimer)
+    this.unwatchSession?.()
     this.sendWatch.stop()
     this.rpc.disconnect(this.peer)
     for (const sub of this.subs.values()) void sub.stop()

@@ -214,4 +214,43 @@ describe('sessions end when their right ends', () => {
     expect(asked).toBeGreaterThanOrEqual(3)
     await renewing.close()
   })
+
+  it('refuses API keys in the query string, and takes tokens there only on /stream and /v1/ws', async () => {
+    const key = await newKey('query-user')
+    const { token } = await newToken(key, 60)
+    const cases: Array<[string, string]> = [
+      [`/v1/topics/sess.d/stream?access_token=${key}`, 'API keys are not accepted in the query string'],
+      [`/v1/topics/sess.d/events?access_token=${key}`, 'API keys are not accepted in the query string'],
+      [`/v1/topics/sess.d/events?access_token=${token}`, 'access_token is accepted only by'],
+      [`/v1/topics?access_token=${token}`, 'access_token is accepted only by'],
+    ]
+    // the headers only: a stream that was let in would never end
+    const refusal = async (path: string, headers: Record<string, string> = {}) => {
+      const res = await fetch(broker.url + path, { headers })
+      if (res.status !== 401) await res.body?.cancel()
+      const body =
+        res.status === 401 ? ((await res.json()) as { error: { code: string; message: string } }) : undefined
+      return { status: res.status, error: body?.error }
+    }
+    for (const [path, message] of cases) {
+      const res = await refusal(path)
+      expect(res.status, path).toBe(401)
+      expect(res.error?.code).toBe('unauthorized')
+      expect(res.error?.message).toContain(message)
+    }
+    // not even beside a good header: the key in the URL has leaked, the caller should hear of it
+    const both = await refusal(`/v1/topics/sess.d/events?access_token=${key}`, {
+      authorization: `Bearer ${key}`,
+    })
+    expect(both.status).toBe(401)
+    const sse = await sseSession(`/v1/topics/sess.d/stream?access_token=${token}`)
+    expect(sse.status).toBe(200)
+
+    const refused = await wsSession(`?access_token=${key}`, undefined, 'sess.d')
+    expect(refused.frames[0]).toMatchObject({ op: 'error', code: 'unauthorized' })
+    expect(refused.frames[0]!.message).toContain('Authorization: Bearer')
+    expect((await within(refused.closed, 5000)).code).toBe(4401)
+    const taken = await wsSession(`?access_token=${token}`, undefined, 'sess.d')
+    expect(taken.frames[0]).toMatchObject({ op: 'welcome' })
+  })
 })

@@ -84,8 +84,8 @@ export class WsConnection {
   constructor(
     private readonly ws: WebSocket,
     private readonly s: Services,
-    /** A credential sent with the upgrade request (Authorization header or access_token), if any. */
-    private readonly upgradeCredential: string | undefined = undefined,
+    /** The credential sent with the upgrade request, if any; throws when it may not be used (a key in the query). */
+    private readonly upgradeCredential: () => string | undefined = () => undefined,
   ) {
     this.rpc = rpcRouterOf(s)
     this.frameTokens = s.config.maxFramesPerSecond
@@ -304,7 +304,7 @@ export class WsConnection {
         return
       }
       this.authenticating = true
-      void this.authenticate(frame.token ?? this.upgradeCredential)
+      void this.authenticate(frame.token)
       return
     }
     switch (frame.op) {
@@ -378,9 +378,13 @@ export class WsConnection {
     }
   }
 
-  private async authenticate(credential: string | undefined): Promise<void> {
+  private async authenticate(token: string | undefined): Promise<void> {
     try {
-      this.principal = this.s.config.auth === 'off' ? OPEN : await this.s.keys.authenticate(credential)
+      if (this.s.config.auth === 'off') this.principal = OPEN
+      else {
+        const fromUpgrade = this.upgradeCredential()
+        this.principal = await this.s.keys.authenticate(token ?? fromUpgrade)
+      }
     } catch (e) {
       const error = this.coded(e)
       this.fail(error, {})

@@ -4,6 +4,7 @@ import path from 'node:path'
 import pino, { type Logger } from 'pino'
 import { AuditLog } from './auth/audit-log'
 import { KeyStore } from './auth/key-store'
+import { redactingLogger } from './auth/log-redaction'
 import { ADMIN_RULES } from './auth/principal'
 import { RateLimiter } from './auth/rate-limiter'
 import { type BrokerConfig, type BrokerConfigInput, brokerConfigSchema } from './config'
@@ -49,7 +50,7 @@ export async function createBroker(
   options: BrokerOptions = {},
 ): Promise<Broker> {
   const config: BrokerConfig = brokerConfigSchema.parse(input)
-  const log = options.logger ?? pino({ level: config.logLevel })
+  const log = redactingLogger(options.logger ?? pino({ level: config.logLevel }))
   const brokerId = randomUUID()
 
   let embedded: EmbeddedDatabase | undefined

@@ -1,6 +1,8 @@
 import { once } from 'node:events'
+import { connect } from 'node:net'
 import { createClient, isQuestlogError } from '@questlog/sdk-node'
 import pino from 'pino'
+import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { type Broker, createBroker } from '../src/broker'
@@ -252,5 +254,46 @@ describe('sessions end when their right ends', () => {
     expect((await within(refused.closed, 5000)).code).toBe(4401)
     const taken = await wsSession(`?access_token=${token}`, undefined, 'sess.d')
     expect(taken.frames[0]).toMatchObject({ op: 'welcome' })
+  })
+
+  it('writes no credential to the log, even when a request fails unexpectedly', async () => {
+    const key = await newKey('log-watcher')
+    const { token } = await newToken(key, 60)
+    // a request the broker cannot serve (its database lost a table under it) is logged with its URL
+    const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} })
+    await sql`ALTER TABLE ql_partitions RENAME TO ql_partitions_gone`
+    try {
+      const res = await api(broker.url, 'GET', `/v1/topics/sess.d/stream?from=latest&access_token=${token}`)
+      expect(res.status).toBe(500)
+    } finally {
+      await sql`ALTER TABLE ql_partitions_gone RENAME TO ql_partitions`
+      await sql.end()
+    }
+    // an HTTP request the parser refuses, its Authorization header included
+    const url = new URL(broker.url)
+    const socket = connect(Number(url.port), url.hostname)
+    await once(socket, 'connect')
+    socket.write(`GET /v1/topics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nBad Header\r\n\r\n`)
+    const [answer] = await once(socket, 'data')
+    expect(String(answer)).toMatch(/^HTTP\/1.1 400/)
+    socket.destroy()
+    await sleep(100)
+
+    const failed = logged.map((l) => JSON.parse(l)).find((l) => l.msg === 'request failed')
+    expect(failed.url).toBe('/v1/topics/sess.d/stream?from=latest&access_token=[redacted]')
+    expect(logged.some((l) => l.includes('client error'))).toBe(true)
+    // bytes are logged as arrays of numbers: read them as text too
+    const all = logged
+      .map((line) =>
+        JSON.stringify(JSON.parse(line), (_, v) =>
+          v?.type === 'Buffer' && Array.isArray(v.data) ? Buffer.from(v.data).toString('latin1') : v,
+        ),
+      )
+      .join('\n')
+    for (const secret of secrets) {
+      expect(all).not.toContain(secret)
+      // a key's secret part alone is a leak too
+      expect(all).not.toContain(secret.slice(-43))
+    }
   })
 })

@@ -22,3 +22,10 @@ export function queryCredential(value: string, path: string): string {
   }
   return value
 }
+
+const QUERY_SECRET = /([?&]access_token=)[^&#]*/gi
+
+/** A request URL fit for a log: the value of any `access_token` is replaced. */
+export function redactUrl(url: string): string {
+  return url.replace(QUERY_SECRET, '$1[redacted]')
+}

@@ -11,6 +11,7 @@ import Fastify, {
 } from 'fastify'
 import { adminRouter } from '../admin/router'
 import { installAuth } from '../auth/http-auth'
+import { redactUrl } from '../auth/query-credential'
 import type { Services } from '../services'
 import { registerWebSocket } from '../ws/ws-route'
 import { cloudEventsRoute } from './cloudevents-route'
@@ -51,7 +52,7 @@ export async function createHttpServer(s: Services): Promise<FastifyInstance> {
 
   app.setErrorHandler((err, req, reply) => {
     const { error, unexpected } = toQuestlogError(err)
-    if (unexpected) req.log.error({ err, url: req.url }, 'request failed')
+    if (unexpected) req.log.error({ err, url: redactUrl(req.url) }, 'request failed')
     s.metrics.rejected.inc({ reason: error.code })
     if (error.code === 'backpressure' || error.code === 'rate_limited') {
       const ms = Number(error.details?.retryAfterMs ?? 1000)

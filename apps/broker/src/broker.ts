@@ -4,6 +4,7 @@ import path from 'node:path'
 import pino, { type Logger } from 'pino'
 import { AuditLog } from './auth/audit-log'
 import { KeyStore, type TokenSecretSource } from './auth/key-store'
+import { redactingLogger } from './auth/log-redaction'
 import { ADMIN_RULES } from './auth/principal'
 import { Quotas } from './auth/quotas'
 import { RateLimiter } from './auth/rate-limiter'
@@ -52,7 +53,7 @@ export async function createBroker(
   options: BrokerOptions = {},
 ): Promise<Broker> {
   const config: BrokerConfig = brokerConfigSchema.parse(input)
-  const log = options.logger ?? pino({ level: config.logLevel })
+  const log = redactingLogger(options.logger ?? pino({ level: config.logLevel }))
   const brokerId = randomUUID()
 
   let embedded: EmbeddedDatabase | undefined

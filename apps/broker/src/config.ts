@@ -132,8 +132,14 @@ export const brokerConfigSchema = z.strictObject({
   metricsToken: z.string().min(16, 'use at least 16 characters (openssl rand -base64 32)').optional(),
   /** Audit rows older than this many days are deleted in the background; 0 keeps them forever. */
   auditRetentionDays: z.coerce.number().min(0).default(90),
-  /** An SSE reader that takes nothing for this long is told it is too slow and disconnected (it resumes with Last-Event-ID). */
+  /** An SSE or WebSocket reader that takes nothing for this long is told it is too slow and disconnected (it resumes where it was). */
   slowConsumerMs: z.coerce.number().int().min(100).default(30_000),
+  /** Payload bytes one read hands a reader at once (a catch-up page, a WebSocket frame, a pull's answer); one event always goes. */
+  maxReadBytes: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(1024 * 1024),
   /** Frames a WebSocket client may send per second (a second's burst allowed). */
   maxFramesPerSecond: z.coerce.number().int().min(1).default(20_000),
   /** Subscriptions one WebSocket connection may hold. */
@@ -178,6 +184,7 @@ export const ENV_NAMES: Record<keyof BrokerConfig, string> = {
   tlsKey: 'QUESTLOG_TLS_KEY',
   statsIntervalMs: 'QUESTLOG_STATS_INTERVAL_MS',
   slowConsumerMs: 'QUESTLOG_SLOW_CONSUMER_MS',
+  maxReadBytes: 'QUESTLOG_MAX_READ_BYTES',
   maxFramesPerSecond: 'QUESTLOG_MAX_FRAMES_PER_SECOND',
   maxSubscriptionsPerConnection: 'QUESTLOG_MAX_SUBSCRIPTIONS_PER_CONNECTION',
   encryptionKeys: 'QUESTLOG_ENCRYPTION_KEYS',

@@ -23,6 +23,8 @@ export const ERROR_CODES = {
   backpressure: { status: 429 },
   rate_limited: { status: 429 },
   quota_exceeded: { status: 429 },
+  /** A stream reader took nothing for too long and was let go; it resumes from its position by reconnecting. */
+  slow_consumer: { status: 429 },
   internal: { status: 500 },
   not_ready: { status: 503 },
   unavailable: { status: 503 },
@@ -37,6 +39,7 @@ export const RETRYABLE_CODES: readonly ErrorCode[] = [
   'backpressure',
   'out_of_order',
   'rate_limited',
+  'slow_consumer',
   'not_ready',
   'unavailable',
   'timeout',

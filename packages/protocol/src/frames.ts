@@ -388,9 +388,13 @@ export type ServerFrame = z.infer<typeof serverFrameSchema>
 export const WS_CLOSE_CODES = {
   normal: 1000,
   goingAway: 1001,
+  /** Refused by a rule of the broker's (a key past its quota of connections); the close frame says which. */
+  policyViolation: 1008,
   protocolError: 4400,
   unauthorized: 4401,
   /** Too many frames: the client flooded past its limit. */
   rateLimited: 4429,
+  /** The client read nothing of what was sent to it for `slowConsumerMs`: reconnect and resume. */
+  slowConsumer: 4408,
   unsupportedVersion: 4426,
 } as const

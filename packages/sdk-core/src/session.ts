@@ -217,7 +217,18 @@ export class Session {
       conn.close(1000, 'client closed')
     }
     this.failPending(new ClientClosedError('the client is closed', error))
+    // iterators waiting for events learn why none will come
+    if (error && isQuestlogError(error)) for (const s of this.subscribers.values()) s.onError(error)
     this.status.transition({ state: 'closed', reason: error ? 'fatal_error' : 'client_closed', error })
+  }
+
+  /**
+   * A session that ends because its credential did (a token expired, a key was
+   * revoked) is opened again when a token function can give a fresh credential;
+   * the handshake then says whether it is good. A fixed credential is dead for good.
+   */
+  private renewable(e: QuestlogError): boolean {
+    return e.code === 'unauthorized' && typeof this.o.token === 'function'
   }
 
   private async run(): Promise<void> {
@@ -252,7 +263,9 @@ export class Session {
         error = new ConnectionLostError()
       } catch (e) {
         error = e as Error
-        if (isQuestlogError(e) && FATAL_CODES.has(e.code)) {
+        // refused at the handshake, or ended by the broker (close code) with no fresh credential to try
+        const opened = this.conn !== undefined
+        if (isQuestlogError(e) && FATAL_CODES.has(e.code) && !(opened && this.renewable(e))) {
           this.close(e)
           return
         }
@@ -362,7 +375,9 @@ export class Session {
         } else if (frame.sid !== undefined) {
           this.subscribers.get(frame.sid)?.onError(error)
         } else if (FATAL_CODES.has(error.code)) {
-          this.close(error)
+          // the broker closes the connection next; a renewable session then opens again
+          if (this.renewable(error)) this.conn?.close(1000, 'renewing the credential')
+          else this.close(error)
         }
         return
       }

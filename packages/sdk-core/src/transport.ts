@@ -1,9 +1,10 @@
+import { AuthError, WS_CLOSE_CODES } from '@questlog/protocol'
 import { AbortedError, ConnectionLostError } from './errors'
 
 /** One open connection to a broker, as the client core sees it: text frames in (binary ones for publishes in columns) and out. */
 export interface TransportConnection {
   send(data: string | Uint8Array): void
-  /** Frames as they arrive; ends when the connection closes. */
+  /** Frames as they arrive; ends when the connection closes, and throws an AuthError when the broker closed it because the credential ended. */
   readonly frames: AsyncIterable<string>
   close(code?: number, reason?: string): void
   /** Bytes queued locally, not yet written to the network. */
@@ -34,6 +35,7 @@ export function webSocketTransport(Ctor: WebSocketConstructor): Transport {
         const socket = new Ctor(url)
         const queue: string[] = []
         let ended = false
+        let refused: AuthError | undefined
         let wake: (() => void) | undefined
         const onAbort = () => {
           socket.close(1000, 'aborted')
@@ -46,6 +48,10 @@ export function webSocketTransport(Ctor: WebSocketConstructor): Transport {
         })
         socket.addEventListener('close', (ev: { code?: number; reason?: string }) => {
           ended = true
+          if (ev.code === WS_CLOSE_CODES.unauthorized)
+            refused = new AuthError(
+              ev.reason || 'the broker ended the session: the credential is no longer valid',
+            )
           wake?.()
           signal.removeEventListener('abort', onAbort)
           reject(
@@ -69,7 +75,10 @@ export function webSocketTransport(Ctor: WebSocketConstructor): Transport {
               async *[Symbol.asyncIterator]() {
                 for (;;) {
                   while (queue.length > 0) yield queue.shift()!
-                  if (ended) return
+                  if (ended) {
+                    if (refused) throw refused
+                    return
+                  }
                   await new Promise<void>((r) => {
                     wake = r
                   })

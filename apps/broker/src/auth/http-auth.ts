@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Services } from '../services'
 import { claimedKeyId } from './key-store'
 import { OPEN, type Principal } from './principal'
+import { queryCredential } from './query-credential'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -13,14 +14,16 @@ declare module 'fastify' {
 const PUBLIC = new Set(['/health', '/health/live', '/health/ready', '/metrics'])
 const AUDITED = /^\/(v1\/(topics|subscriptions|replays|keys|scheduled)|trpc)\b/
 
-function bearer(req: FastifyRequest): string | undefined {
-  const header = req.headers.authorization
-  if (header?.startsWith('Bearer ')) return header.slice(7).trim()
+function bearer(req: FastifyRequest, path: string): string | undefined {
   // EventSource cannot set headers: browsers pass their token in the query
   const query = req.query as Record<string, string | undefined> | undefined
   const fromQuery = query?.access_token
   if (query && fromQuery !== undefined) delete query.access_token
-  return fromQuery
+  // refused even beside a header: a key in a URL is a leak to stop, not to overlook
+  const inQuery = fromQuery === undefined ? undefined : queryCredential(String(fromQuery), path)
+  const header = req.headers.authorization
+  if (header?.startsWith('Bearer ')) return header.slice(7).trim()
+  return inQuery
 }
 
 /**
@@ -41,7 +44,7 @@ export function installAuth(app: FastifyInstance, s: Services): void {
       req.principal = OPEN
       return
     }
-    req.principal = await s.keys.authenticate(bearer(req))
+    req.principal = await s.keys.authenticate(bearer(req, path))
   })
   app.addHook('onResponse', async (req, reply) => {
     const path = req.url.split('?')[0]!

@@ -10,6 +10,7 @@ import {
 } from '@questlog/protocol'
 import type { Sql } from '../storage/db'
 import { ADMIN_RULES, type Principal } from './principal'
+import { SessionWatch } from './session-watch'
 
 export interface KeyInfo {
   id: string
@@ -76,6 +77,8 @@ export class KeyStore {
   private readonly cache = new Map<string, { at: number; row: KeyRow | undefined }>()
   private tokenSecret: Buffer | undefined
   private readonly masters: Map<string, Buffer>
+  /** Open WebSocket and SSE sessions, ended when their key or token stops being valid. */
+  readonly sessions = new SessionWatch((ids) => this.endedKeys(ids))
 
   constructor(
     private readonly sql: Sql,
@@ -183,6 +186,25 @@ export class KeyStore {
       .sql`UPDATE ql_api_keys SET revoked_at = now() WHERE id = ${id} AND revoked_at IS NULL RETURNING id`
     if (rows.length === 0) throw new NotFoundError(`no active key '${id}'`, { id })
     this.cache.delete(id)
+    // sessions on this broker end now; other brokers see it on their next check
+    void this.sessions.check()
+  }
+
+  /** Of `ids`, the keys that can no longer be used and why, read in one query (and cached). */
+  private async endedKeys(ids: string[]): Promise<Map<string, string>> {
+    const rows = await this
+      .sql`SELECT *, rules::text AS rules_json FROM ql_api_keys WHERE id = ANY(${ids}::text[])`
+    const found = new Map(rows.map((r) => [r.id as string, toInfo(r)]))
+    const ended = new Map<string, string>()
+    const at = Date.now()
+    for (const id of ids) {
+      const row = found.get(id)
+      this.cache.set(id, { at, row })
+      if (!row) ended.set(id, 'no longer exists')
+      else if (row.revokedAt !== null) ended.set(id, 'was revoked')
+      else if (!this.usable(row)) ended.set(id, 'has expired')
+    }
+    return ended
   }
 
   private async row(id: string): Promise<KeyRow | undefined> {
@@ -217,6 +239,7 @@ export class KeyStore {
         rateEventsPerSec: row.rateEventsPerSec,
         rateBytesPerSec: row.rateBytesPerSec,
         quotas: row.quotas,
+        expiresAt: row.expiresAt === null ? null : Date.parse(row.expiresAt),
       }
     }
     const token = TOKEN.exec(credential)
@@ -242,6 +265,7 @@ export class KeyStore {
         rateEventsPerSec: row.rateEventsPerSec,
         rateBytesPerSec: row.rateBytesPerSec,
         quotas: row.quotas,
+        expiresAt: row.expiresAt === null ? body.e : Math.min(body.e, Date.parse(row.expiresAt)),
       }
     }
     throw new AuthError('malformed credential: expected ql_… (API key) or qt_… (token)')

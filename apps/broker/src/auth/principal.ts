@@ -18,6 +18,8 @@ export interface Principal {
   rateBytesPerSec: number | null
   /** The key's own quotas, where it has any (see auth/quotas.ts). */
   quotas: KeyQuotas
+  /** When the credential stops being valid (epoch ms): a token's or its key's expiry; null when it does not expire. */
+  expiresAt: number | null
 }
 
 /** With QUESTLOG_AUTH=off every caller is this. */
@@ -29,6 +31,7 @@ export const OPEN: Principal = {
   rateEventsPerSec: null,
   rateBytesPerSec: null,
   quotas: {},
+  expiresAt: null,
 }
 
 export const ADMIN_RULES: AclRule[] = [
@@ -47,6 +50,7 @@ export const BROKER: Principal = {
   rateEventsPerSec: null,
   rateBytesPerSec: null,
   quotas: {},
+  expiresAt: null,
 }
 
 // the message never says whether the topic exists: another tenant's names stay unknown

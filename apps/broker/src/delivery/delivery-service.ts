@@ -71,21 +71,25 @@ export class DeliveryService {
     return this.subs.create(input, owner)
   }
 
-  /** Pulls up to `max` deliveries; with `waitMs`, waits for events to arrive when none are ready. */
+  /**
+   * Pulls up to `max` deliveries, of at most `maxBytes` payload bytes past the first; with
+   * `waitMs`, waits for events to arrive when none are ready.
+   */
   async pull(
     name: string,
     member: string,
     max: number,
     waitMs: number,
     signal?: AbortSignal,
+    maxBytes?: number,
   ): Promise<Delivery[]> {
     const deadline = Date.now() + waitMs
     for (;;) {
       const sub = await this.subs.get(name)
       const got =
         sub.mode === 'queue'
-          ? await this.queue.pull(sub, member, max)
-          : await this.group.pull(sub, member, max)
+          ? await this.queue.pull(sub, member, max, maxBytes)
+          : await this.group.pull(sub, member, max, maxBytes)
       this.observe(sub.name, got)
       if (got.length > 0 || Date.now() >= deadline || signal?.aborted) return got
       await this.waitForEvents(sub, Math.min(deadline - Date.now(), POLL_TICK_MS * 10))

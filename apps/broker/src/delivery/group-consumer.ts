@@ -1,7 +1,7 @@
 import { AttemptExpiredError, subjectPatternToRegex } from '@questlog/protocol'
 import { advance } from '../read/reader'
 import type { Sql } from '../storage/db'
-import { highWatermarks, readEvents } from '../storage/event-store'
+import { highWatermarks, readEventPage } from '../storage/event-store'
 import type { DeadLetters } from './dead-letters'
 import type { Delivery } from './delivery'
 import type { PartitionPosition, Subscription, SubscriptionService } from './subscriptions'
@@ -66,7 +66,13 @@ export class GroupConsumer {
       ON CONFLICT (subscription_id, member) DO UPDATE SET last_seen = now()`
   }
 
-  async pull(sub: Subscription, member: string, max: number): Promise<Delivery[]> {
+  /** Up to `max` events of the member's partitions, of at most `maxBytes` payload bytes past the first. */
+  async pull(
+    sub: Subscription,
+    member: string,
+    max: number,
+    maxBytes = Number.POSITIVE_INFINITY,
+  ): Promise<Delivery[]> {
     await this.heartbeat(sub, member)
     if (sub.paused) return []
     const members = await this.liveMembers(sub)
@@ -80,26 +86,37 @@ export class GroupConsumer {
       this.fetched.set(stateKey, state)
     }
     const out: Delivery[] = []
+    let bytes = 0
     const highs = new Map<number, Map<number, number>>()
     for (const p of mine) {
-      if (out.length >= max) break
+      if (out.length >= max || bytes >= maxBytes) break
       const k = key(p.topic.id, p.partition)
       const from = Math.max(p.next, state.next.get(k) ?? 0)
       if (!highs.has(p.topic.id)) highs.set(p.topic.id, await highWatermarks(this.sql, p.topic.id))
       const high = highs.get(p.topic.id)!
       if (from >= (high.get(p.partition) ?? 0)) continue
       const limit = max - out.length
-      const events = await readEvents(this.sql, p.topic.id, {
+      const page = await readEventPage(this.sql, p.topic.id, {
         positions: new Map([[p.partition, from]]),
         typeRegex: sub.typeFilter === null ? undefined : subjectPatternToRegex(sub.typeFilter),
         limit,
+        maxBytes: Number.isFinite(maxBytes) ? maxBytes - bytes : undefined,
         order: 'offset',
       })
-      state.next.set(
-        k,
-        advance(new Map([[p.partition, from]]), events, events.length < limit, high).get(p.partition)!,
-      )
+      let { events, short } = page
+      // only the pull's first event may go past the budget: later partitions keep what fits
+      if (out.length > 0) {
+        let fit = 0
+        for (let b = bytes; fit < events.length && b + events[fit]!.data.length <= maxBytes; fit++)
+          b += events[fit]!.data.length
+        if (fit < events.length) {
+          events = events.slice(0, fit)
+          short = false
+        }
+      }
+      state.next.set(k, advance(new Map([[p.partition, from]]), events, short, high).get(p.partition)!)
       for (const event of events) {
+        bytes += event.data.length
         out.push({
           token: encodeToken({
             mode: 'stream',

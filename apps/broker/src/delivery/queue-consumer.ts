@@ -1,11 +1,24 @@
 import { AttemptExpiredError, DeliveryNotFoundError, subjectPatternToRegex } from '@questlog/protocol'
 import { advance } from '../read/reader'
 import type { Sql, TransactionSql } from '../storage/db'
-import { highWatermarks, readAt, readEvents, type StoredEvent } from '../storage/event-store'
+import { highWatermarks, readAt, readEventPage, type StoredEvent } from '../storage/event-store'
 import type { DeadLetters } from './dead-letters'
 import type { Delivery } from './delivery'
 import type { Subscription, SubscriptionService } from './subscriptions'
 import { type DeliveryToken, decodeToken, encodeToken, newAttempt } from './tokens'
+
+/** Payload bytes a pull may still hand out; only its first event may go past. */
+interface Budget {
+  bytes: number
+}
+
+/** How many of `sizes` (in order) a pull takes: all that fit the budget, and the first in any case if nothing was taken yet. */
+function fitting(sizes: number[], budget: Budget, taken: number): number {
+  let n = 0
+  while (n < sizes.length && (sizes[n]! <= budget.bytes || (taken === 0 && n === 0)))
+    budget.bytes -= sizes[n++]!
+  return n
+}
 
 interface Handout {
   topicId: number
@@ -30,15 +43,22 @@ export class QueueConsumer {
     private readonly deadLetters: DeadLetters,
   ) {}
 
-  async pull(sub: Subscription, member: string, max: number): Promise<Delivery[]> {
+  /** Up to `max` deliveries, of at most `maxBytes` payload bytes past the first. */
+  async pull(
+    sub: Subscription,
+    member: string,
+    max: number,
+    maxBytes = Number.POSITIVE_INFINITY,
+  ): Promise<Delivery[]> {
     if (sub.paused) return []
     const positions = await this.subs.positions(sub)
     const topicNames = new Map(positions.map((p) => [p.topic.id, p.topic.name]))
     const handouts: Handout[] = []
+    const budget: Budget = { bytes: maxBytes }
     const deadIds = await this.sql.begin(async (tx) => {
-      const dead = await this.redeliveries(tx, sub, member, max, handouts, topicNames)
-      if (handouts.length < max)
-        await this.fresh(tx, sub, member, max - handouts.length, handouts, topicNames)
+      const dead = await this.redeliveries(tx, sub, member, max, handouts, topicNames, budget)
+      if (handouts.length < max && budget.bytes > 0)
+        await this.fresh(tx, sub, member, max - handouts.length, handouts, topicNames, budget)
       return this.deadLetters.record(tx, sub, dead)
     })
     await this.deadLetters.publishCopies(sub, deadIds)
@@ -82,12 +102,16 @@ export class QueueConsumer {
     max: number,
     out: Handout[],
     topicNames: Map<number, string>,
+    budget: Budget,
   ) {
+    // with the stored sizes, so a pull takes no more than its budget; the rest stays due
     const due = await tx`
-      SELECT topic_id, partition, "offset", deliveries FROM ql_pending
-      WHERE subscription_id = ${sub.id} AND deliver_after <= now()
-      ORDER BY deliver_after, topic_id, partition, "offset" LIMIT ${max}
-      FOR UPDATE SKIP LOCKED`
+      SELECT p.topic_id, p.partition, p."offset", p.deliveries, coalesce(octet_length(e.data), 0) AS size
+      FROM ql_pending p
+      LEFT JOIN ql_events e ON e.topic_id = p.topic_id AND e.partition = p.partition AND e."offset" = p."offset"
+      WHERE p.subscription_id = ${sub.id} AND p.deliver_after <= now()
+      ORDER BY p.deliver_after, p.topic_id, p.partition, p."offset" LIMIT ${max}
+      FOR UPDATE OF p SKIP LOCKED`
     const dead: Array<{
       topicId: number
       partition: number
@@ -102,6 +126,7 @@ export class QueueConsumer {
         dead.push({ ...key, deliveries, reason: `not acked after ${deliveries} deliveries (maxDeliveries)` })
         continue
       }
+      if (fitting([Number(r.size)], budget, out.length) === 0) continue
       out.push({
         ...key,
         topic: topicNames.get(key.topicId) ?? '',
@@ -127,6 +152,7 @@ export class QueueConsumer {
     want: number,
     out: Handout[],
     topicNames: Map<number, string>,
+    budget: Budget,
   ) {
     const rows = await tx`
       SELECT topic_id, partition, next_offset FROM ql_sub_positions
@@ -134,7 +160,7 @@ export class QueueConsumer {
     const highs = new Map<number, Map<number, number>>()
     const start = out.length
     for (const r of rows) {
-      if (out.length - start >= want) break
+      if (out.length - start >= want || budget.bytes <= 0) break
       const topicId = Number(r.topic_id)
       const partition = Number(r.partition)
       const from = Number(r.next_offset)
@@ -142,13 +168,21 @@ export class QueueConsumer {
       const high = highs.get(topicId)!
       if (from >= (high.get(partition) ?? 0)) continue
       const limit = want - (out.length - start)
-      const events = await readEvents(this.sql, topicId, {
+      const page = await readEventPage(this.sql, topicId, {
         positions: new Map([[partition, from]]),
         typeRegex: sub.typeFilter === null ? undefined : subjectPatternToRegex(sub.typeFilter),
         limit,
+        maxBytes: Number.isFinite(budget.bytes) ? budget.bytes : undefined,
         order: 'offset',
       })
-      const next = advance(new Map([[partition, from]]), events, events.length < limit, high).get(partition)!
+      const fit = fitting(
+        page.events.map((e) => e.data.length),
+        budget,
+        out.length,
+      )
+      const events = page.events.slice(0, fit)
+      const short = page.short && fit === page.events.length
+      const next = advance(new Map([[partition, from]]), events, short, high).get(partition)!
       const handed: Handout[] = events.map((event) => ({
         topicId,
         topic: topicNames.get(topicId) ?? '',

@@ -14,6 +14,7 @@ import Fastify, {
 import { adminRouter } from '../admin/router'
 import { installAuth } from '../auth/http-auth'
 import { originAllowed } from '../auth/origin-policy'
+import { redactUrl } from '../auth/query-credential'
 import type { Services } from '../services'
 import { registerWebSocket } from '../ws/ws-route'
 import { cloudEventsRoute } from './cloudevents-route'
@@ -31,7 +32,7 @@ import { topicsRoutes } from './topics-routes'
 export async function createHttpServer(s: Services): Promise<FastifyInstance> {
   function sendError(err: unknown, req: FastifyRequest, reply: FastifyReply) {
     const { error, unexpected } = toQuestlogError(err)
-    if (unexpected) req.log.error({ err, url: req.url }, 'request failed')
+    if (unexpected) req.log.error({ err, url: redactUrl(req.url) }, 'request failed')
     s.metrics.rejected.inc({ reason: error.code })
     if (error.code === 'backpressure' || error.code === 'rate_limited') {
       const ms = Number(error.details?.retryAfterMs ?? 1000)

@@ -38,6 +38,8 @@ export function streamRoute(app: FastifyInstance, s: Services): void {
       positions = await resolvePositions(s.sql, topic, { partition: q.partition, from: q.from }, 'latest')
     }
 
+    // taken before the stream opens, so one past the key's quota is refused with an ordinary error
+    const releaseQuota = s.quotas.hold(req.principal, 'streams')
     reply.hijack()
     const res = reply.raw
     res.writeHead(200, {
@@ -57,6 +59,7 @@ export function streamRoute(app: FastifyInstance, s: Services): void {
       positions,
       key: q.key,
       type: q.type,
+      pageBytes: s.config.maxReadBytes,
       sink: {
         send: (e, cursor) => {
           s.metrics.eventsOut.inc({ topic: name })
@@ -92,8 +95,16 @@ export function streamRoute(app: FastifyInstance, s: Services): void {
     })
     const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS)
     heartbeat.unref()
+    // the stream lives no longer than the right it was opened with (a revoked key, an expired token)
+    const unwatch = s.keys.sessions.watch(req.principal, (e) => {
+      res.write(`event: error\ndata: ${JSON.stringify({ code: e.code, message: e.message })}\n\n`)
+      tail.stop()
+      setTimeout(() => res.destroy(), 1000).unref()
+    })
     open.add(tail)
     res.on('close', () => {
+      releaseQuota()
+      unwatch()
       open.delete(tail)
       tail.stop()
     })

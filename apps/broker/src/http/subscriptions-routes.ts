@@ -87,7 +87,8 @@ export function subscriptionsRoutes(app: FastifyInstance, s: Services): void {
     const body = parse(pullRequestSchema, req.body ?? {})
     const abort = new AbortController()
     reply.raw.on('close', () => abort.abort())
-    const list = await d.pull(n, body.member, body.max, body.waitMs, abort.signal)
+    // an answer is held whole until the caller reads it: its size is capped as well as its count
+    const list = await d.pull(n, body.member, body.max, body.waitMs, abort.signal, s.config.maxReadBytes)
     return reply.type('application/json; charset=utf-8').send(deliveriesJson(list))
   })
   app.post<{ Params: Params }>('/v1/subscriptions/:name/ack', async (req) => {

@@ -1,7 +1,7 @@
 import { compileSubjectPattern, subjectPatternToRegex } from '@questlog/protocol'
 import type { Fanout, LogListener } from '../fanout/fanout'
 import type { Sql } from '../storage/db'
-import { highWatermarks, readEvents, type StoredEvent } from '../storage/event-store'
+import { highWatermarks, readEventPage, type StoredEvent } from '../storage/event-store'
 import { encodeCursor } from './cursor'
 import { advance } from './reader'
 
@@ -21,6 +21,8 @@ export interface TailOptions {
   type?: string | undefined
   sink: TailSink
   pageSize?: number
+  /** Payload bytes of one catch-up page (past its first event). */
+  pageBytes?: number | undefined
   /** Safety net against a lost notification: re-read the watermarks this often. */
   refreshMs?: number
   onClose?: () => void
@@ -72,8 +74,13 @@ export class TopicTail implements LogListener {
     if (!this.positions.has(partition)) return
     this.high.set(partition, Math.max(this.high.get(partition) ?? 0, first + events.length))
     if (this.idle && !this.congested && this.positions.get(partition) === first) {
-      for (const e of events) this.deliver(e)
-      return
+      // a commit may be thousands of events: past the first write the sink cannot take, the
+      // rest waits in the log, read back once the sink drains (the loop is woken to wait for it)
+      for (const e of events) {
+        this.deliver(e)
+        if (this.congested) break
+      }
+      if (!this.congested) return
     }
     this.poke()
   }
@@ -129,20 +136,26 @@ export class TopicTail implements LogListener {
         continue
       }
       const snapshot = new Map(this.high)
-      const events = await readEvents(this.o.sql, this.o.topicId, {
+      const { events, short } = await readEventPage(this.o.sql, this.o.topicId, {
         positions: behind,
         key: this.o.key,
         typeRegex: this.o.type === undefined ? undefined : subjectPatternToRegex(this.o.type),
         limit,
+        maxBytes: this.o.pageBytes,
         order: behind.size === 1 ? 'offset' : 'time',
       })
       if (this.stopped) return
       for (const e of events) {
         if ((this.positions.get(e.partition) ?? 0) > e.offset) continue
         this.positions.set(e.partition, e.offset + 1)
-        if (!this.o.sink.send(e, this.cursor())) this.congested = true
+        if (!this.o.sink.send(e, this.cursor())) {
+          // what the sink could not take is read again when it drains, not held here
+          this.congested = true
+          break
+        }
       }
-      const moved = advance(behind, events, events.length < limit, snapshot)
+      if (this.congested) continue
+      const moved = advance(behind, events, short, snapshot)
       for (const [p, pos] of moved) this.positions.set(p, Math.max(this.positions.get(p) ?? 0, pos))
     }
   }

@@ -311,8 +311,24 @@ export interface ReadFilter {
   /** POSIX regex the type must match. */
   typeRegex?: string | undefined
   limit: number
+  /**
+   * Payload bytes a read returns at most, besides its first event (which always comes): a page
+   * of large events is cut short, so what one reader asks for stays small whatever it asks.
+   */
+  maxBytes?: number | undefined
   /** `offset` for one partition, `time` to merge partitions in time order. */
   order: 'offset' | 'time'
+}
+
+/** Events read by one query, and whether they are all there were to read. */
+export interface EventPage {
+  events: StoredEvent[]
+  /**
+   * True when neither `limit` nor `maxBytes` left a matching event out: the read
+   * reached the end of what was committed when it ran (a reader may then move to
+   * the high watermark it took before reading).
+   */
+  short: boolean
 }
 
 // drizzle's driver keeps timestamps as text on the shared client, so rows carry epoch milliseconds
@@ -337,6 +353,10 @@ export function rowToStored(r: Record<string, unknown>): StoredEvent {
 }
 
 export async function readEvents(sql: Sql, topicId: number, f: ReadFilter): Promise<StoredEvent[]> {
+  return (await readEventPage(sql, topicId, f)).events
+}
+
+export async function readEventPage(sql: Sql, topicId: number, f: ReadFilter): Promise<EventPage> {
   const parts = [...f.positions.keys()]
   const offs = parts.map((p) => f.positions.get(p)!)
   const since =
@@ -345,26 +365,56 @@ export async function readEvents(sql: Sql, topicId: number, f: ReadFilter): Prom
     f.untilMs === undefined ? sql`` : sql`AND e.time < ${new Date(f.untilMs).toISOString()}::timestamptz`
   const key = f.key === undefined ? sql`` : sql`AND e.key = ${f.key}`
   const type = f.typeRegex === undefined ? sql`` : sql`AND e.type ~ ${f.typeRegex}`
-  const order =
-    f.order === 'offset'
-      ? sql`ORDER BY e.partition, e."offset"`
-      : sql`ORDER BY e.time_ms, e.partition, e."offset"`
+  const orderBy = f.order === 'offset' ? 'e.partition, e."offset"' : 'e.time_ms, e.partition, e."offset"'
+  const order = sql.unsafe(`ORDER BY ${orderBy}`)
   // each partition is read from its position by its own index range, at most `limit` rows of it:
   // a page costs the same at the head of a long backlog as at its tail (times follow offsets
   // within a partition, so the per-partition prefixes hold the first `limit` by time as well)
+  if (f.maxBytes === undefined) {
+    const rows = await sql`
+      SELECT e.*
+      FROM unnest(${parts}::int[], ${offs}::bigint[]) AS c(p, o)
+      CROSS JOIN LATERAL (
+        SELECT ${sql.unsafe(COLUMNS)}
+        FROM ql_events e
+        WHERE e.topic_id = ${topicId} AND e.partition = c.p AND e."offset" >= c.o ${since} ${until} ${key} ${type}
+        ORDER BY e."offset"
+        LIMIT ${f.limit}
+      ) e
+      ${order}
+      LIMIT ${f.limit}`
+    return { events: await decoded(sql, topicId, rows.map(rowToStored)), short: rows.length < f.limit }
+  }
+  // The same with a byte budget: a row is kept while the bytes before it, in its partition and
+  // then in the page's order, are under the budget. Whatever the page keeps, a partition kept
+  // of its own prefix, so the per-partition cut loses nothing the page would keep. The sizes
+  // come from the stored lengths, without reading the payloads of rows left out.
   const rows = await sql`
-    SELECT e.*
-    FROM unnest(${parts}::int[], ${offs}::bigint[]) AS c(p, o)
-    CROSS JOIN LATERAL (
-      SELECT ${sql.unsafe(COLUMNS)}
-      FROM ql_events e
-      WHERE e.topic_id = ${topicId} AND e.partition = c.p AND e."offset" >= c.o ${since} ${until} ${key} ${type}
-      ORDER BY e."offset"
+    SELECT * FROM (
+      SELECT e.*, sum(e.size) OVER (${order}) AS total
+      FROM unnest(${parts}::int[], ${offs}::bigint[]) AS c(p, o)
+      CROSS JOIN LATERAL (
+        SELECT * FROM (
+          SELECT ${sql.unsafe(COLUMNS)}, octet_length(e.data) AS size,
+                 sum(octet_length(e.data)) OVER (ORDER BY e."offset") AS run
+          FROM ql_events e
+          WHERE e.topic_id = ${topicId} AND e.partition = c.p AND e."offset" >= c.o ${since} ${until} ${key} ${type}
+          ORDER BY e."offset"
+          LIMIT ${f.limit}
+        ) w
+        WHERE w.run - w.size < ${f.maxBytes}
+      ) e
+      ${order}
       LIMIT ${f.limit}
     ) e
-    ${order}
-    LIMIT ${f.limit}`
-  return decoded(sql, topicId, rows.map(rowToStored))
+    WHERE e.total - e.size < ${f.maxBytes}
+    ${order}`
+  // a row left out by the budget means the rows kept hold at least the budget
+  const total = rows.length === 0 ? 0 : Number(rows[rows.length - 1]!.total)
+  return {
+    events: await decoded(sql, topicId, rows.map(rowToStored)),
+    short: rows.length < f.limit && total < f.maxBytes,
+  }
 }
 
 /** Next offset of every partition (the high watermarks). */

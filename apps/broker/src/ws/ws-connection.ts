@@ -31,6 +31,7 @@ import { handleRpcFrame, type RpcFrame } from '../rpc/rpc-frames'
 import { type RpcPeer, type RpcRouter, rpcRouterOf } from '../rpc/rpc-router'
 import type { Services } from '../services'
 import { loadGroupOffsets } from './consumer-offsets'
+import { SlowConsumerWatch } from './slow-consumer-watch'
 import { type SettleFrame, WsNamedSubscription } from './ws-named-subscription'
 import { WsSubscription } from './ws-subscription'
 
@@ -63,6 +64,11 @@ export class WsConnection {
   private refusedSince = 0
   private flooded = false
   private readonly helloTimer: NodeJS.Timeout
+  /** Stops watching the credential's end (see SessionWatch). */
+  private unwatchSession: (() => void) | undefined
+  /** Gives back the connection's place in its key's quota of connections. */
+  private releaseQuota: (() => void) | undefined
+  private readonly sendWatch: SlowConsumerWatch
   private readonly rpc: RpcRouter
   /** This connection as request/reply sees it. */
   /** Frames this connection may send past its rate: one per request the broker routed to it (for the reply). */
@@ -78,13 +84,19 @@ export class WsConnection {
   constructor(
     private readonly ws: WebSocket,
     private readonly s: Services,
-    /** A credential sent with the upgrade request (Authorization header or access_token), if any. */
-    private readonly upgradeCredential: string | undefined = undefined,
+    /** The credential sent with the upgrade request, if any; throws when it may not be used (a key in the query). */
+    private readonly upgradeCredential: () => string | undefined = () => undefined,
   ) {
     this.rpc = rpcRouterOf(s)
     this.frameTokens = s.config.maxFramesPerSecond
+    this.sendWatch = new SlowConsumerWatch(
+      () => this.ws.bufferedAmount > SEND_HIGH_WATER,
+      s.config.slowConsumerMs,
+      () => this.slowConsumer(),
+    )
     ws.on('message', (data, isBinary) => {
-      if (!this.admitFrame()) return
+      // a connection being closed (its session ended, say) takes no more frames
+      if (this.ws.readyState !== this.ws.OPEN || !this.admitFrame()) return
       if (isBinary) this.onBinary(data as Buffer)
       else this.onMessage(data.toString())
     })
@@ -159,6 +171,29 @@ export class WsConnection {
   private send(frame: object | string): void {
     if (this.ws.readyState !== this.ws.OPEN) return
     this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame))
+    this.sendWatch.observe()
+  }
+
+  /** True while the send buffer is past its mark: subscriptions then wait, and a client that stays there is let go. */
+  private congested(): boolean {
+    return this.sendWatch.observe()
+  }
+
+  /** The client read nothing for `slowConsumerMs`: what waits for it would only grow. */
+  private slowConsumer(): void {
+    const message = `this connection took nothing for ${this.s.config.slowConsumerMs} ms; reconnect to resume where you were`
+    this.s.log.warn('WebSocket reader too slow; disconnecting it')
+    this.fail(new QuestlogError('slow_consumer', message), {})
+    this.shutdown('slow_consumer', message, WS_CLOSE_CODES.slowConsumer)
+    // the close frame waits behind what the client does not read: the socket goes regardless
+    setTimeout(() => this.ws.terminate(), 1000).unref()
+  }
+
+  /** The key was revoked, or the key or token expired: the session ends with it. */
+  private sessionEnded(error: QuestlogError): void {
+    this.fail(error, {})
+    this.shutdown(error.code, error.message, WS_CLOSE_CODES.unauthorized)
+    setTimeout(() => this.ws.terminate(), 1000).unref()
   }
 
   private fail(error: QuestlogError, to: { id?: number | undefined; sid?: string | undefined }): void {
@@ -269,7 +304,7 @@ export class WsConnection {
         return
       }
       this.authenticating = true
-      void this.authenticate(frame.token ?? this.upgradeCredential)
+      void this.authenticate(frame.token)
       return
     }
     switch (frame.op) {
@@ -343,9 +378,13 @@ export class WsConnection {
     }
   }
 
-  private async authenticate(credential: string | undefined): Promise<void> {
+  private async authenticate(token: string | undefined): Promise<void> {
     try {
-      this.principal = this.s.config.auth === 'off' ? OPEN : await this.s.keys.authenticate(credential)
+      if (this.s.config.auth === 'off') this.principal = OPEN
+      else {
+        const fromUpgrade = this.upgradeCredential()
+        this.principal = await this.s.keys.authenticate(token ?? fromUpgrade)
+      }
     } catch (e) {
       const error = this.coded(e)
       this.fail(error, {})
@@ -353,6 +392,16 @@ export class WsConnection {
       return
     }
     clearTimeout(this.helloTimer)
+    if (this.ws.readyState !== this.ws.OPEN) return
+    try {
+      this.releaseQuota = this.s.quotas.hold(this.principal, 'connections')
+    } catch (e) {
+      const error = this.coded(e)
+      this.fail(error, {})
+      this.shutdown(error.code, error.message, WS_CLOSE_CODES.policyViolation)
+      return
+    }
+    this.unwatchSession = this.s.keys.sessions.watch(this.principal, (e) => this.sessionEnded(e))
     this.greeted = true
     this.send({
       op: 'welcome',
@@ -506,7 +555,7 @@ export class WsConnection {
       this.s,
       {
         send: (text) => this.send(text),
-        congested: () => this.ws.bufferedAmount > SEND_HIGH_WATER,
+        congested: () => this.congested(),
         drained: () => this.drained(),
       },
       {
@@ -540,7 +589,7 @@ export class WsConnection {
       this.s,
       {
         send: (text) => this.send(text),
-        congested: () => this.ws.bufferedAmount > SEND_HIGH_WATER,
+        congested: () => this.congested(),
         drained: () => this.drained(),
       },
       {
@@ -561,7 +610,7 @@ export class WsConnection {
   private async drained(): Promise<void> {
     // ws has no drain event of its own; the underlying socket does
     const socket = (this.ws as unknown as { _socket?: NodeJS.EventEmitter })._socket
-    while (this.ws.readyState === this.ws.OPEN && this.ws.bufferedAmount > SEND_HIGH_WATER) {
+    while (this.ws.readyState === this.ws.OPEN && this.congested()) {
       if (socket) await Promise.race([once(socket, 'drain'), new Promise((r) => setTimeout(r, 50))])
       else await new Promise((r) => setTimeout(r, 10))
     }
@@ -569,6 +618,9 @@ export class WsConnection {
 
   private cleanup(): void {
     clearTimeout(this.helloTimer)
+    this.releaseQuota?.()
+    this.unwatchSession?.()
+    this.sendWatch.stop()
     this.rpc.disconnect(this.peer)
     for (const sub of this.subs.values()) void sub.stop()
     this.subs.clear()

@@ -135,6 +135,8 @@ export class WsNamedSubscription {
         Math.min(room, MAX_PULL),
         PULL_WAIT_MS,
         this.abort.signal,
+        // one pull is one frame
+        this.s.config.maxReadBytes,
       )
       if (this.stopped) {
         // handed out after the stop began: `stop` gives them straight back

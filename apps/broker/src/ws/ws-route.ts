@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { WebSocketServer } from 'ws'
 import { originAllowed } from '../auth/origin-policy'
+import { queryCredential } from '../auth/query-credential'
 import type { Services } from '../services'
 import { WsConnection } from './ws-connection'
 
@@ -13,10 +14,17 @@ export function webSocketConnections(s: Services): ReadonlySet<WsConnection> {
   return connections.get(s) ?? new Set()
 }
 
-/** A credential on the upgrade request: `Authorization: Bearer …`, or `?access_token=` for browsers. */
-function upgradeCredential(header: string | undefined, url: string | undefined): string | undefined {
-  if (header?.startsWith('Bearer ')) return header.slice(7).trim()
-  return new URL(url ?? '/', 'http://localhost').searchParams.get('access_token') ?? undefined
+/**
+ * The credential of the upgrade request, read when the hello frame comes:
+ * `Authorization: Bearer …`, or a browser token as `?access_token=` (a key there is refused).
+ */
+function upgradeCredential(header: string | undefined, url: string | undefined): () => string | undefined {
+  const query = new URL(url ?? '/', 'http://localhost').searchParams.get('access_token')
+  return () => {
+    const fromQuery = query === null ? undefined : queryCredential(query, WS_PATH)
+    if (header?.startsWith('Bearer ')) return header.slice(7).trim()
+    return fromQuery
+  }
 }
 
 /** Serves `GET /v1/ws` on the Fastify server's own HTTP listener. */

@@ -47,6 +47,8 @@ export class WsSubscription {
   private readonly held: Held[] = []
   private readonly redeliveries = new Map<string, number>()
   private batch: string[] = []
+  /** Characters in `batch`: a frame is capped by size as well as by count. */
+  private batchBytes = 0
   private flushScheduled = false
   private wakeTail: (() => void) | undefined
   private commitChain: Promise<void> = Promise.resolve()
@@ -66,6 +68,7 @@ export class WsSubscription {
       positions: o.positions,
       key: o.key,
       type: o.type,
+      pageBytes: s.config.maxReadBytes,
       sink: {
         send: (event, cursor) => this.offer(event, cursor),
         drained: () => this.whenRoom(),
@@ -132,7 +135,7 @@ export class WsSubscription {
   private offer(event: StoredEvent, cursor: string): boolean {
     if (this.stopped) return false
     if (this.held.length > 0 || this.outstanding >= this.credits) {
-      // the tail's live path may hand over a whole commit at once; keep the excess until credits free up
+      // the tail stops at the first false: at most one event waits here for credits to free up
       this.held.push({ event, cursor })
       return false
     }
@@ -153,8 +156,10 @@ export class WsSubscription {
 
   private push(event: StoredEvent, cursor: string, redelivery: number): void {
     const extra = redelivery > 0 ? `,"redelivery":${redelivery}` : ''
-    this.batch.push(`{"event":${envelopeJson(this.o.topic.name, event)},"cursor":"${cursor}"${extra}}`)
-    if (this.batch.length >= 500) this.flush()
+    const item = `{"event":${envelopeJson(this.o.topic.name, event)},"cursor":"${cursor}"${extra}}`
+    this.batch.push(item)
+    this.batchBytes += item.length
+    if (this.batch.length >= 500 || this.batchBytes >= this.s.config.maxReadBytes) this.flush()
     else if (!this.flushScheduled) {
       this.flushScheduled = true
       setImmediate(() => this.flush())
@@ -166,6 +171,7 @@ export class WsSubscription {
     if (this.batch.length === 0 || this.stopped) return
     const events = this.batch
     this.batch = []
+    this.batchBytes = 0
     this.s.metrics.eventsOut.inc({ topic: this.o.topic.name }, events.length)
     this.out.send(`{"op":"events","sid":${JSON.stringify(this.o.sid)},"events":[${events.join(',')}]}`)
   }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Broker } from '../src/broker'
-import { api, readAll, sleep, startBroker } from './helpers'
+import { api, rawSocket, readAll, sleep, startBroker } from './helpers'
 
 const ADMIN = `ql_limits00000a_${'L'.repeat(43)}`
 let broker: Broker
@@ -152,5 +152,52 @@ describe('quotas per key', () => {
       ],
     })
     expect(wide.status).toBe(400)
+  })
+
+  it('bounds the SSE streams and WebSocket connections a key holds open at once, and frees a place when one closes', async () => {
+    const key = await makeKey({
+      name: 'viewer-tenant',
+      rules: [{ actions: ['subscribe'], topics: ['lim.>'] }],
+      quotas: { streams: 2, connections: 2 },
+    })
+    const open = () => {
+      const ac = new AbortController()
+      const res = fetch(`${broker.url}/v1/topics/lim.rate/stream`, { headers: as(key), signal: ac.signal })
+      return { res, close: () => ac.abort() }
+    }
+    const a = open()
+    const b = open()
+    expect((await a.res).status).toBe(200)
+    expect((await b.res).status).toBe(200)
+    const c = await fetch(`${broker.url}/v1/topics/lim.rate/stream`, { headers: as(key) })
+    expect(c.status).toBe(429)
+    expect(((await c.json()) as any).error).toMatchObject({
+      code: 'quota_exceeded',
+      details: { quota: 'streams' },
+    })
+    a.close()
+    let again: Response | undefined
+    for (let i = 0; i < 50 && again?.status !== 200; i++) {
+      await sleep(50)
+      again = await fetch(`${broker.url}/v1/topics/lim.rate/stream`, { headers: as(key) })
+      if (again.status === 200) await again.body?.cancel()
+    }
+    expect(again?.status).toBe(200)
+    b.close()
+
+    const sockets = await Promise.all([0, 1, 2].map(() => rawSocket(broker.url)))
+    for (const s of sockets) s.send({ op: 'hello', v: 1, token: key })
+    const answers = await Promise.all(sockets.map((s) => s.next(1)))
+    expect(answers.filter((f) => f.op === 'welcome')).toHaveLength(2)
+    const refused = sockets[answers.findIndex((f) => f.op !== 'welcome')]!
+    expect(answers.find((f) => f.op !== 'welcome')).toMatchObject({ op: 'error', code: 'quota_exceeded' })
+    expect(await refused.closed).toBe(1008)
+    // one goes: a new connection takes its place
+    sockets[answers.findIndex((f) => f.op === 'welcome')]!.ws.close()
+    await sleep(200)
+    const next = await rawSocket(broker.url)
+    next.send({ op: 'hello', v: 1, token: key })
+    expect((await next.next(1)).op).toBe('welcome')
+    for (const s of [...sockets, next]) s.ws.close()
   })
 })

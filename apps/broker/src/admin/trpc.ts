@@ -1,7 +1,7 @@
 import { BadRequestError, isQuestlogError, MAX_BODY_DEPTH, nestsDeeperThan } from '@questlog/protocol'
 import { initTRPC, TRPCError } from '@trpc/server'
 import { type Principal, requireSuperuser } from '../auth/principal'
-import { toQuestlogError } from '../http/errors'
+import { toQuestlogError } from '../errors'
 import type { Services } from '../services'
 
 export interface AdminContext {

@@ -3,11 +3,11 @@ import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { requireTopic } from '../auth/principal'
 import { waitForAcks } from '../delivery/confirmations'
+import { parse } from '../parse'
 import { parsePublishBody } from '../publish/parse-body'
 import { envelopeJson } from '../read/envelope-json'
 import { readPage } from '../read/reader'
 import type { Services } from '../services'
-import { parse } from './parse'
 import { type TopicParams, topicName } from './topics-routes'
 
 /** `?confirm=n`: answer only once n subscriptions have acked every event (publisher confirmations). */

@@ -2,8 +2,8 @@ import { createKeySchema, createTokenSchema } from '@questlog/protocol'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { requireSuperuser } from '../auth/principal'
+import { parse } from '../parse'
 import type { Services } from '../services'
-import { parse } from './parse'
 
 const auditQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(100),

@@ -3,8 +3,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { requireReplay, seesReplay } from '../auth/consumer-access'
 import { replayNotFound } from '../delivery/replay-jobs'
+import { parse } from '../parse'
 import type { Services } from '../services'
-import { parse } from './parse'
 
 const idParam = z.object({ id: z.string().uuid('not a replay job id') })
 

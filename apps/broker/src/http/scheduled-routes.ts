@@ -2,9 +2,9 @@ import { isAllowed, schedulePublishSchema, topicNameSchema } from '@questlog/pro
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { canSee, requireTopic } from '../auth/principal'
+import { parse } from '../parse'
 import { scheduledNotFound } from '../schedule/scheduler'
 import type { Services } from '../services'
-import { parse } from './parse'
 import { type TopicParams, topicName } from './topics-routes'
 
 const listQuery = z.strictObject({ topic: topicNameSchema.optional() })

@@ -2,8 +2,8 @@ import { registerSchemaSchema } from '@questlog/protocol'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { canSee, requireTopic, requireVisible } from '../auth/principal'
+import { parse } from '../parse'
 import type { Services } from '../services'
-import { parse } from './parse'
 import { type TopicParams, topicName } from './topics-routes'
 
 const versionParam = z.coerce.number({ error: 'a schema version number' }).int().min(1)

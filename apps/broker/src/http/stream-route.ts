@@ -3,12 +3,12 @@ import { streamQuerySchema, ValidationError } from '@questlog/protocol'
 import type { FastifyInstance } from 'fastify'
 import { requireTopic } from '../auth/principal'
 import { traceDelivery } from '../observability/tracing'
+import { parse } from '../parse'
 import { decodeCursor } from '../read/cursor'
 import { envelopeJson } from '../read/envelope-json'
 import { resolvePositions } from '../read/reader'
 import { TopicTail } from '../read/topic-tail'
 import type { Services } from '../services'
-import { parse } from './parse'
 import { type TopicParams, topicName } from './topics-routes'
 
 const HEARTBEAT_MS = 15_000

@@ -15,8 +15,8 @@ import { listsSubscription, requireNewSubscription, usableSubscription } from '.
 import { canSee, requireTopic } from '../auth/principal'
 import { eventStatus } from '../delivery/event-status'
 import { deadLetterViews, deliveriesJson, reportView, subscriptionView } from '../delivery/views'
+import { parse } from '../parse'
 import type { Services } from '../services'
-import { parse } from './parse'
 
 interface Params {
   name: string

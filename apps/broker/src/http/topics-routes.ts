@@ -7,9 +7,9 @@ import {
 } from '@questlog/protocol'
 import type { FastifyInstance } from 'fastify'
 import { canSee, requireTopic, requireVisible } from '../auth/principal'
+import { parse } from '../parse'
 import type { Services } from '../services'
 import { toTopicInfo } from '../topics/topic-service'
-import { parse } from './parse'
 
 export interface TopicParams {
   topic: string

@@ -8,7 +8,7 @@ import {
   quickPublishEvents,
   ValidationError,
 } from '@questlog/protocol'
-import { parse } from '../http/parse'
+import { parse } from '../parse'
 
 export interface ParsedBody {
   events: PublishEvent[]

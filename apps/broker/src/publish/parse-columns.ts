@@ -5,7 +5,7 @@ import {
   publishColumnsHeaderSchema,
   ValidationError,
 } from '@questlog/protocol'
-import { parse } from '../http/parse'
+import { parse } from '../parse'
 import { splitJsonArray } from './json-array'
 import type { WireEvent } from './validate'
 

@@ -21,7 +21,7 @@ import {
 import type { WebSocket } from 'ws'
 import { requireGroupName, usableSubscription } from '../auth/consumer-access'
 import { OPEN, type Principal, requireTopic } from '../auth/principal'
-import { toQuestlogError } from '../http/errors'
+import { toQuestlogError } from '../errors'
 import { parsePublishBody } from '../publish/parse-body'
 import { columnsHeader, eventsFromColumns } from '../publish/parse-columns'
 import type { WireEvent } from '../publish/validate'

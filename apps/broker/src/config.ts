@@ -14,6 +14,20 @@ function isOriginEntry(o: string): boolean {
   }
 }
 
+/** A list setting: an array in the file, comma-separated in the environment; empty by default. */
+function listSetting(entry: z.ZodType<string, string>) {
+  const fromText = z.string().transform((t) =>
+    t
+      .split(',')
+      .map((o) => o.trim())
+      .filter(Boolean),
+  )
+  return z
+    .union([z.array(z.string()), fromText])
+    .pipe(z.array(entry))
+    .default([])
+}
+
 /** The broker's whole configuration; `process.env` is read here and nowhere else. */
 export const brokerConfigSchema = z.strictObject({
   /** HTTP port; 0 picks a free one. */
@@ -84,50 +98,24 @@ export const brokerConfigSchema = z.strictObject({
    * Browser origins (`https://game.example`) that may call the broker: CORS on HTTP and SSE, and
    * WebSocket handshakes. Empty allows none; `*` allows any but `null`, which only `null` allows.
    */
-  allowedOrigins: z
-    .union([
-      z.array(z.string()),
-      z.string().transform((t) =>
-        t
-          .split(',')
-          .map((o) => o.trim())
-          .filter(Boolean),
+  allowedOrigins: listSetting(
+    z
+      .string()
+      .refine(
+        isOriginEntry,
+        'an origin is scheme://host[:port] with no path or trailing slash (or * for any, null for sandboxed pages)',
       ),
-    ])
-    .pipe(
-      z.array(
-        z
-          .string()
-          .refine(
-            isOriginEntry,
-            'an origin is scheme://host[:port] with no path or trailing slash (or * for any, null for sandboxed pages)',
-          ),
-      ),
-    )
-    .default([]),
+  ),
   /**
    * Webhook targets admitted although they are inward (loopback, private, link-local…): CIDRs
    * (`10.1.0.0/16`), addresses or host names; empty refuses every inward target.
    */
-  webhookAllow: z
-    .union([
-      z.array(z.string()),
-      z.string().transform((t) =>
-        t
-          .split(',')
-          .map((o) => o.trim())
-          .filter(Boolean),
-      ),
-    ])
-    .pipe(
-      z.array(
-        z.string().superRefine((entry, ctx) => {
-          const problem = allowEntryError(entry)
-          if (problem) ctx.addIssue({ code: 'custom', message: problem })
-        }),
-      ),
-    )
-    .default([]),
+  webhookAllow: listSetting(
+    z.string().superRefine((entry, ctx) => {
+      const problem = allowEntryError(entry)
+      if (problem) ctx.addIssue({ code: 'custom', message: problem })
+    }),
+  ),
   /** A bearer token that lets a scraper read every series of /metrics; when set, /metrics needs it or an admin key. */
   metricsToken: z.string().min(16, 'use at least 16 characters (openssl rand -base64 32)').optional(),
   /** Audit rows older than this many days are deleted in the background; 0 keeps them forever. */

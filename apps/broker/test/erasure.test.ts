@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Broker } from '../src/broker'
-import { api, createTopic, freshDatabase, readAll, sleep, startBroker } from './helpers'
+import { api, createTopic, freshDatabase, readAll, sleep, startBroker, waitFor } from './helpers'
 
 const k1 = randomBytes(32).toString('base64')
 const ADMIN = `ql_erasure00001_${'E'.repeat(43)}`
@@ -18,15 +18,6 @@ beforeAll(async () => {
   await createTopic(broker.url, 'erase.chat', { encryption: 'per-key' })
 })
 afterAll(() => broker.stop())
-
-async function waitFor<T>(what: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const v = await what()
-    if (ok(v) || Date.now() > deadline) return v
-    await sleep(50)
-  }
-}
 
 describe('crypto-shredding a player erases every copy of their data', () => {
   it('makes copies replayed into another topic unreadable too, also when that topic does not encrypt', async () => {

@@ -1,51 +1,24 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { connect } from 'node:net'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { freePort } from '../src/storage/embedded'
-import { api, createTopic, freshDatabase, readAll, sleep } from './helpers'
+import { type ChildBroker, startChildBroker } from './child-broker'
+import { api, createTopic, readAll, sleep } from './helpers'
 import { SseClient } from './sse'
 
 const MB = 1024 * 1024
-const BROKER_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-let child: ChildProcess
-const broker = { url: '' }
+let broker: ChildBroker
 
 // the broker runs in its own process, so its memory is measured apart from the flooding clients
 beforeAll(async () => {
-  const port = await freePort()
-  broker.url = `http://127.0.0.1:${port}`
-  child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: BROKER_DIR,
-    stdio: 'ignore',
-    env: {
-      ...process.env,
-      DATABASE_URL: await freshDatabase(),
-      PORT: String(port),
-      LOG_LEVEL: 'error',
-      QUESTLOG_AUTH: 'off',
-      QUESTLOG_MAX_BODY_BYTES: String(MB),
-      QUESTLOG_HARD_QUEUE_EVENTS: '2000',
-      QUESTLOG_SOFT_QUEUE_EVENTS: '500',
-      QUESTLOG_SLOW_CONSUMER_MS: '1000',
-    },
+  broker = await startChildBroker({
+    QUESTLOG_MAX_BODY_BYTES: String(MB),
+    QUESTLOG_HARD_QUEUE_EVENTS: '2000',
+    QUESTLOG_SOFT_QUEUE_EVENTS: '500',
+    QUESTLOG_SLOW_CONSUMER_MS: '1000',
   })
-  const deadline = Date.now() + 60_000
-  while (Date.now() < deadline) {
-    if (
-      await fetch(`${broker.url}/health/ready`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      break
-    await sleep(100)
-  }
   await createTopic(broker.url, 'flood.target', { partitions: 1 })
 })
 afterAll(() => {
-  child.kill('SIGKILL')
+  broker?.stop()
 })
 
 /** The broker's resident memory, as its health report gives it. */

@@ -118,6 +118,16 @@ export async function readAll(
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
+/** Polls `what` until `ok` holds of its value, or `ms` have passed; returns the last value either way. */
+export async function waitFor<T>(what: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const v = await what()
+    if (ok(v) || Date.now() > deadline) return v
+    await sleep(50)
+  }
+}
+
 /** One call of the tRPC admin API, as its HTTP wire format has it (queries GET, mutations POST). */
 export async function trpcCall(base: string, kind: 'query' | 'mutation', path: string, input?: unknown) {
   const query =

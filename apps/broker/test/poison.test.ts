@@ -57,28 +57,33 @@ function goodProducer(base: string, topic: string) {
   }
 }
 
-describe('a poison event fails only its own request', () => {
-  let broker: Broker
-  let sql: postgres.Sql
+/** A broker of its own for a describe block, a direct connection to its database, and a one-partition topic. */
+function brokerWithTopic(topic: string) {
+  const ctx = {} as { broker: Broker; sql: postgres.Sql }
   beforeAll(async () => {
     const databaseUrl = await freshDatabase()
-    broker = await startBroker({ databaseUrl })
-    sql = postgres(databaseUrl, { max: 4, onnotice: () => {} })
-    await createTopic(broker.url, 'poison.one', { partitions: 1 })
+    ctx.broker = await startBroker({ databaseUrl })
+    ctx.sql = postgres(databaseUrl, { max: 4, onnotice: () => {} })
+    await createTopic(ctx.broker.url, topic, { partitions: 1 })
   })
   afterAll(async () => {
-    await broker?.stop()
-    await sql?.end()
+    await ctx.broker?.stop()
+    await ctx.sql?.end()
   })
+  return ctx
+}
+
+describe('a poison event fails only its own request', () => {
+  const ctx = brokerWithTopic('poison.one')
 
   it('refuses NUL and lone surrogates in every text field with 400 and the field path, while a good producer on the same partition sees no failure', async () => {
-    const good = [goodProducer(broker.url, 'poison.one'), goodProducer(broker.url, 'poison.one')]
+    const good = [goodProducer(ctx.broker.url, 'poison.one'), goodProducer(ctx.broker.url, 'poison.one')]
     for (const bad of [NUL, LONE]) {
       for (const { event, path } of poisonedEvents(bad)) {
-        const one = await api(broker.url, 'POST', '/v1/topics/poison.one/events', event)
+        const one = await api(ctx.broker.url, 'POST', '/v1/topics/poison.one/events', event)
         expect(one.status, `${JSON.stringify(path)}: ${JSON.stringify(one.body)}`).toBe(400)
         expect(one.body.error.details.issues.map((i: { path: string }) => i.path)).toContain(path)
-        const batch = await api(broker.url, 'POST', '/v1/topics/poison.one/events', {
+        const batch = await api(ctx.broker.url, 'POST', '/v1/topics/poison.one/events', {
           events: [{ data: 'fine' }, event],
         })
         expect(batch.status).toBe(400)
@@ -92,7 +97,7 @@ describe('a poison event fails only its own request', () => {
     expect(answers.length).toBeGreaterThan(0)
     expect(answers.filter((a) => a.status !== 201).map((a) => a.body)).toEqual([])
     // the log holds exactly the good producers' events, in the order they were answered
-    const stored = await readAll(broker.url, 'poison.one', 0)
+    const stored = await readAll(ctx.broker.url, 'poison.one', 0)
     expect(stored).toHaveLength(answers.length * 2)
     expect(stored.every((e) => e.key === 'good')).toBe(true)
   })
@@ -100,19 +105,23 @@ describe('a poison event fails only its own request', () => {
   it('stores text that was invalid UTF-8 on the wire safely, as the replacement character', async () => {
     // a JSON body whose key holds the byte 0xff, which no UTF-8 text contains
     const body = Buffer.concat([Buffer.from('{"key":"k'), Buffer.from([0xff]), Buffer.from('","data":1}')])
-    const res = await fetch(`${broker.url}/v1/topics/poison.one/events`, {
+    const res = await fetch(`${ctx.broker.url}/v1/topics/poison.one/events`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body,
     })
     const receipt = (await res.json()) as { offset: string }
     expect(res.status).toBe(201)
-    const page = await api(broker.url, 'GET', `/v1/topics/poison.one/events?from=${receipt.offset}&limit=1`)
+    const page = await api(
+      ctx.broker.url,
+      'GET',
+      `/v1/topics/poison.one/events?from=${receipt.offset}&limit=1`,
+    )
     expect(page.body.events[0].key).toBe('k\ufffd')
   })
 
   it('refuses poison over both WebSocket publish forms, naming the field, and keeps serving the connection', async () => {
-    const s = await rawSocket(broker.url)
+    const s = await rawSocket(ctx.broker.url)
     s.send({ op: 'hello', v: PROTOCOL_VERSION })
     expect((await s.next(1)).op).toBe('welcome')
     s.send({ op: 'publish', id: 1, topic: 'poison.one', events: [{ data: 1 }, { data: 2, key: `a${NUL}` }] })
@@ -132,14 +141,14 @@ describe('a poison event fails only its own request', () => {
 
   it('refuses poison in CloudEvents attributes and extensions', async () => {
     const post = (body: unknown) =>
-      api(broker.url, 'POST', '/v1/topics/poison.one/cloudevents', JSON.stringify(body), {
+      api(ctx.broker.url, 'POST', '/v1/topics/poison.one/cloudevents', JSON.stringify(body), {
         'content-type': 'application/cloudevents+json',
       })
     const ce = { specversion: '1.0', type: 'game.kill', data: 1 }
     expect((await post({ ...ce, id: `e${NUL}`, source: '/s' })).status).toBe(400)
     expect((await post({ ...ce, id: 'e1', source: `/s${LONE}` })).status).toBe(400)
     expect((await post({ ...ce, id: 'e2', source: '/s', region: `eu${NUL}` })).status).toBe(400)
-    const binary = await api(broker.url, 'POST', '/v1/topics/poison.one/cloudevents', '1', {
+    const binary = await api(ctx.broker.url, 'POST', '/v1/topics/poison.one/cloudevents', '1', {
       'content-type': 'application/json',
       'ce-specversion': '1.0',
       'ce-id': 'e%00',
@@ -153,14 +162,9 @@ describe('a poison event fails only its own request', () => {
 // A batch the database refuses for a reason no check foresaw must not take the
 // other requests of its group commit with it: here a trigger refuses one key.
 describe('a batch the database refuses', () => {
-  let broker: Broker
-  let sql: postgres.Sql
+  const ctx = brokerWithTopic('poison.db')
   beforeAll(async () => {
-    const databaseUrl = await freshDatabase()
-    broker = await startBroker({ databaseUrl })
-    sql = postgres(databaseUrl, { max: 4, onnotice: () => {} })
-    await createTopic(broker.url, 'poison.db', { partitions: 1 })
-    await sql.unsafe(`
+    await ctx.sql.unsafe(`
       CREATE FUNCTION refuse_cursed() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
         IF NEW.key = 'cursed' THEN RAISE EXCEPTION 'cursed key' USING ERRCODE = '22023'; END IF;
@@ -168,19 +172,15 @@ describe('a batch the database refuses', () => {
       END $$;
       CREATE TRIGGER refuse_cursed BEFORE INSERT ON ql_events FOR EACH ROW EXECUTE FUNCTION refuse_cursed();`)
   })
-  afterAll(async () => {
-    await broker?.stop()
-    await sql?.end()
-  })
 
   it('writes the other requests of its group commit apart, so only the bad one fails', async () => {
     const publish = (key: string, i: number) =>
-      api(broker.url, 'POST', '/v1/topics/poison.db/events', { key, data: { i } })
+      api(ctx.broker.url, 'POST', '/v1/topics/poison.db/events', { key, data: { i } })
     // the partition's row held from another session: the writer's appends wait, and the publishes
     // that come meanwhile gather in one group commit behind them
-    const release = await holdRow(sql, 'partition', 'poison.db')
+    const release = await holdRow(ctx.sql, 'partition', 'poison.db')
     const first = publish('good', -1)
-    await waitingAppends(sql)
+    await waitingAppends(ctx.sql)
     const fillers = [publish('good', -2), publish('good', -3), publish('good', -4)]
     await sleep(200)
     const gathered = [0, 1, 2, 3, 4, 5].map((i) => publish(i === 3 ? 'cursed' : 'good', i))
@@ -191,7 +191,7 @@ describe('a batch the database refuses', () => {
     expect(statuses.filter((s) => s !== 201)).toEqual([400])
     expect(answers[7]!.status).toBe(400)
     expect(answers[7]!.body.error.message).toMatch(/cursed key/)
-    const stored = await readAll(broker.url, 'poison.db', 0)
+    const stored = await readAll(ctx.broker.url, 'poison.db', 0)
     expect(stored.map((e) => e.data.i).sort((a, b) => a - b)).toEqual([-4, -3, -2, -1, 0, 1, 2, 4, 5])
     // gapless, and the next publish is stored after them
     expect(stored.map((e) => Number(e.offset))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8])

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Broker } from '../src/broker'
-import { api, createTopic, freshDatabase, sleep, startBroker } from './helpers'
+import { api, createTopic, freshDatabase, sleep, startBroker, waitFor } from './helpers'
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void
 
@@ -30,15 +30,6 @@ async function endpoint(handler: Handler, host = '127.0.0.1') {
 
 async function attempts(broker: Broker, sub: string): Promise<any[]> {
   return (await api(broker.url, 'GET', `/v1/subscriptions/${sub}/webhook`)).body.attempts ?? []
-}
-
-async function until<T>(what: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const v = await what()
-    if (ok(v) || Date.now() > deadline) return v
-    await sleep(50)
-  }
 }
 
 const hook = (url: string, extra: Record<string, unknown> = {}) => ({
@@ -155,7 +146,7 @@ describe('the operator allow-list', () => {
       })
       expect(created.status).toBe(201)
       await api(broker.url, 'POST', '/v1/topics/allow.events/events', { data: { n: 1 } })
-      await until(
+      await waitFor(
         async () => target.hits.length,
         (n) => n >= 1,
       )
@@ -165,7 +156,7 @@ describe('the operator allow-list', () => {
       await broker.stop()
       broker = await startBroker({ databaseUrl })
       await api(broker.url, 'POST', '/v1/topics/allow.events/events', { data: { n: 2 } })
-      const tried = await until(
+      const tried = await waitFor(
         () => attempts(broker!, 'allowed-hook'),
         (a) => a.some((x) => x.error?.startsWith('refused')),
         20_000,
@@ -202,7 +193,7 @@ describe('the operator allow-list', () => {
       })
       expect(created.status).toBe(201)
       await api(broker.url, 'POST', '/v1/topics/redirect.events/events', { data: { n: 1 } })
-      const tried = await until(
+      const tried = await waitFor(
         () => attempts(broker!, 'redirect-hook'),
         (a) => a.length >= 3,
       )
@@ -253,7 +244,7 @@ describe('the operator allow-list', () => {
         peak = Math.max(peak, process.memoryUsage().rss)
       }, 10)
       await api(broker.url, 'POST', '/v1/topics/huge.events/events', { data: { n: 1 } })
-      const tried = await until(
+      const tried = await waitFor(
         () => attempts(broker!, 'huge-hook'),
         (a) => a.length >= 1,
         30_000,
@@ -295,14 +286,14 @@ describe('the operator allow-list', () => {
         expect(created.status).toBe(201)
       }
       await api(broker.url, 'POST', '/v1/topics/slow.events/events', { data: { n: 1 } })
-      const trickled = await until(
+      const trickled = await waitFor(
         () => attempts(broker!, 'trickle-hook'),
         (a) => a.length >= 1,
       )
       expect(trickled[0]).toMatchObject({ statusCode: 200, error: null })
       expect(trickled[0].durationMs).toBeGreaterThanOrEqual(350)
       expect(trickled[0].durationMs).toBeLessThan(3000)
-      const silence = await until(
+      const silence = await waitFor(
         () => attempts(broker!, 'silent-hook'),
         (a) => a.length >= 1,
       )

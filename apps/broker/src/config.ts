@@ -2,14 +2,18 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import { z } from 'zod'
+import { databaseUrlSchema } from './storage/database-url'
 
 /** The broker's whole configuration; `process.env` is read here and nowhere else. */
 export const brokerConfigSchema = z.strictObject({
   /** HTTP port; 0 picks a free one. */
   port: z.coerce.number().int().min(0).max(65535).default(4600),
   host: z.string().default('127.0.0.1'),
-  /** PostgreSQL URL; when absent the broker runs an embedded PostgreSQL in `dataDir`. */
-  databaseUrl: z.string().url().optional(),
+  /**
+   * PostgreSQL URL; when absent the broker runs an embedded PostgreSQL in `dataDir`. Several hosts
+   * (`postgres://u@h1:5432,h2:5432/db`) name a primary and its standbys: the broker finds the writable one.
+   */
+  databaseUrl: databaseUrlSchema.optional(),
   /** Folder of the embedded PostgreSQL's data. */
   // npm runs workspace scripts inside the workspace: INIT_CWD is where the user ran npm, so
   // `npm run broker` from the repository keeps its data in the repository's .questlog
@@ -89,6 +93,11 @@ export const brokerConfigSchema = z.strictObject({
   maxSubscriptionsPerConnection: z.coerce.number().int().min(1).default(100),
   /** How often per-subscription gauges (lag, pending, dead letters) are refreshed. */
   statsIntervalMs: z.coerce.number().int().min(100).default(5000),
+  /**
+   * Longest a database call on the publish and delivery paths may take: the server cancels a write
+   * statement past it, and a write connection that answers nothing for 2 s more is replaced.
+   */
+  dbDeadlineMs: z.coerce.number().int().min(200).max(600_000).default(10_000),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 })
 
@@ -118,6 +127,7 @@ export const ENV_NAMES: Record<keyof BrokerConfig, string> = {
   adminKey: 'QUESTLOG_ADMIN_KEY',
   allowedOrigins: 'QUESTLOG_ALLOWED_ORIGINS',
   activeEncryptionKey: 'QUESTLOG_ACTIVE_ENCRYPTION_KEY',
+  dbDeadlineMs: 'QUESTLOG_DB_DEADLINE_MS',
   logLevel: 'LOG_LEVEL',
 }
 

@@ -30,7 +30,9 @@ describe('configuration', () => {
   it('takes a PostgreSQL URL with several hosts (a primary and its standbys), and names a bad one', () => {
     const url = 'postgres://questlog@10.0.0.1:5432,10.0.0.2:5432/questlog?target_session_attrs=read-write'
     expect(configFromEnv({ DATABASE_URL: url }).databaseUrl).toBe(url)
-    expect(configFromEnv({ DATABASE_URL: 'postgresql://u@[::1]:5432,db-b/questlog' }).databaseUrl).toBeDefined()
+    expect(
+      configFromEnv({ DATABASE_URL: 'postgresql://u@[::1]:5432,db-b/questlog' }).databaseUrl,
+    ).toBeDefined()
     expect(() => configFromEnv({ DATABASE_URL: 'postgres://u@a:5432,b:port/db' })).toThrow(
       /databaseUrl \(DATABASE_URL\): 'b:port' is not a host or host:port/,
     )

@@ -128,17 +128,12 @@ export async function startFormation(log: (l: string) => void): Promise<Formatio
       nodes.push({ name, port, keeper })
       // the second node clones the first once it is primary
       await until(
-        async () =>
-          (await states(monitorData, env)).get(name) === (nodes.length === 1 ? 'single' : 'secondary'),
+        async () => (await states(monitorPort)).get(name) === (nodes.length === 1 ? 'single' : 'secondary'),
         120_000,
         `${name} did not join`,
       )
     }
-    await until(
-      async () => (await states(monitorData, env)).get('node_a') === 'primary',
-      60_000,
-      'no primary',
-    )
+    await until(async () => (await states(monitorPort)).get('node_a') === 'primary', 60_000, 'no primary')
     const url = runAsPostgres(
       PG_AUTOCTL,
       ['show', 'uri', '--pgdata', monitorData, '--formation', 'default'],
@@ -146,12 +141,14 @@ export async function startFormation(log: (l: string) => void): Promise<Formatio
     )
       .trim()
       .replace('sslmode=prefer', 'sslmode=disable')
+      // the formation's superuser, trusted on 127.0.0.1
+      .replace('postgres://', 'postgres://postgres@')
     log(`formation up: ${url}`)
     return {
       url,
       nodes,
       async primary() {
-        const s = await states(monitorData, env)
+        const s = await states(monitorPort)
         return nodes.find((n) => ['primary', 'wait_primary', 'single'].includes(s.get(n.name) ?? ''))
       },
       state: () => runAsPostgres(PG_AUTOCTL, ['show', 'state', '--pgdata', monitorData], env),
@@ -172,24 +169,26 @@ const TIGHT_HEALTH_CHECKS: Record<string, string> = {
   'pgautofailover.primary_demote_timeout': '5000',
 }
 
-/** Each node's reported state, by node name, from the monitor's `show state --json`. */
-async function states(monitorData: string, env: NodeJS.ProcessEnv): Promise<Map<string, string>> {
+/** Each node's state, by node name, from the monitor's own table ("a->b" while it moves from a to b). */
+async function states(monitorPort: number): Promise<Map<string, string>> {
+  const sql = postgres(`postgres://postgres@127.0.0.1:${monitorPort}/pg_auto_failover`, {
+    max: 1,
+    onnotice: () => {},
+    connect_timeout: 2,
+  })
   try {
-    const text = runAsPostgres(PG_AUTOCTL, ['show', 'state', '--pgdata', monitorData, '--json'], env)
-    const rows = JSON.parse(text) as Array<{
-      nodename: string
-      reported_state: string
-      assigned_state: string
-    }>
-    // a node is in a state once it reports the one assigned
+    const rows = await sql<{ nodename: string; reportedstate: string; goalstate: string }[]>`
+      SELECT nodename, reportedstate::text, goalstate::text FROM pgautofailover.node`
     return new Map(
       rows.map((r) => [
         r.nodename,
-        r.reported_state === r.assigned_state ? r.reported_state : `${r.reported_state}->${r.assigned_state}`,
+        r.reportedstate === r.goalstate ? r.reportedstate : `${r.reportedstate}->${r.goalstate}`,
       ]),
     )
   } catch {
     return new Map()
+  } finally {
+    await sql.end({ timeout: 1 })
   }
 }
 

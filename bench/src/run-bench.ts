@@ -2,11 +2,11 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { type BrokerProcess, buildBroker, nodeStartMs, startBroker, stopAll } from '@questlog/testkit'
+import { BENCH_ADMIN_KEY } from './auth'
 import { openDatabase } from './database'
 import { machineInfo, versions } from './machine'
 import { parseOptions } from './options'
-import { type BrokerProcess, buildBroker, nodeStartMs, startBroker } from './proc/broker-process'
-import { stopAll } from './proc/child'
 import { natsSupportsSyncAlways, type PrivateServer, startNats, startRedis } from './proc/servers'
 import { summarizeProfile } from './report/cpu-profile'
 import { QL, renderMarkdown } from './report/markdown'
@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   const servers: PrivateServer[] = []
   let broker: BrokerProcess | undefined
   try {
-    broker = await startBroker(db.url)
+    broker = await startBroker(db.url, { adminKey: BENCH_ADMIN_KEY })
     const url = () => broker!.url
     log(`broker: ${broker.url} (pid ${broker.pid})`)
     await createRawTable(db.url)
@@ -149,7 +149,7 @@ async function main(): Promise<void> {
     const bareStart: number[] = []
     for (let i = 0; i < (o.quick ? 1 : o.reps); i++) {
       await broker.stop()
-      broker = await startBroker(db.url)
+      broker = await startBroker(db.url, { adminKey: BENCH_ADMIN_KEY })
       spawnToReady.push(broker.spawnToReadyMs)
       bareStart.push(nodeStartMs())
       log(
@@ -162,7 +162,7 @@ async function main(): Promise<void> {
       log('cpu profile')
       await broker.stop()
       const profDir = mkdtempSync(path.join(tmpdir(), 'questlog-bench-prof-'))
-      broker = await startBroker(db.url, { cpuProfDir: profDir })
+      broker = await startBroker(db.url, { adminKey: BENCH_ADMIN_KEY, cpuProfDir: profDir })
       const spawnToReadyMs = broker.spawnToReadyMs
       const opened = await questlogHttp(url).open({
         partitions: 1,

@@ -31,6 +31,7 @@ import { type EmbeddedDatabase, startEmbeddedPostgres } from './storage/embedded
 import { registerPayloadDecoder } from './storage/event-store'
 import { migrate } from './storage/migrate'
 import { SegmentRegistry } from './storage/segments'
+import { WriteLane } from './storage/write-lane'
 import { TopicService } from './topics/topic-service'
 
 export const VERSION = '0.1.0'
@@ -64,7 +65,8 @@ export async function createBroker(
     databaseUrl = embedded.url
   }
 
-  const sql = createSql(databaseUrl, config.poolSize)
+  const url = databaseUrl
+  const sql = createSql(url, config.poolSize)
   const keys = new KeyStore(sql, config.encryptionKeys, config.activeEncryptionKey)
   let tokenSecret: TokenSecretSource
   try {
@@ -103,7 +105,23 @@ export async function createBroker(
   )
   const fanout = new Fanout(sql, brokerId, (name) => topics.invalidate(name))
   // one connection per lane: a partition always writes on the same one, so its batches pipeline in order
-  const writeLanes = Array.from({ length: writeLaneCount(config.poolSize) }, () => createSql(databaseUrl, 1))
+  const writeLanes = Array.from(
+    { length: writeLaneCount(config.poolSize) },
+    (_, i) =>
+      new WriteLane({
+        open: () =>
+          createSql(url, 1, {
+            applicationName: `questlog-lane-${i}`,
+            statementTimeoutMs: config.dbDeadlineMs,
+            lockTimeoutMs: Math.ceil(config.dbDeadlineMs / 2),
+          }),
+        stallMs: config.dbDeadlineMs + LANE_GRACE_MS,
+        onReplaced: (reason) => {
+          metrics.laneReplacements.inc()
+          log.warn({ lane: i, reason }, 'write connection replaced')
+        },
+      }),
+  )
   const publisher = new Publisher({
     sql,
     topics,
@@ -113,7 +131,7 @@ export async function createBroker(
     softQueueEvents: config.softQueueEvents,
     hardQueueEvents: config.hardQueueEvents,
     notifyChannel: EVENTS_CHANNEL,
-    lanes: writeLanes,
+    lanes: writeLanes.map((lane) => lane.sql),
     notifyPrefix: (t, p) => fanout.eventsPrefix(t, p),
     onCommitted: (t, p, first, events) => fanout.committed(t, p, first, events),
     encrypt: (topic, events) => crypto.encrypt(topic, events),
@@ -132,6 +150,8 @@ export async function createBroker(
     version: VERSION,
     diskPath: embedded ? path.resolve(config.dataDir) : process.cwd(),
     queueDepth: () => publisher.maxQueueDepth(),
+    laneStalledMs: () => Math.max(...writeLanes.map((lane) => lane.stalledMs())),
+    deadlineMs: config.dbDeadlineMs,
     openStreams: () => fanout.listenerCount(),
   })
   await health.start()
@@ -220,7 +240,7 @@ export async function createBroker(
       await withTimeout(audit.stop(), 5000)
       await withTimeout(fanout.stop(), 2000)
       await withTimeout(unlistenErasures(), 2000)
-      await withTimeout(Promise.all(writeLanes.map((lane) => lane.end({ timeout: 2 }))), 3000)
+      await withTimeout(Promise.all(writeLanes.map((lane) => lane.end())), 3000)
       await withTimeout(sql.end({ timeout: 2 }), 3000)
       await withTimeout(embedded?.stop() ?? Promise.resolve(), 10_000)
     })()
@@ -249,6 +269,9 @@ export async function createBroker(
     stop,
   }
 }
+
+/** How long past the server's statement timeout a silent write connection is given before it is replaced. */
+const LANE_GRACE_MS = 2000
 
 /** Write connections beside the pool: a quarter of the pool size, 2 to 8 (more add no speed on one server). */
 function writeLaneCount(poolSize: number): number {

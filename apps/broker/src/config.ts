@@ -3,6 +3,7 @@ import { createRequire } from 'node:module'
 import path from 'node:path'
 import { z } from 'zod'
 import { allowEntryError } from './delivery/outbound-guard'
+import { databaseUrlSchema } from './storage/database-url'
 
 /** `*`, `null`, or an origin exactly as a browser sends it in `Origin`. */
 function isOriginEntry(o: string): boolean {
@@ -33,8 +34,11 @@ export const brokerConfigSchema = z.strictObject({
   /** HTTP port; 0 picks a free one. */
   port: z.coerce.number().int().min(0).max(65535).default(4600),
   host: z.string().default('127.0.0.1'),
-  /** PostgreSQL URL; when absent the broker runs an embedded PostgreSQL in `dataDir`. */
-  databaseUrl: z.string().url().optional(),
+  /**
+   * PostgreSQL URL; when absent the broker runs an embedded PostgreSQL in `dataDir`. Several hosts
+   * (`postgres://u@h1:5432,h2:5432/db`) name a primary and its standbys: the broker finds the writable one.
+   */
+  databaseUrl: databaseUrlSchema.optional(),
   /** Folder of the embedded PostgreSQL's data. */
   // npm runs workspace scripts inside the workspace: INIT_CWD is where the user ran npm, so
   // `npm run broker` from the repository keeps its data in the repository's .questlog
@@ -150,6 +154,11 @@ export const brokerConfigSchema = z.strictObject({
   maxTokenRules: z.coerce.number().int().min(1).max(100).default(20),
   /** Largest a minted token's rules may be, as JSON bytes (a token travels in URLs). */
   maxTokenBytes: z.coerce.number().int().min(64).max(65_536).default(2048),
+  /**
+   * Longest a database call on the publish and delivery paths may take: the server cancels a write
+   * statement past it, and a write connection that answers nothing for 2 s more is replaced.
+   */
+  dbDeadlineMs: z.coerce.number().int().min(200).max(600_000).default(10_000),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 })
 
@@ -191,6 +200,7 @@ export const ENV_NAMES: Record<keyof BrokerConfig, string> = {
   quotaConfirmations: 'QUESTLOG_QUOTA_CONFIRMATIONS',
   maxTokenRules: 'QUESTLOG_MAX_TOKEN_RULES',
   maxTokenBytes: 'QUESTLOG_MAX_TOKEN_BYTES',
+  dbDeadlineMs: 'QUESTLOG_DB_DEADLINE_MS',
   logLevel: 'LOG_LEVEL',
 }
 

@@ -8,30 +8,13 @@ import {
   validationErrorFromZod,
 } from '@questlog/protocol'
 import { ZodError } from 'zod'
+import { unavailableCode } from './storage/db-errors'
 
 interface FastifyLikeError {
   code?: string
   statusCode?: number
   message?: string
 }
-
-/**
- * The database's connection failed, the database is shutting down or full of
- * connections, or an operator cancelled the statement: a retry may succeed.
- */
-const DATABASE_UNAVAILABLE = new Set([
-  'CONNECTION_ENDED',
-  'CONNECTION_DESTROYED',
-  'CONNECTION_CLOSED',
-  'CONNECT_TIMEOUT',
-  'ECONNREFUSED',
-  'ECONNRESET',
-  '57014',
-  '57P01',
-  '57P02',
-  '57P03',
-  '53300',
-])
 
 /** The one place where anything thrown becomes a coded error. */
 export function toQuestlogError(err: unknown): { error: QuestlogError; unexpected: boolean } {
@@ -59,12 +42,13 @@ export function toQuestlogError(err: unknown): { error: QuestlogError; unexpecte
         unexpected: false,
       }
   }
-  if (e?.code !== undefined && DATABASE_UNAVAILABLE.has(e.code)) {
+  const unavailable = unavailableCode(err)
+  if (unavailable !== undefined) {
     return {
       error: new QE(
         'unavailable',
-        `the database did not complete the request (${e.code}); retry: an event with a dedupe key or producer seq is stored once`,
-        { details: { reason: e.code } },
+        `the database did not complete the request (${unavailable}); retry: an event with a dedupe key or producer seq is stored once`,
+        { details: { reason: unavailable } },
       ),
       unexpected: false,
     }

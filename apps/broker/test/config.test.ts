@@ -27,6 +27,18 @@ describe('configuration', () => {
     expect(() => configFromEnv({ QUESTLOG_TLS_CERT: '/x.pem' })).toThrow(/give both or neither/)
   })
 
+  it('takes a PostgreSQL URL with several hosts (a primary and its standbys), and names a bad one', () => {
+    const url = 'postgres://questlog@10.0.0.1:5432,10.0.0.2:5432/questlog?target_session_attrs=read-write'
+    expect(configFromEnv({ DATABASE_URL: url }).databaseUrl).toBe(url)
+    expect(
+      configFromEnv({ DATABASE_URL: 'postgresql://u@[::1]:5432,db-b/questlog' }).databaseUrl,
+    ).toBeDefined()
+    expect(() => configFromEnv({ DATABASE_URL: 'postgres://u@a:5432,b:port/db' })).toThrow(
+      /databaseUrl \(DATABASE_URL\): 'b:port' is not a host or host:port/,
+    )
+    expect(() => configFromEnv({ DATABASE_URL: 'mysql://u@a/db' })).toThrow(/starts with postgres:\/\//)
+  })
+
   it('serves HTTPS when given a certificate and key', async () => {
     const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
       keySize: 2048,

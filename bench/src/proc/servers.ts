@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { freePort } from '@questlog/broker'
-import { startProcess, stopProcess, waitForLine } from './child'
+import { startProcess, stopProcess, waitForLine } from '@questlog/testkit'
 
 export interface PrivateServer {
   port: number

@@ -1,4 +1,4 @@
-import { processUsage } from '../proc/child'
+import { processUsage } from '@questlog/testkit'
 import { HttpClient } from '../systems/http-client'
 import { batchBody, createTopic } from '../systems/questlog-http'
 

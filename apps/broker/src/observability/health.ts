@@ -2,6 +2,7 @@ import { statfs } from 'node:fs/promises'
 import os from 'node:os'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { Sql } from '../storage/db'
+import { withDeadline } from '../storage/deadline'
 import type { Metrics } from './metrics'
 
 export interface HealthReport {
@@ -15,6 +16,8 @@ export interface HealthReport {
   db_latency_ms: number | null
   disk_free_pct: number | null
   write_queue_max: number
+  /** Longest a write connection has held statements without one settling, in ms (0: none waiting). */
+  write_stalled_ms: number
   open_streams: number
   memory_rss_bytes: number
 }
@@ -26,11 +29,18 @@ export interface HealthDeps {
   version: string
   diskPath: string
   queueDepth: () => number
+  /** Longest any write connection has held statements without one settling, in ms. */
+  laneStalledMs: () => number
+  /** The database deadline: a probe that takes longer counts as failed. */
+  deadlineMs: number
   openStreams: () => number
 }
 
 /** How often the event-loop delay is sampled, in ms. */
 const LOOP_SAMPLE_MS = 10
+
+/** A write connection silent for this long has publishes waiting on it: the broker says it is degraded. */
+const LANE_STALLED_MS = 2000
 
 /** Probes the database and the event loop every few seconds and answers /health from the last probe. */
 export class HealthMonitor {
@@ -63,7 +73,8 @@ export class HealthMonitor {
   private async probe(): Promise<void> {
     const t = performance.now()
     try {
-      await this.d.sql`SELECT 1`
+      // a connection that answers nothing must not leave the last good answer standing
+      await withDeadline(this.d.sql`SELECT 1`, Math.min(this.d.deadlineMs, 5000))
       this.dbLatencyMs = Math.round((performance.now() - t) * 100) / 100
       this.dbOk = true
       this.d.metrics.dbLatency.set(this.dbLatencyMs / 1000)
@@ -83,7 +94,9 @@ export class HealthMonitor {
   }
 
   report(): HealthReport {
-    const degraded = this.lagMs > 500 || (this.diskFreePct !== null && this.diskFreePct < 5)
+    const stalledMs = Math.round(this.d.laneStalledMs())
+    const degraded =
+      this.lagMs > 500 || (this.diskFreePct !== null && this.diskFreePct < 5) || stalledMs >= LANE_STALLED_MS
     return {
       status: !this.dbOk ? 'down' : degraded ? 'degraded' : 'ok',
       brokerId: this.d.brokerId,
@@ -94,6 +107,7 @@ export class HealthMonitor {
       db_latency_ms: this.dbLatencyMs,
       disk_free_pct: this.diskFreePct,
       write_queue_max: this.d.queueDepth(),
+      write_stalled_ms: stalledMs,
       open_streams: this.d.openStreams(),
       memory_rss_bytes: process.memoryUsage.rss(),
     }

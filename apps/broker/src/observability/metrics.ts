@@ -39,6 +39,11 @@ export function createMetrics() {
     buckets: [1, 2, 5, 10, 50, 100, 500, 1000, 2000, 5000, 10000],
     registers: [registry],
   })
+  const laneReplacements = new Counter({
+    name: 'questlog_write_connection_replacements_total',
+    help: 'Write connections replaced because they stalled or reached a read-only server',
+    registers: [registry],
+  })
   const dbLatency = new Gauge({
     name: 'questlog_db_latency_seconds',
     help: 'Round trip of the last database probe',
@@ -123,6 +128,7 @@ export function createMetrics() {
     publishLatency,
     batchSize,
     dbLatency,
+    laneReplacements,
     rejected,
     streams,
     segmentsDropped,

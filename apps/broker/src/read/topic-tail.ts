@@ -1,6 +1,8 @@
 import { compileSubjectPattern, subjectPatternToRegex } from '@questlog/protocol'
 import type { Fanout, LogListener } from '../fanout/fanout'
 import type { Sql } from '../storage/db'
+import { unavailableCode } from '../storage/db-errors'
+import { withDeadline } from '../storage/deadline'
 import { highWatermarks, readEventPage, type StoredEvent } from '../storage/event-store'
 import { encodeCursor } from './cursor'
 import { advance } from './reader'
@@ -25,8 +27,14 @@ export interface TailOptions {
   pageBytes?: number | undefined
   /** Safety net against a lost notification: re-read the watermarks this often. */
   refreshMs?: number
-  onClose?: () => void
+  /** Ended: by `stop`, the topic's deletion, or, with `error`, a read that cannot succeed. */
+  onClose?: (error?: unknown) => void
 }
+
+/** A read of the log that has not answered by then is abandoned and tried again. */
+const READ_DEADLINE_MS = 30_000
+/** Longest wait between reads while the database is unavailable. */
+const MAX_RETRY_MS = 2000
 
 /**
  * Follows a topic from given positions: catches up from the log, then takes
@@ -52,18 +60,25 @@ export class TopicTail implements LogListener {
   async start(): Promise<void> {
     this.unsubscribe = this.o.fanout.subscribe(this.o.topicId, this)
     await this.refreshHigh()
-    this.timer = setInterval(() => void this.refreshHigh().then(() => this.poke()), this.o.refreshMs ?? 5000)
+    this.timer = setInterval(
+      () =>
+        void this.refreshHigh().then(
+          () => this.poke(),
+          () => {}, // the database is away: the next refresh, or the reads' own retries, catch up
+        ),
+      this.o.refreshMs ?? 5000,
+    )
     this.timer.unref()
-    void this.loop().catch(() => this.stop())
+    void this.loop().catch((e) => this.stop(e))
   }
 
-  stop(): void {
+  stop(error?: unknown): void {
     if (this.stopped) return
     this.stopped = true
     clearInterval(this.timer)
     this.unsubscribe?.()
     this.poke()
-    this.o.onClose?.()
+    this.o.onClose?.(error)
   }
 
   cursor(): string {
@@ -120,6 +135,7 @@ export class TopicTail implements LogListener {
 
   private async loop(): Promise<void> {
     const limit = this.o.pageSize ?? 500
+    let failures = 0
     while (!this.stopped) {
       if (this.congested) {
         await this.o.sink.drained()
@@ -136,14 +152,27 @@ export class TopicTail implements LogListener {
         continue
       }
       const snapshot = new Map(this.high)
-      const { events, short } = await readEventPage(this.o.sql, this.o.topicId, {
-        positions: behind,
-        key: this.o.key,
-        typeRegex: this.o.type === undefined ? undefined : subjectPatternToRegex(this.o.type),
-        limit,
-        maxBytes: this.o.pageBytes,
-        order: behind.size === 1 ? 'offset' : 'time',
-      })
+      let events: StoredEvent[]
+      let short: boolean
+      try {
+        ;({ events, short } = await withDeadline(
+          readEventPage(this.o.sql, this.o.topicId, {
+            positions: behind,
+            key: this.o.key,
+            typeRegex: this.o.type === undefined ? undefined : subjectPatternToRegex(this.o.type),
+            limit,
+            maxBytes: this.o.pageBytes,
+            order: behind.size === 1 ? 'offset' : 'time',
+          }),
+          READ_DEADLINE_MS,
+        ))
+        failures = 0
+      } catch (e) {
+        // the database being away (restarting, failing over) ends no reader: it resumes from its positions
+        if (unavailableCode(e) === undefined) throw e
+        await new Promise((r) => setTimeout(r, Math.min(MAX_RETRY_MS, 50 * 2 ** failures++)))
+        continue
+      }
       if (this.stopped) return
       for (const e of events) {
         if ((this.positions.get(e.partition) ?? 0) > e.offset) continue

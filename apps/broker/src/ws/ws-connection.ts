@@ -566,9 +566,9 @@ export class WsConnection {
         key: f.key,
         type: f.type,
         credits: f.credits ?? DEFAULT_SUBSCRIBE_CREDITS,
-        onEnd: () => {
+        onEnd: (e) => {
           this.subs.delete(f.sid)
-          this.fail(new TopicNotFoundError(topic.name), { sid: f.sid })
+          this.fail(e === undefined ? new TopicNotFoundError(topic.name) : this.coded(e), { sid: f.sid })
         },
       },
     )

@@ -23,8 +23,8 @@ export interface WsSubscriptionOptions {
   key?: string | undefined
   type?: string | undefined
   credits: number
-  /** The tail ended on its own (the topic was deleted). */
-  onEnd: () => void
+  /** The tail ended on its own: the topic was deleted, or (with `error`) a read failed for good. */
+  onEnd: (error?: unknown) => void
 }
 
 interface Held {
@@ -73,8 +73,8 @@ export class WsSubscription {
         send: (event, cursor) => this.offer(event, cursor),
         drained: () => this.whenRoom(),
       },
-      onClose: () => {
-        if (!this.stopped) o.onEnd()
+      onClose: (error) => {
+        if (!this.stopped) o.onEnd(error)
       },
     })
   }

@@ -3,12 +3,13 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort } from '@questlog/broker'
-import { BENCH_ADMIN_KEY } from '../auth'
 import { startProcess, stopProcess } from './child'
 
 export interface BrokerProcess {
   url: string
   pid: number
+  /** The process, for faults (`kill('SIGKILL')`) and its exit. */
+  child: ChildProcess
   /** Milliseconds from spawning the process until /health/ready answered 200. */
   spawnToReadyMs: number
   stop(): Promise<void>
@@ -35,12 +36,20 @@ export function buildBroker(): void {
   execFileSync(process.execPath, [path.join(brokerDir, 'scripts/build.mjs')], { stdio: 'inherit' })
 }
 
+export interface BrokerProcessOptions {
+  /** The admin key it creates at start (QUESTLOG_ADMIN_KEY). */
+  adminKey: string
+  cpuProfDir?: string
+  /** More environment (other settings); the port is chosen here unless given. */
+  env?: Record<string, string>
+  port?: number
+  /** Called with each chunk of its output (stdout and stderr). */
+  onOutput?: (chunk: string) => void
+}
+
 /** Starts the broker in its own process (so its CPU and memory are its own), with its defaults, on `databaseUrl`. */
-export async function startBroker(
-  databaseUrl: string,
-  opts: { cpuProfDir?: string } = {},
-): Promise<BrokerProcess> {
-  const port = await freePort()
+export async function startBroker(databaseUrl: string, opts: BrokerProcessOptions): Promise<BrokerProcess> {
+  const port = opts.port ?? (await freePort())
   const args = brokerNodeFlags()
   if (opts.cpuProfDir) args.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`)
   // as `npm run broker` starts it, after buildBroker()
@@ -51,12 +60,14 @@ export async function startBroker(
       ...process.env,
       DATABASE_URL: databaseUrl,
       PORT: String(port),
-      QUESTLOG_ADMIN_KEY: BENCH_ADMIN_KEY,
+      QUESTLOG_ADMIN_KEY: opts.adminKey,
+      ...opts.env,
     },
   })
   let output = ''
   const keep = (c: Buffer) => {
     output = (output + c.toString()).slice(-4000)
+    opts.onOutput?.(c.toString())
   }
   child.stdout?.on('data', keep)
   child.stderr?.on('data', keep)
@@ -66,6 +77,7 @@ export async function startBroker(
     return {
       url,
       pid: child.pid!,
+      child,
       spawnToReadyMs: performance.now() - t0,
       stop: () => stopProcess(child),
     }

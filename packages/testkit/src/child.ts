@@ -7,11 +7,12 @@ const started = new Set<ChildProcess>()
 export function startProcess(
   cmd: string,
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; uid?: number; gid?: number } = {},
 ): ChildProcess {
   const child = spawn(cmd, args, {
     env: opts.env ?? process.env,
     cwd: opts.cwd,
+    ...(opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.gid }),
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   started.add(child)

@@ -98,8 +98,12 @@ async function storedCount(topic: string): Promise<number> {
   return (res.body.partitionInfo ?? []).reduce((sum, p) => sum + Number(p.next), 0)
 }
 
+/** Opens the fixture page with a browser token of the key, as a game's backend would hand one to its page. */
 async function openFixture(page: Page, transport: string, extra = ''): Promise<void> {
-  const query = `broker=${encodeURIComponent(broker.url)}&token=${KEY}&transport=${transport}${extra}`
+  const minted = await http<{ token: string }>('POST', '/v1/tokens', { ttlSeconds: 3600 })
+  expect(minted.status).toBe(201)
+  const token = minted.body.token
+  const query = `broker=${encodeURIComponent(broker.url)}&token=${token}&transport=${transport}${extra}`
   await page.goto(`${pagesUrl}/index.html?${query}`)
   await expect(page.locator('body')).toHaveAttribute('data-ready', 'true')
 }

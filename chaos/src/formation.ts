@@ -4,10 +4,10 @@ import path from 'node:path'
 import { freePort } from '@questlog/broker'
 import {
   killTree,
-  PG_BIN,
   postgresTempDir,
   postgresUser,
   runAsPostgres,
+  SYSTEM_PG_BIN,
   startProcess,
   stopProcess,
 } from '@questlog/testkit'
@@ -32,7 +32,7 @@ export interface Formation {
 }
 
 /** pg_autoctl on the PostgreSQL 15 of this machine (Debian's postgresql-15-auto-failover). */
-// Debian installs it on the PATH (pg-auto-failover-cli); it finds pg_ctl through PATH, which names PG_BIN first
+// Debian installs it on the PATH (pg-auto-failover-cli); it finds pg_ctl through PATH, which names SYSTEM_PG_BIN first
 const PG_AUTOCTL = 'pg_autoctl'
 
 export function hasPgAutoFailover(): boolean {
@@ -56,7 +56,7 @@ export async function startFormation(log: (l: string) => void): Promise<Formatio
   const dir = postgresTempDir('questlog-paf-')
   const env = {
     ...process.env,
-    PATH: `${PG_BIN}:${process.env.PATH}`,
+    PATH: `${SYSTEM_PG_BIN}:${process.env.PATH}`,
     XDG_CONFIG_HOME: path.join(dir, 'config'),
     XDG_DATA_HOME: path.join(dir, 'share'),
     XDG_RUNTIME_DIR: path.join(dir, 'run'),

@@ -20,6 +20,7 @@ import { createHttpServer } from './http/server'
 import { HealthMonitor } from './observability/health'
 import { createMetrics } from './observability/metrics'
 import { StatsSampler } from './observability/timeseries'
+import { WriteLanes } from './publish/lanes'
 import { PublishPipeline } from './publish/pipeline'
 import { Publisher } from './publish/publisher'
 import { RetentionWorker } from './retention/retention'
@@ -104,24 +105,28 @@ export async function createBroker(
     crypto.enabled,
   )
   const fanout = new Fanout(sql, brokerId, (name) => topics.invalidate(name))
-  // one connection per lane: a partition always writes on the same one, so its batches pipeline in order
-  const writeLanes = Array.from(
-    { length: writeLaneCount(config.poolSize) },
-    (_, i) =>
-      new WriteLane({
-        open: () =>
-          createSql(url, 1, {
-            applicationName: `questlog-lane-${i}`,
-            statementTimeoutMs: config.dbDeadlineMs,
-            lockTimeoutMs: Math.ceil(config.dbDeadlineMs / 2),
-          }),
-        stallMs: config.dbDeadlineMs + LANE_GRACE_MS,
-        onReplaced: (reason) => {
-          metrics.laneReplacements.inc()
-          log.warn({ lane: i, reason }, 'write connection replaced')
-        },
-      }),
-  )
+  // write connections: a partition always writes on the same one, so its batches pipeline in order
+  const openLane = (name: string, lockTimeoutMs: number) =>
+    new WriteLane({
+      open: () =>
+        createSql(url, 1, {
+          applicationName: `questlog-lane-${name}`,
+          statementTimeoutMs: config.dbDeadlineMs,
+          lockTimeoutMs,
+        }),
+      stallMs: config.dbDeadlineMs + LANE_GRACE_MS,
+      onReplaced: (reason) => {
+        metrics.laneReplacements.inc()
+        log.warn({ lane: name, reason }, 'write connection replaced')
+      },
+    })
+  const writeLanes = new WriteLanes({
+    shared: Array.from({ length: writeLaneCount(config.poolSize) }, (_, i) =>
+      openLane(String(i), config.lockWaitMs),
+    ),
+    // a partition waiting on a lock held elsewhere waits there as long as a statement may run
+    openIsolated: (key) => openLane(`partition-${key}`, Math.ceil(config.dbDeadlineMs / 2)),
+  })
   const publisher = new Publisher({
     sql,
     topics,
@@ -131,7 +136,7 @@ export async function createBroker(
     softQueueEvents: config.softQueueEvents,
     hardQueueEvents: config.hardQueueEvents,
     notifyChannel: EVENTS_CHANNEL,
-    lanes: writeLanes.map((lane) => lane.sql),
+    lanes: writeLanes,
     notifyPrefix: (t, p) => fanout.eventsPrefix(t, p),
     onCommitted: (t, p, first, events) => fanout.committed(t, p, first, events),
     encrypt: (topic, events) => crypto.encrypt(topic, events),
@@ -150,7 +155,7 @@ export async function createBroker(
     version: VERSION,
     diskPath: embedded ? path.resolve(config.dataDir) : process.cwd(),
     queueDepth: () => publisher.maxQueueDepth(),
-    laneStalledMs: () => Math.max(...writeLanes.map((lane) => lane.stalledMs())),
+    laneStalledMs: () => writeLanes.stalledMs(),
     deadlineMs: config.dbDeadlineMs,
     openStreams: () => fanout.listenerCount(),
   })
@@ -240,7 +245,7 @@ export async function createBroker(
       await withTimeout(audit.stop(), 5000)
       await withTimeout(fanout.stop(), 2000)
       await withTimeout(unlistenErasures(), 2000)
-      await withTimeout(Promise.all(writeLanes.map((lane) => lane.end())), 3000)
+      await withTimeout(writeLanes.end(), 3000)
       await withTimeout(sql.end({ timeout: 2 }), 3000)
       await withTimeout(embedded?.stop() ?? Promise.resolve(), 10_000)
     })()

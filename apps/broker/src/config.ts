@@ -159,6 +159,12 @@ export const brokerConfigSchema = z.strictObject({
    * statement past it, and a write connection that answers nothing for 2 s more is replaced.
    */
   dbDeadlineMs: z.coerce.number().int().min(200).max(600_000).default(10_000),
+  /**
+   * How long an append on a shared write connection waits for its partition's lock before the
+   * partition moves to a connection of its own (the lock is held elsewhere: the partitions sharing
+   * the connection would wait behind it).
+   */
+  lockWaitMs: z.coerce.number().int().min(10).max(600_000).default(200),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 })
 
@@ -201,6 +207,7 @@ export const ENV_NAMES: Record<keyof BrokerConfig, string> = {
   maxTokenRules: 'QUESTLOG_MAX_TOKEN_RULES',
   maxTokenBytes: 'QUESTLOG_MAX_TOKEN_BYTES',
   dbDeadlineMs: 'QUESTLOG_DB_DEADLINE_MS',
+  lockWaitMs: 'QUESTLOG_LOCK_WAIT_MS',
   logLevel: 'LOG_LEVEL',
 }
 

@@ -32,8 +32,9 @@ describe('a batch sent after one that failed', () => {
   let bus: QuestlogClient | undefined
   beforeAll(async () => {
     const databaseUrl = await freshDatabase()
-    // every receipt asks the client to hold back its next batch for 50 ms
-    broker = await startBroker({ databaseUrl, softQueueEvents: 1, maxBatchEvents: 1 })
+    // every receipt asks the client to hold back its next batch for 50 ms; appends wait on the locks
+    // these tests hold as long as they hold them, on the connection they share
+    broker = await startBroker({ databaseUrl, softQueueEvents: 1, maxBatchEvents: 1, lockWaitMs: 60_000 })
     sql = postgres(databaseUrl, { max: 4, onnotice: () => {} })
     await createTopic(broker.url, 'order.fast')
     await createTopic(broker.url, 'order.held')
@@ -137,7 +138,7 @@ describe('an append the database refuses', () => {
   let sql: postgres.Sql
   beforeAll(async () => {
     const databaseUrl = await freshDatabase()
-    broker = await startBroker({ databaseUrl, maxBatchEvents: 2 })
+    broker = await startBroker({ databaseUrl, maxBatchEvents: 2, lockWaitMs: 60_000 })
     sql = postgres(databaseUrl, { max: 2, onnotice: () => {} })
     await createTopic(broker.url, 'order.dedupe')
   })

@@ -59,8 +59,10 @@ export interface WriterTopic {
 export interface WriterDeps {
   /** The pool, for reads. */
   sql: Sql
-  /** This partition's write connection (one connection: what is sent on it runs in the order sent). */
-  lane: Sql
+  /** This partition's write connection now (one connection: what is sent on it runs in the order sent). */
+  lane: () => Sql
+  /** Moves the partition to a connection of its own: it waits on a lock that would hold up the partitions it shares with. */
+  isolate: () => void
   segments: SegmentRegistry
   maxBatchEvents: number
   /** The NOTIFY payload of a commit, without the next offset the database appends. */
@@ -72,6 +74,8 @@ export interface WriterDeps {
 }
 
 const RETRYABLE_PG = new Set(['40P01', '40001'])
+/** SQLSTATE of a lock wait that ran out (`lock_timeout`): the statement changed nothing. */
+const LOCK_NOT_AVAILABLE = '55P03'
 
 /**
  * The database refused the statement for what it held: a data exception (22),
@@ -398,7 +402,7 @@ export class PartitionWriter {
         const events = toWrite.map(event)
         try {
           await this.deps.segments.ensure(topic.id, topic.segmentMs, nowMs)
-          writing = writeBatch(this.deps.lane, {
+          writing = writeBatch(this.deps.lane(), {
             topicId: topic.id,
             partition: this.partition,
             time,
@@ -439,7 +443,10 @@ export class PartitionWriter {
           me.stored = false
           this.recovering = true
         }
-        if (e instanceof PredecessorNotStored) {
+        const lockWait = (e as { code?: unknown }).code === LOCK_NOT_AVAILABLE
+        // waiting on the partition's lock, held elsewhere: the next sends go on a connection of their own
+        if (lockWait) this.deps.isolate()
+        if (e instanceof PredecessorNotStored || (lockWait && me.after !== undefined)) {
           // sent again once the batch it followed is stored, or failed with it
           if (!(await me.after!.outcome)) {
             throw new QuestlogError(
@@ -467,7 +474,7 @@ export class PartitionWriter {
             for (const s of toWrite) for (const f of followers.get(s) ?? []) this.abandon(f.group, refused)
             parts.shift()
           }
-        } else if (!RETRYABLE_PG.has((e as { code?: string }).code ?? '') || ++retries > 5) {
+        } else if ((!lockWait && !RETRYABLE_PG.has((e as { code?: string }).code ?? '')) || ++retries > 5) {
           throw e
         }
         // the statement changed nothing (a refusal, a deadlock or serialization failure rolls it back): a retry is safe

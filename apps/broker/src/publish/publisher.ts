@@ -10,6 +10,7 @@ import type { Sql } from '../storage/db'
 import type { StoredEvent } from '../storage/event-store'
 import type { SegmentRegistry } from '../storage/segments'
 import type { Topic, TopicService } from '../topics/topic-service'
+import type { WriteLanes } from './lanes'
 import { PartitionWriter } from './partition-writer'
 import type { PreparedEvent } from './validate'
 
@@ -23,7 +24,7 @@ export interface PublisherOptions {
   hardQueueEvents: number
   notifyChannel: string
   /** Write connections; each partition writes on one of them. */
-  lanes: Sql[]
+  lanes: WriteLanes
   notifyPrefix: (topicId: number, partition: number) => string
   /** Committed events for live readers; `events` builds them, called only if anyone listens. */
   onCommitted: (topicId: number, partition: number, first: number, events: () => StoredEvent[]) => void
@@ -156,7 +157,8 @@ export class Publisher {
         segments: this.o.segments,
         maxBatchEvents: this.o.maxBatchEvents,
         notifyChannel: this.o.notifyChannel,
-        lane: this.o.lanes[(topic.id * 31 + partition) % this.o.lanes.length]!,
+        lane: () => this.o.lanes.of(key, topic.id * 31 + partition),
+        isolate: () => this.o.lanes.isolate(key, () => this.writers.get(key)?.queued === 0),
         notifyPrefix: this.o.notifyPrefix,
         onCommitted: this.o.onCommitted,
         onBatch: (n) => this.o.metrics.batchSize.observe(n),

@@ -5,12 +5,15 @@
  * what is wrong, or null when the text is storable.
  */
 export function textProblem(s: string): string | null {
-  if (!UNSTORABLE.test(s)) return null
+  // most text holds neither NUL nor any surrogate: one plain character class settles it
+  if (!SUSPECT.test(s) || !UNSTORABLE.test(s)) return null
   return s.includes('\u0000')
     ? 'holds a NUL character (U+0000), which cannot be stored'
     : 'holds a lone UTF-16 surrogate, which is not valid Unicode text'
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is exactly what this looks for
+const SUSPECT = /[\u0000\ud800-\udfff]/
 // code units, not code points (no `u` flag): NUL, a high surrogate not followed by a low one, or a low one not after a high one
 // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is exactly what this looks for
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/

@@ -23,9 +23,10 @@ describe('queue subscriptions', () => {
       topic: 'jobs.render',
       mode: 'queue',
       from: 'earliest',
-      ackWaitMs: 300,
+      // long enough for the calls between a delivery and its ack or nak on a loaded machine
+      ackWaitMs: 2000,
       maxDeliveries: 3,
-      backoffMs: [100],
+      backoffMs: [500],
     })
     expect(created.status).toBe(201)
     await api(broker.url, 'POST', '/v1/topics/jobs.render/events', {
@@ -45,14 +46,14 @@ describe('queue subscriptions', () => {
     expect(await pull('renderers', 'm2')).toEqual([])
     // a nak redelivers after the backoff, not at once
     const nak = await sub('/renderers/nak', { token: poison.token })
-    expect(nak.body.redeliverInMs).toBe(100)
+    expect(nak.body.redeliverInMs).toBe(500)
     expect(await pull('renderers', 'm2')).toEqual([])
-    const second = await pull('renderers', 'm2', 10, 2000)
+    const second = await pull('renderers', 'm2', 10, 3000)
     expect(second.map((d) => [d.event.data, d.deliveries])).toEqual([['poison', 2]])
 
     // the ack wait runs out: redelivered with a new attempt
-    await sleep(400)
-    const third = await pull('renderers', 'm3', 10, 2000)
+    await sleep(2200)
+    const third = await pull('renderers', 'm3', 10, 3000)
     expect(third.map((d) => [d.event.data, d.deliveries])).toEqual([['poison', 3]])
     // the late ack of the expired attempt is refused and does not settle the new holder's delivery
     const late = await sub('/renderers/ack', { tokens: [second[0]!.token] })
@@ -63,7 +64,7 @@ describe('queue subscriptions', () => {
     expect(report.body.redelivered).toBe(1)
 
     // the third delivery also runs out: now it is dead
-    await sleep(400)
+    await sleep(2200)
     expect(await pull('renderers', 'm1', 10, 300)).toEqual([])
     const dead = await api(broker.url, 'GET', '/v1/subscriptions/renderers/dead-letters')
     expect(dead.body.deadLetters).toHaveLength(1)

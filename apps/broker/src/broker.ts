@@ -6,9 +6,12 @@ import { AuditLog } from './auth/audit-log'
 import { KeyStore, type TokenSecretSource } from './auth/key-store'
 import { redactingLogger } from './auth/log-redaction'
 import { ADMIN_RULES } from './auth/principal'
+import { QuotaSlots } from './auth/quota-slots'
 import { Quotas } from './auth/quotas'
 import { RateLimiter } from './auth/rate-limiter'
-import { type BrokerConfig, type BrokerConfigInput, brokerConfigSchema } from './config'
+import { Cluster } from './cluster/cluster'
+import { PeerLinks } from './cluster/peers'
+import { type BrokerConfig, type BrokerConfigInput, brokerConfigSchema, clusterTimingError } from './config'
 import { PayloadCrypto } from './crypto/payload-crypto'
 import { DeliveryService } from './delivery/delivery-service'
 import { OutboundGuard } from './delivery/outbound-guard'
@@ -24,6 +27,7 @@ import { WriteLanes } from './publish/lanes'
 import { PublishPipeline } from './publish/pipeline'
 import { Publisher } from './publish/publisher'
 import { RetentionWorker } from './retention/retention'
+import { rpcRouterOf } from './rpc/rpc-router'
 import { Scheduler } from './schedule/scheduler'
 import { SchemaRegistry } from './schemas/schema-registry'
 import type { Services } from './services'
@@ -34,6 +38,7 @@ import { migrate } from './storage/migrate'
 import { SegmentRegistry } from './storage/segments'
 import { WriteLane } from './storage/write-lane'
 import { TopicService } from './topics/topic-service'
+import { webSocketConnections } from './ws/ws-route'
 
 export const VERSION = '0.1.0'
 
@@ -55,6 +60,8 @@ export async function createBroker(
   options: BrokerOptions = {},
 ): Promise<Broker> {
   const config: BrokerConfig = brokerConfigSchema.parse(input)
+  const timing = clusterTimingError(config)
+  if (timing) throw new Error(timing)
   const log = redactingLogger(options.logger ?? pino({ level: config.logLevel }))
   const brokerId = randomUUID()
 
@@ -66,8 +73,8 @@ export async function createBroker(
     databaseUrl = embedded.url
   }
 
-  const url = databaseUrl
-  const sql = createSql(url, config.poolSize)
+  const dbUrl = databaseUrl
+  const sql = createSql(dbUrl, config.poolSize)
   const keys = new KeyStore(sql, config.encryptionKeys, config.activeEncryptionKey)
   let tokenSecret: TokenSecretSource
   try {
@@ -109,7 +116,7 @@ export async function createBroker(
   const openLane = (name: string, lockTimeoutMs: number) =>
     new WriteLane({
       open: () =>
-        createSql(url, 1, {
+        createSql(dbUrl, 1, {
           applicationName: `questlog-lane-${name}`,
           statementTimeoutMs: config.dbDeadlineMs,
           lockTimeoutMs,
@@ -144,7 +151,7 @@ export async function createBroker(
   late.fanout = fanout
   late.publisher = publisher
   const schemas = new SchemaRegistry(sql)
-  const rateLimits = new RateLimiter()
+  const rateLimits = new RateLimiter(sql)
   const pipeline = new PublishPipeline({ topics, schemas, rateLimits, publisher })
   await fanout.start()
 
@@ -160,21 +167,45 @@ export async function createBroker(
     openStreams: () => fanout.listenerCount(),
   })
   await health.start()
+  const cluster = new Cluster({
+    sql,
+    self: { id: brokerId, version: VERSION, startedAt: new Date() },
+    health: () => {
+      const h = health.report()
+      return {
+        status: h.status,
+        load: h.load[0] ?? 0,
+        lag_ms: h.lag_ms,
+        db_latency_ms: h.db_latency_ms,
+        connections: webSocketConnections(services).size,
+      }
+    },
+    heartbeatMs: config.heartbeatMs,
+    deadAfterMs: config.brokerDeadAfterMs,
+    log,
+  })
   const stats = new StatsSampler(metrics, health)
   stats.start()
   const retention = new RetentionWorker(sql, topics, segments, metrics, log)
-  retention.start(config.retentionIntervalMs)
+  // work the cluster runs once: on the broker holding its lease (see cluster/cluster.ts)
+  retention.start(config.retentionIntervalMs, () => cluster.leads('retention'))
 
   const outbound = new OutboundGuard(config.webhookAllow)
   const delivery = new DeliveryService(sql, topics, pipeline, fanout, outbound, metrics)
   const subscriptionStats = new SubscriptionStats(sql, delivery, metrics, log)
-  subscriptionStats.start(config.statsIntervalMs)
-  const replays = new ReplayJobs(sql, topics, delivery.subs, pipeline, log)
-  await replays.resume()
-  const scheduler = new Scheduler(sql, topics, pipeline, crypto, log)
+  subscriptionStats.start(config.statsIntervalMs, () => cluster.leads('subscription-stats'))
+  const replays = new ReplayJobs(sql, topics, delivery.subs, pipeline, cluster.work, log)
+  cluster.work.add(replays)
+  const scheduler = new Scheduler(sql, topics, pipeline, crypto, log, {
+    by: brokerId,
+    ms: config.brokerDeadAfterMs,
+  })
   scheduler.start()
-  const webhooks = new Webhooks(sql, delivery, outbound, brokerId, log)
-  webhooks.start()
+  const webhooks = new Webhooks(sql, delivery, outbound, cluster.work, log)
+  cluster.work.add(webhooks)
+  cluster.every('dead-letter-copies', config.brokerDeadAfterMs, () =>
+    delivery.deadLetters.sweep(delivery.subs, config.brokerDeadAfterMs),
+  )
 
   if (tokenSecret === 'stored' && config.auth === 'on') {
     log.warn(
@@ -182,7 +213,7 @@ export async function createBroker(
     )
   }
   const audit = new AuditLog(sql, log, { retentionDays: config.auditRetentionDays })
-  audit.start(config.retentionIntervalMs)
+  audit.start(config.retentionIntervalMs, () => cluster.leads('audit-retention'))
   if (config.auth === 'off') {
     log.warn(
       'AUTHENTICATION IS OFF (QUESTLOG_AUTH=off): anyone who can reach this broker can read, write and administer it',
@@ -202,8 +233,26 @@ export async function createBroker(
     log.info('created the bootstrap admin key (printed above)')
   }
 
+  // request/reply across brokers: a link to each live broker, over their advertised URLs
+  const peers = new PeerLinks({
+    selfId: brokerId,
+    registry: cluster.registry,
+    secret: () => keys.peerSecret(),
+    router: () => rpcRouterOf(services),
+    heartbeatMs: config.heartbeatMs,
+    deadAfterMs: config.brokerDeadAfterMs,
+    maxPayload: config.maxBodyBytes,
+    log,
+  })
+  cluster.onBeat(() => peers.sync())
+  // quotas of open sessions hold for the cluster: slots leased from the database
+  const quotaSlots = new QuotaSlots(sql, brokerId, config.brokerDeadAfterMs)
+  cluster.onBeat(() => void quotaSlots.trim().catch((err) => log.warn({ err }, 'quota upkeep failed')))
+  const quotas = new Quotas(config, quotaSlots)
   const services: Services = {
     brokerId,
+    cluster,
+    peers,
     config,
     log,
     sql,
@@ -226,12 +275,15 @@ export async function createBroker(
     keys,
     audit,
     rateLimits,
-    quotas: new Quotas(config),
+    quotas,
   }
   const app = await createHttpServer(services)
   let stopping: Promise<void> | undefined
   const stop = () => {
     stopping ??= (async () => {
+      // first: the others stop counting on this broker while it winds down
+      await withTimeout(cluster.stop(), 5000)
+      await withTimeout(peers.stop(), 2000)
       health.stop()
       await withTimeout(subscriptionStats.stop(), 5000)
       stats.stop()
@@ -262,13 +314,21 @@ export async function createBroker(
   }
   const address = app.server.address()
   const port = typeof address === 'object' && address ? address.port : config.port
+  const url = `${config.tlsCert ? 'https' : 'http'}://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`
+  try {
+    peers.start()
+    await cluster.start(config.advertisedUrl ?? url)
+  } catch (e) {
+    await stop()
+    throw e
+  }
   log.info(
     { port, brokerId, embedded: Boolean(embedded) },
     `questlog broker listening on http://${config.host}:${port}`,
   )
 
   return {
-    url: `${config.tlsCert ? 'https' : 'http'}://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`,
+    url,
     port,
     services,
     stop,

@@ -165,6 +165,12 @@ export const brokerConfigSchema = z.strictObject({
    * the connection would wait behind it).
    */
   lockWaitMs: z.coerce.number().int().min(10).max(600_000).default(200),
+  /** The URL clients and other brokers reach this broker at (behind NAT or a proxy); its listen URL when absent. */
+  advertisedUrl: z.string().url().optional(),
+  /** How often the broker writes its heartbeat to the registry and renews its leases. */
+  heartbeatMs: z.coerce.number().int().min(50).default(1000),
+  /** A broker whose last heartbeat is older than this (by the database's clock) is dead; its leases move. */
+  brokerDeadAfterMs: z.coerce.number().int().min(200).default(5000),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 })
 
@@ -208,6 +214,9 @@ export const ENV_NAMES: Record<keyof BrokerConfig, string> = {
   maxTokenBytes: 'QUESTLOG_MAX_TOKEN_BYTES',
   dbDeadlineMs: 'QUESTLOG_DB_DEADLINE_MS',
   lockWaitMs: 'QUESTLOG_LOCK_WAIT_MS',
+  advertisedUrl: 'QUESTLOG_ADVERTISED_URL',
+  heartbeatMs: 'QUESTLOG_HEARTBEAT_MS',
+  brokerDeadAfterMs: 'QUESTLOG_BROKER_DEAD_AFTER_MS',
   logLevel: 'LOG_LEVEL',
 }
 
@@ -252,6 +261,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): BrokerConfi
       'invalid configuration:\n  tlsCert (QUESTLOG_TLS_CERT), tlsKey (QUESTLOG_TLS_KEY): give both or neither',
     )
   }
+  const timing = clusterTimingError(parsed.data)
+  if (timing) throw new Error(`invalid configuration:\n  ${timing}`)
   const keys = Object.keys(parsed.data.encryptionKeys)
   if (parsed.data.activeEncryptionKey !== undefined && !keys.includes(parsed.data.activeEncryptionKey)) {
     throw new Error(
@@ -259,4 +270,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): BrokerConfi
     )
   }
   return parsed.data
+}
+
+/** A broker must miss at least two heartbeats before it counts as dead, or a slow beat would kill it. */
+export function clusterTimingError(
+  c: Pick<BrokerConfig, 'heartbeatMs' | 'brokerDeadAfterMs'>,
+): string | null {
+  if (c.brokerDeadAfterMs >= 2 * c.heartbeatMs) return null
+  return `brokerDeadAfterMs (QUESTLOG_BROKER_DEAD_AFTER_MS): ${c.brokerDeadAfterMs} ms is less than two heartbeats (QUESTLOG_HEARTBEAT_MS ${c.heartbeatMs} ms)`
 }

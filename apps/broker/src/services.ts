@@ -3,6 +3,8 @@ import type { AuditLog } from './auth/audit-log'
 import type { KeyStore } from './auth/key-store'
 import type { Quotas } from './auth/quotas'
 import type { RateLimiter } from './auth/rate-limiter'
+import type { Cluster } from './cluster/cluster'
+import type { PeerLinks } from './cluster/peers'
 import type { BrokerConfig } from './config'
 import type { PayloadCrypto } from './crypto/payload-crypto'
 import type { DeliveryService } from './delivery/delivery-service'
@@ -24,6 +26,10 @@ import type { TopicService } from './topics/topic-service'
 /** Everything a request handler may use; built once per broker in broker.ts. */
 export interface Services {
   brokerId: string
+  /** This broker as a member of the cluster: registry, heartbeats. */
+  cluster: Cluster
+  /** Links to the other brokers, for request/reply across them. */
+  peers: PeerLinks
   config: BrokerConfig
   log: Logger
   sql: Sql

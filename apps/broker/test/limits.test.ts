@@ -191,7 +191,7 @@ describe('quotas per key', () => {
     expect(answers.filter((f) => f.op === 'welcome')).toHaveLength(2)
     const refused = sockets[answers.findIndex((f) => f.op !== 'welcome')]!
     expect(answers.find((f) => f.op !== 'welcome')).toMatchObject({ op: 'error', code: 'quota_exceeded' })
-    expect(await refused.closed).toBe(1008)
+    expect(await refused.closed).toBe(4429)
     // one goes: a new connection takes its place
     sockets[answers.findIndex((f) => f.op === 'welcome')]!.ws.close()
     await sleep(200)

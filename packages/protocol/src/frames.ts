@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { brokerInfoSchema } from './brokers'
 import { envelopeSchema, offsetSchema } from './envelope'
 import { ERROR_CODES, type ErrorCode } from './errors'
 import { backpressureHintSchema, publishEventSchema, receiptSchema } from './publish'
@@ -261,6 +262,17 @@ export const welcomeFrameSchema = z.object({
   maxBatchEvents: z.number().int().positive(),
   /** Optional parts of the protocol this broker takes (see `BROKER_FEATURES`); absent on older brokers. */
   features: z.array(z.string()).optional(),
+  /** The cluster's live brokers, this one included; kept current by `brokers` frames. Absent on older brokers. */
+  brokers: z.array(brokerInfoSchema).optional(),
+})
+
+/**
+ * Broker → client: the live set of brokers changed (one joined, left or died, or one's status
+ * changed). Sent only on a change, at most once per heartbeat interval; the whole set each time.
+ */
+export const brokersFrameSchema = z.object({
+  op: z.literal('brokers'),
+  brokers: z.array(brokerInfoSchema),
 })
 
 /**
@@ -358,6 +370,7 @@ export const serverFrameSchema = z.discriminatedUnion('op', [
   incomingRequestFrameSchema,
   replyToRequesterFrameSchema,
   errorFrameSchema,
+  brokersFrameSchema,
   pingFrameSchema,
   pongFrameSchema,
   closeFrameSchema,
@@ -378,6 +391,7 @@ export type IncomingRequestFrame = z.infer<typeof incomingRequestFrameSchema>
 export type ReplyToRequesterFrame = z.infer<typeof replyToRequesterFrameSchema>
 export type ClientFrame = z.infer<typeof clientFrameSchema>
 export type WelcomeFrame = z.infer<typeof welcomeFrameSchema>
+export type BrokersFrame = z.infer<typeof brokersFrameSchema>
 export type ReceiptsFrame = z.infer<typeof receiptsFrameSchema>
 export type SubscribedFrame = z.infer<typeof subscribedFrameSchema>
 export type EventsFrame = z.infer<typeof eventsFrameSchema>
@@ -388,8 +402,6 @@ export type ServerFrame = z.infer<typeof serverFrameSchema>
 export const WS_CLOSE_CODES = {
   normal: 1000,
   goingAway: 1001,
-  /** Refused by a rule of the broker's (a key past its quota of connections); the close frame says which. */
-  policyViolation: 1008,
   protocolError: 4400,
   unauthorized: 4401,
   /** Too many frames: the client flooded past its limit. */

@@ -1,4 +1,5 @@
 export * from './acl'
+export * from './brokers'
 export * from './catalogue'
 export * from './envelope'
 export * from './errors'

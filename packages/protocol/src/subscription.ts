@@ -54,6 +54,8 @@ export const RESERVED_WEBHOOK_HEADERS: ReadonlySet<string> = new Set([
   'trailer',
   'upgrade',
   'expect',
+  // the broker's own: the same on every resend of a batch, so a receiver can drop repeats
+  'idempotency-key',
 ])
 
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/

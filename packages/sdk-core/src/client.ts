@@ -1,4 +1,5 @@
 import {
+  type BrokerInfo,
   fromReceiptRuns,
   type PublishEvent,
   QuestlogError,
@@ -300,6 +301,14 @@ export class QuestlogClient {
 
   closed(): Promise<Error | undefined> {
     return this.session.status.closed()
+  }
+
+  /**
+   * The cluster's live brokers (URL and health figures of each), as the connected broker last
+   * said: sent in its welcome and again whenever the set changes. Empty before the first connection.
+   */
+  liveBrokers(): BrokerInfo[] {
+    return [...this.session.brokers]
   }
 
   stats(): ProducerStats {

@@ -1,4 +1,5 @@
 import {
+  type BrokerInfo,
   type ClientFrame,
   type DeliveredEvent,
   errorFromBody,
@@ -75,6 +76,8 @@ export class Session {
   private closing = false
   private abandoned = false
   welcome: WelcomeFrame | undefined
+  /** The cluster's live brokers as the broker last told (welcome, then `brokers` frames); empty from older brokers. */
+  brokers: BrokerInfo[] = []
 
   constructor(private readonly o: SessionOptions) {}
 
@@ -330,6 +333,7 @@ export class Session {
       if (frame.op === 'error') throw errorFromBody({ error: frame })
       if (frame.op !== 'welcome') throw new ConnectionLostError(`expected welcome, got ${frame.op}`)
       this.welcome = frame
+      this.brokers = frame.brokers ?? []
       this.o.onPublishCredits?.(frame.publishCredits)
       return { conn, frames }
     } catch (e) {
@@ -365,6 +369,9 @@ export class Session {
         return
       case 'credits':
         this.o.onPublishCredits?.(frame.publish)
+        return
+      case 'brokers':
+        this.brokers = frame.brokers
         return
       case 'error': {
         const error = errorFromBody({ error: frame })

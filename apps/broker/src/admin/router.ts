@@ -63,6 +63,8 @@ export const adminRouter = router({
       ),
   }),
   health: procedure.query(({ ctx }) => ctx.s.health.report()),
+  /** Every broker on this database seen within the last hour: live, stopped or dead, with its health. */
+  brokers: procedure.query(({ ctx }) => ctx.s.cluster.registry.list()),
   stats: statsRouter,
   keys: keysRouter,
   audit: auditRouter,

@@ -62,8 +62,11 @@ export class AuditLog {
     this.windowMs = o.windowMs ?? WINDOW_MS
   }
 
-  /** Starts summing up refusals and, every `pruneEveryMs`, deleting rows past the retention. */
-  start(pruneEveryMs: number): void {
+  /**
+   * Starts summing up refusals and, every `pruneEveryMs`, deleting rows past the retention
+   * (when `prunes` says so: one broker of a cluster does it for all).
+   */
+  start(pruneEveryMs: number, prunes: () => boolean = () => true): void {
     const every = (ms: number, job: () => Promise<unknown>, what: string) => {
       const timer = setInterval(() => job().catch((err) => this.log.warn({ err }, what)), ms)
       timer.unref()
@@ -71,8 +74,9 @@ export class AuditLog {
     }
     every(this.windowMs, () => this.flush(), 'audit summary write failed')
     if (this.o.retentionDays > 0) {
-      void this.prune().catch((err) => this.log.warn({ err }, 'audit retention failed'))
-      every(pruneEveryMs, () => this.prune(), 'audit retention failed')
+      const prune = async () => (prunes() ? this.prune() : 0)
+      void prune().catch((err) => this.log.warn({ err }, 'audit retention failed'))
+      every(pruneEveryMs, prune, 'audit retention failed')
     }
   }
 

@@ -135,6 +135,16 @@ export class KeyStore {
     return 'derived'
   }
 
+  /**
+   * The secret brokers prove to each other on a peer link, derived from the token-signing
+   * secret (so it is as well kept: derived from the master key when one is configured). Only
+   * brokers of this database hold it; a client that reaches the peer endpoint cannot answer.
+   */
+  peerSecret(): Buffer {
+    if (!this.tokenSecret) throw new Error('the key store is not initialized')
+    return createHmac('sha256', this.tokenSecret).update('questlog-peer-link').digest()
+  }
+
   async count(): Promise<number> {
     const [r] = await this.sql`SELECT count(*)::int AS n FROM ql_api_keys WHERE revoked_at IS NULL`
     return Number(r!.n)

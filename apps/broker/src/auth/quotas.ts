@@ -1,6 +1,7 @@
 import { type KeyQuotas, QuotaExceededError, type QuotaName } from '@questlog/protocol'
 import type { BrokerConfig } from '../config'
 import { isSuperuser, type Principal } from './principal'
+import type { QuotaSlots } from './quota-slots'
 
 export type { QuotaName } from '@questlog/protocol'
 
@@ -16,17 +17,20 @@ export interface QuotaOwner {
 }
 
 /**
- * Quotas per key: how many topics, partitions and subscriptions a key may have
- * created, and how many streams, connections and waiting confirmations it may
- * hold open on this broker. A key's own quotas (`KeyQuotas`) win over the
- * broker's defaults; operators' keys (admin on every topic), the broker's own
- * work and a broker with auth off are not bound.
+ * Quotas per key, for the whole cluster: how many topics, partitions and
+ * subscriptions a key may have created (counted in the database), and how many
+ * streams, connections and waiting confirmations it may hold open on all brokers
+ * together (slots leased from the database, see QuotaSlots). A key's own quotas
+ * (`KeyQuotas`) win over the broker's defaults; operators' keys (admin on every
+ * topic), the broker's own work and a broker with auth off are not bound.
  */
 export class Quotas {
-  private readonly open = new Map<string, number>()
   private readonly defaults: Required<KeyQuotas>
 
-  constructor(config: BrokerConfig) {
+  constructor(
+    config: BrokerConfig,
+    private readonly slots: QuotaSlots,
+  ) {
     this.defaults = {
       topics: config.quotaTopics,
       partitions: config.quotaPartitions,
@@ -48,20 +52,16 @@ export class Quotas {
    * WebSocket connection, a waiting confirmation) for as long as it lasts;
    * call the returned function when it ends (calling it again does nothing).
    */
-  hold(p: Principal, name: 'streams' | 'connections' | 'confirmations'): () => void {
+  async hold(p: Principal, name: 'streams' | 'connections' | 'confirmations'): Promise<() => void> {
     const limit = this.limit(p, name)
-    if (limit === null) return () => {}
-    const key = `${p.keyId}:${name}`
-    const used = this.open.get(key) ?? 0
-    if (used >= limit) throw exceeded(p, name, limit)
-    this.open.set(key, used + 1)
+    if (limit === null || !p.keyId) return () => {}
+    const keyId = p.keyId
+    if (!(await this.slots.take(keyId, name, limit))) throw exceeded(p, name, limit)
     let released = false
     return () => {
       if (released) return
       released = true
-      const left = (this.open.get(key) ?? 1) - 1
-      if (left > 0) this.open.set(key, left)
-      else this.open.delete(key)
+      this.slots.give(keyId, name)
     }
   }
 

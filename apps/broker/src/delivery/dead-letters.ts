@@ -48,8 +48,8 @@ export class DeadLetters {
   async record(tx: TransactionSql, sub: Subscription, items: DeadLetterInput[]): Promise<number[]> {
     if (items.length === 0) return []
     const rows = await tx`
-      INSERT INTO ql_dead_letters (subscription_id, topic_id, partition, "offset", reason, deliveries)
-      SELECT ${sub.id}, u.t, u.p, u.o, u.r, u.d
+      INSERT INTO ql_dead_letters (subscription_id, topic_id, partition, "offset", reason, deliveries, copy_pending)
+      SELECT ${sub.id}, u.t, u.p, u.o, u.r, u.d, true
       FROM unnest(${items.map((i) => i.topicId)}::int[], ${items.map((i) => i.partition)}::int[],
                   ${items.map((i) => i.offset)}::bigint[], ${items.map((i) => i.reason)}::text[],
                   ${items.map((i) => i.deliveries)}::int[]) AS u(t, p, o, r, d)
@@ -73,9 +73,15 @@ export class DeadLetters {
       maxEventBytes: 8 * 1024 * 1024,
       encryption: sealed ? 'topic' : 'none',
     })
+    const settle = (id: unknown) =>
+      this.sql`UPDATE ql_dead_letters SET copy_pending = false WHERE id = ${id as number}`
     for (const r of rows) {
       const [event] = await readAt(this.sql, Number(r.topic_id), Number(r.partition), [Number(r.offset)])
-      if (!event) continue // dropped by retention meanwhile: the record stays, without a copy
+      // dropped by retention meanwhile: the record stays, without a copy
+      if (!event) {
+        await settle(r.id)
+        continue
+      }
       const copy = this.pipeline.publish({
         door: 'dead-letter',
         topic: dlq.name,
@@ -101,11 +107,31 @@ export class DeadLetters {
         if (isQuestlogError(e) && !e.retryable) return undefined
         throw e
       })
-      if (!result || !('receipts' in result)) continue
+      if (!result || !('receipts' in result)) {
+        await settle(r.id)
+        continue
+      }
       const receipt = result.receipts[0]!
       await this
-        .sql`UPDATE ql_dead_letters SET dlq_partition = ${receipt.partition}, dlq_offset = ${receipt.offset}
-                     WHERE id = ${r.id}`
+        .sql`UPDATE ql_dead_letters SET dlq_partition = ${receipt.partition}, dlq_offset = ${receipt.offset},
+                            copy_pending = false WHERE id = ${r.id}`
+    }
+  }
+
+  /**
+   * Publishes the copies that brokers recorded but did not publish (they died in between), once
+   * they are older than `olderThanMs`: younger ones are still in their recording broker's hands.
+   * The copies' dedupe keys make a copy published twice one copy.
+   */
+  async sweep(subs: { find(name: string): Promise<Subscription | undefined> }, olderThanMs: number) {
+    const rows = await this.sql`
+      SELECT s.name, array_agg(d.id ORDER BY d.id) AS ids FROM ql_dead_letters d
+      JOIN ql_subscriptions s ON s.id = d.subscription_id
+      WHERE d.copy_pending AND d.dead_at < now() - make_interval(secs => ${olderThanMs / 1000})
+      GROUP BY s.name LIMIT 100`
+    for (const r of rows) {
+      const sub = await subs.find(r.name as string)
+      if (sub) await this.publishCopies(sub, (r.ids as string[]).map(Number))
     }
   }
 

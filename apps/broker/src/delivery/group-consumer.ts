@@ -1,7 +1,7 @@
 import { AttemptExpiredError, subjectPatternToRegex } from '@questlog/protocol'
 import { advance } from '../read/reader'
-import type { Sql } from '../storage/db'
-import { highWatermarks, readEventPage } from '../storage/event-store'
+import type { Sql, TransactionSql } from '../storage/db'
+import { highWatermarks, readEventPage, readEvents } from '../storage/event-store'
 import type { DeadLetters } from './dead-letters'
 import type { Delivery } from './delivery'
 import type { PartitionPosition, Subscription, SubscriptionService } from './subscriptions'
@@ -154,8 +154,11 @@ export class GroupConsumer {
     return decoded
   }
 
-  /** Commits past each acked event (an ack of offset n commits n + 1): one update per partition. */
-  async ack(sub: Subscription, tokens: string[]): Promise<number> {
+  /**
+   * Commits past each acked event (an ack of offset n commits n + 1): one update per partition,
+   * on `sql` (a caller's transaction, fenced by its lease, or the pool).
+   */
+  async ack(sub: Subscription, tokens: string[], sql: Sql | TransactionSql = this.sql): Promise<number> {
     const decoded = await this.owned(sub, tokens, (i) => `tokens.${i}`)
     const next = new Map<string, { topicId: number; partition: number; offset: number }>()
     for (const t of decoded) {
@@ -164,7 +167,7 @@ export class GroupConsumer {
         next.set(k, { topicId: t.topicId, partition: t.partition, offset: t.offset + 1 })
     }
     for (const n of next.values()) {
-      await this.sql`
+      await sql`
         UPDATE ql_consumer_offsets SET next_offset = GREATEST(next_offset, ${n.offset}), updated_at = now()
         WHERE group_name = ${sub.name} AND topic_id = ${n.topicId} AND partition = ${n.partition}`
     }

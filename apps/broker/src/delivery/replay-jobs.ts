@@ -10,9 +10,11 @@ import {
 } from '@questlog/protocol'
 import type { Logger } from 'pino'
 import { BROKER } from '../auth/principal'
+import type { LeasedWork, RunEnd, WorkClaimer } from '../cluster/leased-work'
+import { isLeaseLost, type Lease } from '../cluster/leases'
 import { copyOfStored } from '../publish/copy-event'
 import type { PublishPipeline } from '../publish/pipeline'
-import type { Sql } from '../storage/db'
+import type { Sql, TransactionSql } from '../storage/db'
 import {
   highWatermarks,
   lowWatermarks,
@@ -43,13 +45,31 @@ export const replayNotFound = (id: string) => new NotFoundError(`replay job '${i
 
 const PAGE = 500
 
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms)
+    function done() {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    signal.addEventListener('abort', done, { once: true })
+  })
+}
+
 /**
  * Replay jobs re-deliver a range of a topic (by offset or time, filtered) into a
  * queue subscription or another topic, in the background, with progress that
- * survives a broker restart. Delivery is idempotent per source event.
+ * survives a broker restart. Each job runs on the one broker holding its lease
+ * (`replay:<id>`) and moves to another when that broker dies. Its progress is
+ * written under the lease's fence, in the same transaction as the deliveries
+ * into a subscription, so a page is handed over once however the job moves;
+ * copies into a topic carry a dedupe key per source event besides.
  */
-export class ReplayJobs {
-  private readonly running = new Map<string, Promise<void>>()
+export class ReplayJobs implements LeasedWork {
+  readonly prefix = 'replay:'
+  private readonly running = new Map<string, Promise<RunEnd>>()
   private stopped = false
 
   constructor(
@@ -57,13 +77,17 @@ export class ReplayJobs {
     private readonly topics: TopicService,
     private readonly subs: SubscriptionService,
     private readonly pipeline: PublishPipeline,
+    private readonly claimer: WorkClaimer,
     private readonly log: Logger,
   ) {}
 
-  /** Picks up jobs left pending or running by a previous broker. */
-  async resume(): Promise<void> {
-    const rows = await this.sql`SELECT id FROM ql_replay_jobs WHERE status IN ('pending', 'running')`
-    for (const r of rows) this.start(r.id as string)
+  /** Jobs pending or running, each with whether its lease is free (its broker died or stopped). */
+  async items(): Promise<Array<{ name: string; free: boolean }>> {
+    const rows = await this.sql`
+      SELECT j.id, (l.name IS NULL OR l.expires_at <= now()) AS free FROM ql_replay_jobs j
+      LEFT JOIN ql_leases l ON l.name = ${this.prefix} || j.id
+      WHERE j.status IN ('pending', 'running') ORDER BY j.created_at`
+    return rows.map((r) => ({ name: this.prefix + (r.id as string), free: r.free as boolean }))
   }
 
   async stop(): Promise<void> {
@@ -122,7 +146,7 @@ export class ReplayJobs {
     await this.sql`
       INSERT INTO ql_replay_jobs (id, topic_id, spec, status, ranges, total)
       VALUES (${id}, ${topic.id}, ${JSON.stringify(spec)}::jsonb, 'pending', ${JSON.stringify(ranges)}::jsonb, ${total})`
-    this.start(id)
+    await this.claimer.claim(this, this.prefix + id)
     return this.get(id)
   }
 
@@ -149,24 +173,41 @@ export class ReplayJobs {
     })
   }
 
-  private start(id: string): void {
-    if (this.running.has(id) || this.stopped) return
-    const run = this.run(id)
-      .catch(async (e) => {
+  run(name: string, lease: Lease): Promise<RunEnd> {
+    const id = name.slice(this.prefix.length)
+    const run = this.execute(id, lease)
+      .catch(async (e): Promise<RunEnd> => {
+        if (isLeaseLost(e) || !lease.held()) return 'again'
         this.log.error({ err: e, job: id }, 'replay job failed')
-        await this
-          .sql`UPDATE ql_replay_jobs SET status = 'failed', error = ${String((e as Error).message ?? e)},
-                       updated_at = now() WHERE id = ${id} AND status = 'running'`.catch(() => {})
+        await this.fenced(
+          lease,
+          (tx) => tx`
+          UPDATE ql_replay_jobs SET status = 'failed', error = ${String((e as Error).message ?? e)},
+                 updated_at = now() WHERE id = ${id} AND status = 'running'`,
+        ).catch(() => {})
+        return 'done'
       })
       .finally(() => this.running.delete(id))
     this.running.set(id, run)
+    return run
   }
 
-  private async run(id: string): Promise<void> {
-    const [row] = await this.sql`
+  /** Runs `write` in a transaction that holds the lease's fence: nothing is written once the job moved. */
+  private fenced<T>(lease: Lease, write: (tx: TransactionSql) => Promise<T>): Promise<T> {
+    return this.sql.begin(async (tx) => {
+      await lease.fence(tx)
+      return write(tx)
+    }) as Promise<T>
+  }
+
+  private async execute(id: string, lease: Lease): Promise<RunEnd> {
+    const [row] = await this.fenced(
+      lease,
+      (tx) => tx`
       UPDATE ql_replay_jobs SET status = 'running', updated_at = now()
-      WHERE id = ${id} AND status IN ('pending', 'running') RETURNING *, spec::text AS spec_json, ranges::text AS ranges_json`
-    if (!row) return
+      WHERE id = ${id} AND status IN ('pending', 'running') RETURNING *, spec::text AS spec_json, ranges::text AS ranges_json`,
+    )
+    if (!row) return 'done'
     const spec = JSON.parse(row.spec_json as string) as CreateReplay
     const ranges = JSON.parse(row.ranges_json as string) as Ranges
     const topic = await this.topics.get(spec.topic)
@@ -182,7 +223,8 @@ export class ReplayJobs {
     for (const range of ranges) {
       const [partition, , end] = range
       while (range[1] < end) {
-        if (this.stopped) return
+        // a lease this broker can no longer vouch for: the next holder goes on from the stored progress
+        if (this.stopped || !lease.held()) return 'again'
         const from = range[1]
         const events = await readEvents(this.sql, topic.id, {
           positions: new Map([[partition, from]]),
@@ -193,35 +235,40 @@ export class ReplayJobs {
         })
         const inRange = events.filter((e) => e.offset < end)
         const matched = inRange.filter((e) => matchesHeaders(e, headerFilter))
-        if (matched.length > 0) {
-          if (sub) await this.intoSubscription(sub.id, topic.id, matched)
-          else if (target) await this.intoTopic(id, topic.name, target, matched)
-        }
+        if (matched.length > 0 && target) await this.intoTopic(id, topic.name, target, matched)
         const next = inRange.length < Math.min(PAGE, end - from) ? end : inRange.at(-1)!.offset + 1
+        range[1] = next
+        const [state] = await this.fenced(lease, async (tx) => {
+          if (matched.length > 0 && sub) await this.intoSubscription(tx, sub.id, topic.id, matched)
+          return tx`
+            UPDATE ql_replay_jobs SET ranges = ${JSON.stringify(ranges)}::jsonb, scanned = ${scanned + next - from},
+                   delivered = ${delivered + matched.length}, updated_at = now()
+            WHERE id = ${id} RETURNING status`
+        })
         scanned += next - from
         delivered += matched.length
-        range[1] = next
-        const [state] = await this.sql`
-          UPDATE ql_replay_jobs SET ranges = ${JSON.stringify(ranges)}::jsonb, scanned = ${scanned},
-                 delivered = ${delivered}, updated_at = now()
-          WHERE id = ${id} RETURNING status`
-        if (state?.status !== 'running') return // cancelled
+        if (state?.status !== 'running') return 'done' // cancelled
         if (spec.maxEventsPerSecond !== undefined) {
           const due = started + ((scanned - startScanned) / spec.maxEventsPerSecond) * 1000
-          if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()))
+          if (due > Date.now()) await sleep(due - Date.now(), lease.signal)
         }
       }
     }
-    await this
-      .sql`UPDATE ql_replay_jobs SET status = 'done', updated_at = now() WHERE id = ${id} AND status = 'running'`
+    await this.fenced(
+      lease,
+      (tx) => tx`
+      UPDATE ql_replay_jobs SET status = 'done', updated_at = now() WHERE id = ${id} AND status = 'running'`,
+    )
+    return 'done'
   }
 
   private async intoSubscription(
+    tx: TransactionSql,
     subscriptionId: number,
     topicId: number,
     events: StoredEvent[],
   ): Promise<void> {
-    await this.sql`
+    await tx`
       INSERT INTO ql_pending (subscription_id, topic_id, partition, "offset", deliveries, deliver_after)
       SELECT ${subscriptionId}, ${topicId}, u.p, u.o, 0, now()
       FROM unnest(${events.map((e) => e.partition)}::int[], ${events.map((e) => e.offset)}::bigint[]) AS u(p, o)

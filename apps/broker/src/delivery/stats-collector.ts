@@ -5,7 +5,24 @@ import { subscriptionLagHistory } from '../observability/timeseries'
 import type { Sql } from '../storage/db'
 import type { DeliveryService } from './delivery-service'
 
-/** Refreshes the per-subscription gauges (lag, pending, redelivered, dead letters) every few seconds. */
+interface StatsRow {
+  id: number
+  name: string
+  lag: number
+  pending: number
+  redelivered: number
+  deadLetters: number
+  lagSeconds: number
+  partitions: Array<{ topic: string; partition: number; lag: number }>
+}
+
+/**
+ * Refreshes the per-subscription gauges (lag, pending, redelivered, dead letters) every few
+ * seconds. One broker of the cluster at a time (the one leading `subscription-stats`) computes
+ * the figures and stores them in ql_subscription_stats; every broker feeds its gauges and lag
+ * history from there, so /metrics and the console's charts agree on every broker and the
+ * database answers the collector's queries once, not once per broker.
+ */
 export class SubscriptionStats {
   private timer: NodeJS.Timeout | undefined
   private known = new Set<string>()
@@ -19,9 +36,10 @@ export class SubscriptionStats {
     private readonly log: Logger,
   ) {}
 
-  start(intervalMs: number): void {
+  /** `leads` says whether this broker is the one that computes. */
+  start(intervalMs: number, leads: () => boolean = () => true): void {
     const tick = () => {
-      this.round = this.collect()
+      this.round = (leads() ? this.collect() : this.apply())
         .catch((err) => {
           if (!this.stopped) this.log.warn({ err }, 'subscription stats failed')
         })
@@ -40,9 +58,9 @@ export class SubscriptionStats {
     await this.round
   }
 
+  /** Computes every subscription's figures, stores them for the other brokers and applies them here. */
   async collect(): Promise<void> {
-    const m = this.metrics
-    const seen = new Set<string>()
+    const rows: StatsRow[] = []
     for (const sub of await this.delivery.subs.list()) {
       const r = await this.delivery.report(sub.name).catch((e) => {
         // deleted since the list was read
@@ -50,14 +68,68 @@ export class SubscriptionStats {
         throw e
       })
       if (!r) continue
-      const labels = { subscription: sub.name }
-      seen.add(sub.name)
+      rows.push({
+        id: sub.id,
+        name: sub.name,
+        lag: r.lag,
+        pending: r.pending,
+        redelivered: r.redelivered,
+        deadLetters: r.deadLetters,
+        lagSeconds: await this.oldestAge(r.partitions),
+        partitions: r.partitions.map((p) => ({ topic: p.topic, partition: p.partition, lag: p.lag })),
+      })
+    }
+    await this.sql.begin(async (tx) => {
+      await tx`DELETE FROM ql_subscription_stats WHERE NOT (subscription_id = ANY(${rows.map((r) => r.id)}::int[]))`
+      if (rows.length === 0) return
+      await tx`
+        INSERT INTO ql_subscription_stats (subscription_id, name, lag, pending, redelivered, dead_letters, lag_seconds, partitions, collected_at)
+        SELECT u.id, u.name, u.lag, u.pending, u.redelivered, u.dead, u.secs, u.parts::jsonb, now()
+        FROM unnest(${rows.map((r) => r.id)}::int[], ${rows.map((r) => r.name)}::text[], ${rows.map((r) => r.lag)}::bigint[],
+                    ${rows.map((r) => r.pending)}::bigint[], ${rows.map((r) => r.redelivered)}::bigint[],
+                    ${rows.map((r) => r.deadLetters)}::bigint[], ${rows.map((r) => r.lagSeconds)}::float8[],
+                    ${rows.map((r) => JSON.stringify(r.partitions))}::text[])
+          AS u(id, name, lag, pending, redelivered, dead, secs, parts)
+        -- one deleted meanwhile is left out
+        JOIN ql_subscriptions s ON s.id = u.id
+        ON CONFLICT (subscription_id) DO UPDATE SET name = excluded.name, lag = excluded.lag, pending = excluded.pending,
+          redelivered = excluded.redelivered, dead_letters = excluded.dead_letters, lag_seconds = excluded.lag_seconds,
+          partitions = excluded.partitions, collected_at = excluded.collected_at`
+    })
+    this.show(rows)
+  }
+
+  /** Feeds the gauges from the figures the collecting broker stored last. */
+  async apply(): Promise<void> {
+    const rows = await this.sql`
+      SELECT subscription_id, name, lag, pending, redelivered, dead_letters, lag_seconds, partitions::text AS partitions
+      FROM ql_subscription_stats`
+    this.show(
+      rows.map((r) => ({
+        id: Number(r.subscription_id),
+        name: r.name as string,
+        lag: Number(r.lag),
+        pending: Number(r.pending),
+        redelivered: Number(r.redelivered),
+        deadLetters: Number(r.dead_letters),
+        lagSeconds: Number(r.lag_seconds),
+        partitions: JSON.parse(r.partitions as string) as StatsRow['partitions'],
+      })),
+    )
+  }
+
+  private show(rows: StatsRow[]): void {
+    const m = this.metrics
+    const seen = new Set<string>()
+    for (const r of rows) {
+      const labels = { subscription: r.name }
+      seen.add(r.name)
       m.subscriptionLag.set(labels, r.lag)
       m.subscriptionPending.set(labels, r.pending)
       m.subscriptionRedelivered.set(labels, r.redelivered)
       m.subscriptionDeadLetters.set(labels, r.deadLetters)
-      m.subscriptionLagSeconds.set(labels, await this.oldestAge(r.partitions))
-      subscriptionLagHistory(m).record(sub.name, r.partitions)
+      m.subscriptionLagSeconds.set(labels, r.lagSeconds)
+      subscriptionLagHistory(m).record(r.name, r.partitions)
     }
     for (const gone of [...this.known].filter((n) => !seen.has(n))) {
       subscriptionLagHistory(m).forget(gone)

@@ -26,7 +26,7 @@ export function eventsRoutes(app: FastifyInstance, s: Services): void {
     const name = topicName(req.params)
     const { confirm, confirmTimeoutMs } = parse(confirmQuery, req.query)
     // held from the start: a publish past its key's quota of waits is refused before anything is stored
-    const release = confirm === undefined ? undefined : s.quotas.hold(req.principal, 'confirmations')
+    const release = confirm === undefined ? undefined : await s.quotas.hold(req.principal, 'confirmations')
     try {
       const answer = await s.pipeline.publish({
         door: 'http',

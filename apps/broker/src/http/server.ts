@@ -18,6 +18,7 @@ import { redactUrl } from '../auth/query-credential'
 import { toQuestlogError } from '../errors'
 import type { Services } from '../services'
 import { registerWebSocket } from '../ws/ws-route'
+import { brokersRoutes } from './brokers-routes'
 import { cloudEventsRoute } from './cloudevents-route'
 import { eventsRoutes } from './events-routes'
 import { healthRoutes } from './health-routes'
@@ -96,6 +97,7 @@ export async function createHttpServer(s: Services): Promise<FastifyInstance> {
   streamRoute(app, s)
   cloudEventsRoute(app, s)
   healthRoutes(app, s)
+  brokersRoutes(app, s)
   subscriptionsRoutes(app, s)
   eventStatusRoute(app, s)
   replaysRoutes(app, s)

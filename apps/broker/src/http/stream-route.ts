@@ -38,8 +38,8 @@ export function streamRoute(app: FastifyInstance, s: Services): void {
       positions = await resolvePositions(s.sql, topic, { partition: q.partition, from: q.from }, 'latest')
     }
 
-    // taken before the stream opens, so one past the key's quota is refused with an ordinary error
-    const releaseQuota = s.quotas.hold(req.principal, 'streams')
+    // the key's streams are counted across the cluster; a refusal is still a plain 429 here
+    const release = await s.quotas.hold(req.principal, 'streams')
     reply.hijack()
     const res = reply.raw
     res.writeHead(200, {
@@ -103,7 +103,7 @@ export function streamRoute(app: FastifyInstance, s: Services): void {
     })
     open.add(tail)
     res.on('close', () => {
-      releaseQuota()
+      release()
       unwatch()
       open.delete(tail)
       tail.stop()

@@ -67,7 +67,7 @@ export class PublishPipeline {
   async publish(req: PublishRequest): Promise<PublishAnswer> {
     const { topic, events } = this.validate(req, await this.authorize(req))
     const invalid = await this.checkSchema(topic, events, req)
-    this.charge(req.principal, events)
+    await this.charge(req.principal, events)
     const traces = events.map((e) => {
       const t = tracePublish(topic.name, e.headersJson)
       e.headersJson = t.headersJson
@@ -94,7 +94,7 @@ export class PublishPipeline {
    */
   async admit(req: PublishRequest): Promise<Admitted> {
     const admitted = this.validate(req, await this.authorize(req))
-    this.charge(req.principal, admitted.events)
+    await this.charge(req.principal, admitted.events)
     return admitted
   }
 
@@ -132,10 +132,10 @@ export class PublishPipeline {
   }
 
   /** A whole publish is charged at once: its events and their bytes, headers included. */
-  private charge(principal: Principal, events: PreparedEvent[]): void {
+  private async charge(principal: Principal, events: PreparedEvent[]): Promise<void> {
     let bytes = 0
     for (const e of events) bytes += e.size
-    this.d.rateLimits.charge(principal, events.length, bytes)
+    await this.d.rateLimits.charge(principal, events.length, bytes)
   }
 
   /**

@@ -25,8 +25,10 @@ export class RetentionWorker {
     private readonly log: Logger,
   ) {}
 
-  start(intervalMs: number): void {
+  /** Runs a round every `intervalMs` while `leads` says so (one broker of a cluster does it for all). */
+  start(intervalMs: number, leads: () => boolean = () => true): void {
     this.timer = setInterval(() => {
+      if (!leads()) return
       this.runOnce().catch((err) => this.log.warn({ err }, 'retention round failed'))
     }, intervalMs)
     this.timer.unref()

@@ -1,15 +1,19 @@
 import { compileSubjectPattern } from '@questlog/protocol'
 
-/** A connection that can take requests and receive replies (a WebSocket client). */
+/** A connection that can take requests and receive replies (a WebSocket client, or a link to another broker). */
 export interface RpcPeer {
   /** Sends one frame to the client; dropped when the connection is gone. */
   send(frame: object): void
+  /** Set on a link to another broker: its responders are that broker's, named by their keys there. */
+  readonly remote?: true
 }
 
 /** One `respond` registration: a peer answering requests whose subject matches `pattern`. */
 export interface Responder {
   peer: RpcPeer
   rid: string
+  /** Its name across the cluster: unique on its broker (a remote one's `rid` is its key). */
+  key: string
   pattern: string
   matches: (subject: string) => boolean
   /** When it was last handed a request; the least recent goes next (round-robin). */
@@ -22,14 +26,14 @@ export class ResponderRegistry {
   private turn = 0
 
   /** Registers (or re-registers, replacing the pattern) responder `rid` of `peer`. */
-  add(peer: RpcPeer, rid: string, pattern: string): Responder {
+  add(peer: RpcPeer, rid: string, pattern: string, key: string = rid): Responder {
     let mine = this.byPeer.get(peer)
     if (!mine) {
       mine = new Map()
       this.byPeer.set(peer, mine)
     }
     // a new responder goes first: it starts at the back of nobody's queue
-    const r: Responder = { peer, rid, pattern, matches: compileSubjectPattern(pattern), lastTurn: 0 }
+    const r: Responder = { peer, rid, key, pattern, matches: compileSubjectPattern(pattern), lastTurn: 0 }
     mine.set(rid, r)
     return r
   }

@@ -42,9 +42,11 @@ function splitPayload(event: PublishEvent): { rest: PublishEvent; payload: Buffe
 
 /**
  * Scheduled delivery: the event is stored at once and written to the log when
- * due, so subscribers see it at its time. Any broker may write a due event
- * (rows are claimed with SKIP LOCKED); the event's id doubles as its dedupe key,
- * so a retried write never duplicates it.
+ * due, so subscribers see it at its time. Any broker may write a due event:
+ * it claims due rows for the lease time (SKIP LOCKED keeps two brokers' claims
+ * apart), writes them and deletes them; a claim that lapses goes to another
+ * broker, and the event's dedupe key (`scheduled-<id>`) makes a write repeated
+ * within the topic's dedupe window one event.
  */
 export class Scheduler {
   private timer: NodeJS.Timeout | undefined
@@ -57,6 +59,11 @@ export class Scheduler {
     private readonly pipeline: PublishPipeline,
     private readonly crypto: PayloadCrypto,
     private readonly log: Logger,
+    /**
+     * Who claims due rows (this broker's id) and for how long (the lease time): the rows of a
+     * broker that died, stalled or lost its network go to another once its claim lapses.
+     */
+    private readonly claim: { by: string; ms: number } = { by: 'broker', ms: 5000 },
   ) {}
 
   /**
@@ -190,18 +197,31 @@ export class Scheduler {
   async tick(): Promise<number> {
     let written = 0
     for (;;) {
-      const n = await this.sql.begin(async (tx) => {
-        const due = await tx`
-          SELECT s.id, s.topic_id, t.name AS topic, s.event::text AS event, s.sealed, s.enc_key
-          FROM ql_scheduled s JOIN ql_topics t ON t.id = s.topic_id
-          WHERE s.deliver_at <= now() ORDER BY s.deliver_at LIMIT ${BATCH} FOR UPDATE OF s SKIP LOCKED`
-        const settled: string[] = []
-        for (const r of due) {
+      const t0 = performance.now()
+      // a claim lasts the lease time: rows of a broker that died or stalled go to another then,
+      // with nothing held open meanwhile (a claim is one statement, not a transaction)
+      const due = await this.sql`
+        UPDATE ql_scheduled s SET claimed_by = ${this.claim.by},
+               claimed_until = now() + make_interval(secs => ${this.claim.ms / 1000})
+        FROM ql_topics t
+        WHERE t.id = s.topic_id AND s.id IN (
+          SELECT id FROM ql_scheduled
+          WHERE deliver_at <= now() AND (claimed_until IS NULL OR claimed_until <= now())
+          ORDER BY deliver_at LIMIT ${BATCH} FOR UPDATE SKIP LOCKED)
+        RETURNING s.id, s.topic_id, t.name AS topic, s.event::text AS event, s.sealed, s.enc_key, s.deliver_at`
+      const rows = [...due].sort(
+        (a, b) => +new Date(a.deliver_at as string) - +new Date(b.deliver_at as string),
+      )
+      const settled: string[] = []
+      try {
+        for (const r of rows) {
+          // past its claim another broker may write the rest: leave them (the dedupe key covers a race)
+          if (performance.now() - t0 > this.claim.ms * 0.8) break
           const event = await this.opened(r as unknown as ScheduledRow)
-          settled.push(r.id as string)
           if (event === null) {
             // its player was erased before it fell due: dropped, as nothing of it can be read
             this.log.info({ id: r.id, topic: r.topic }, 'scheduled event dropped: its data key was erased')
+            settled.push(r.id as string)
             continue
           }
           try {
@@ -219,12 +239,18 @@ export class Scheduler {
               'a scheduled event was refused when due; dropped',
             )
           }
+          settled.push(r.id as string)
         }
-        if (settled.length > 0) await tx`DELETE FROM ql_scheduled WHERE id = ANY(${settled}::text[])`
-        return settled.length
-      })
-      written += n
-      if (n < BATCH) return written
+      } finally {
+        if (settled.length > 0) await this.sql`DELETE FROM ql_scheduled WHERE id = ANY(${settled}::text[])`
+        const left = rows.map((r) => r.id as string).filter((id) => !settled.includes(id))
+        // what this round did not write is free again at once
+        if (left.length > 0)
+          await this.sql`UPDATE ql_scheduled SET claimed_until = NULL
+                         WHERE id = ANY(${left}::text[]) AND claimed_by = ${this.claim.by}`
+      }
+      written += settled.length
+      if (rows.length < BATCH) return written
     }
   }
 }

@@ -20,7 +20,7 @@ import {
 } from '@questlog/protocol'
 import type { WebSocket } from 'ws'
 import { requireGroupName, usableSubscription } from '../auth/consumer-access'
-import { OPEN, type Principal, requireTopic } from '../auth/principal'
+import { isSuperuser, OPEN, type Principal, requireTopic } from '../auth/principal'
 import { toQuestlogError } from '../errors'
 import { parsePublishBody } from '../publish/parse-body'
 import { columnsHeader, eventsFromColumns } from '../publish/parse-columns'
@@ -66,8 +66,10 @@ export class WsConnection {
   private readonly helloTimer: NodeJS.Timeout
   /** Stops watching the credential's end (see SessionWatch). */
   private unwatchSession: (() => void) | undefined
-  /** Gives back the connection's place in its key's quota of connections. */
-  private releaseQuota: (() => void) | undefined
+  /** Stops the `brokers` frames that keep this client's view of the live set current. */
+  private offBrokers: (() => void) | undefined
+  /** Gives back this connection's place in its key's quota of connections. */
+  private releaseConnection: () => void = () => {}
   private readonly sendWatch: SlowConsumerWatch
   private readonly rpc: RpcRouter
   /** This connection as request/reply sees it. */
@@ -391,18 +393,28 @@ export class WsConnection {
       this.shutdown(error.code, error.message, WS_CLOSE_CODES.unauthorized)
       return
     }
+    // the key's connections are counted across the cluster (asked only where a quota binds, so a
+    // client of a broker with auth off may still send its frames right after hello)
+    if (this.s.quotas.limit(this.principal, 'connections') !== null) {
+      try {
+        this.releaseConnection = await this.s.quotas.hold(this.principal, 'connections')
+      } catch (e) {
+        const error = this.coded(e)
+        this.fail(error, {})
+        this.shutdown(error.code, error.message, WS_CLOSE_CODES.rateLimited)
+        return
+      }
+      if (this.ws.readyState !== this.ws.OPEN) {
+        this.releaseConnection()
+        return
+      }
+    }
     clearTimeout(this.helloTimer)
     if (this.ws.readyState !== this.ws.OPEN) return
-    try {
-      this.releaseQuota = this.s.quotas.hold(this.principal, 'connections')
-    } catch (e) {
-      const error = this.coded(e)
-      this.fail(error, {})
-      this.shutdown(error.code, error.message, WS_CLOSE_CODES.policyViolation)
-      return
-    }
     this.unwatchSession = this.s.keys.sessions.watch(this.principal, (e) => this.sessionEnded(e))
     this.greeted = true
+    const registry = this.s.cluster.registry
+    const full = isSuperuser(this.principal)
     this.send({
       op: 'welcome',
       v: PROTOCOL_VERSION,
@@ -410,7 +422,10 @@ export class WsConnection {
       publishCredits: this.publishCredits,
       maxBatchEvents: this.s.config.maxBatchEvents,
       features: BROKER_FEATURES,
+      brokers: registry.view(full),
     })
+    if (this.ws.readyState === this.ws.OPEN)
+      this.offBrokers = registry.onChange(() => this.send(registry.frame(full)))
   }
 
   private coded(e: unknown): QuestlogError {
@@ -618,7 +633,8 @@ export class WsConnection {
 
   private cleanup(): void {
     clearTimeout(this.helloTimer)
-    this.releaseQuota?.()
+    this.offBrokers?.()
+    this.releaseConnection()
     this.unwatchSession?.()
     this.sendWatch.stop()
     this.rpc.disconnect(this.peer)

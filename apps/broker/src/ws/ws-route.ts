@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { WebSocketServer } from 'ws'
 import { originAllowed } from '../auth/origin-policy'
 import { queryCredential } from '../auth/query-credential'
+import { PEER_PATH } from '../cluster/peer-link'
 import type { Services } from '../services'
 import { WsConnection } from './ws-connection'
 
@@ -33,7 +34,10 @@ export function registerWebSocket(app: FastifyInstance, s: Services): void {
   const live = new Set<WsConnection>()
   connections.set(s, live)
   app.server.on('upgrade', (req, socket, head) => {
-    if ((req.url ?? '').split('?')[0] !== WS_PATH) {
+    const path = (req.url ?? '').split('?')[0]
+    // other brokers' links: they prove themselves there, clients cannot
+    if (path === PEER_PATH) return s.peers.accept(req, socket, head)
+    if (path !== WS_PATH) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
       return
     }

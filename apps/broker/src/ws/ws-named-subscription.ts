@@ -92,19 +92,32 @@ export class WsNamedSubscription {
     return this.term(frame.token, frame.reason ?? 'terminated by the consumer')
   }
 
+  // A settlement frees the delivery's credit whether it succeeds or is refused: a refused one
+  // (attempt_expired after a rebalance or an ack wait) is no longer this member's to settle, and a
+  // credit kept for it would never come back, leaving the member's own partitions unread.
+
   async ack(tokens: string[]): Promise<void> {
-    await this.s.delivery.ack(this.o.subscription.name, tokens)
-    this.forget(tokens)
+    try {
+      await this.s.delivery.ack(this.o.subscription.name, tokens)
+    } finally {
+      this.forget(tokens)
+    }
   }
 
   async nak(token: string, delayMs: number | undefined): Promise<void> {
-    await this.s.delivery.nak(this.o.subscription.name, token, delayMs)
-    this.forget([token])
+    try {
+      await this.s.delivery.nak(this.o.subscription.name, token, delayMs)
+    } finally {
+      this.forget([token])
+    }
   }
 
   async term(token: string, reason: string): Promise<void> {
-    await this.s.delivery.term(this.o.subscription.name, token, reason)
-    this.forget([token])
+    try {
+      await this.s.delivery.term(this.o.subscription.name, token, reason)
+    } finally {
+      this.forget([token])
+    }
   }
 
   private forget(tokens: string[]): void {

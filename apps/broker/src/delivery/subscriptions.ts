@@ -174,7 +174,10 @@ export class SubscriptionService {
            AND topic_id IN (SELECT id FROM ql_topics WHERE name ~ $2)`,
         [this.owner(sub), ownTopicsRegex(sub)],
       )
-      if (sub.mode === 'queue') await tx`DELETE FROM ql_pending WHERE subscription_id = ${sub.id}`
+      if (sub.mode === 'queue') {
+        await tx`DELETE FROM ql_pending WHERE subscription_id = ${sub.id}`
+        await tx`DELETE FROM ql_settled WHERE subscription_id = ${sub.id}`
+      }
       await tx`UPDATE ql_subscriptions SET epoch = epoch + 1 WHERE id = ${sub.id}`
     })
     await this.positions(sub, to)

@@ -18,6 +18,8 @@ class Member {
   readonly bus: QuestlogClient
   readonly received = new Map<string, number[]>()
   readonly acked = new Set<string>()
+  /** Acks sent, answered or not (one in flight when its broker dies never is). */
+  readonly ackSent = new Set<string>()
   readonly held = new Set<string>()
   /** Partitions it received events from, and when it first did so for each. */
   readonly firstFrom = new Map<number, number>()
@@ -51,6 +53,7 @@ class Member {
             this.held.add(id)
             continue
           }
+          this.ackSent.add(id)
           ev.ack().then(
             () => this.acked.add(id),
             () => {},
@@ -118,10 +121,23 @@ async function run(ctx: ScenarioContext): Promise<void> {
     const entries = await readLog(survivor.url, CHAOS_ADMIN_KEY, topic, PARTITIONS)
     const c = check(load.log, entries)
     const stored = entries.map((e) => e.id)
-    // every stored event is acked by a before the kill, or reaches b
-    const settled = () => stored.filter((id) => !a.acked.has(id) && !b.acked.has(id)).length
+    // every stored event gets an ack: from a before the kill, or from b
+    const settled = () => stored.filter((id) => !a.ackSent.has(id) && !b.ackSent.has(id)).length
     await waitUntil(() => settled() === 0, 30_000)
     const neverAcked = settled()
+    const unconfirmed = stored.filter(
+      (id) => (a.ackSent.has(id) || b.ackSent.has(id)) && !a.acked.has(id) && !b.acked.has(id),
+    ).length
+    // and the group's stored position covers every event: the floor at the end, nothing un-acked
+    await sleep(2000)
+    const rows = await sql`
+      SELECT o.partition, o.next_offset, cardinality(o.unacked) AS unacked FROM ql_consumer_offsets o
+      JOIN ql_topics t ON t.id = o.topic_id WHERE o.group_name = ${GROUP} AND t.name = ${topic}`
+    const ends = new Map<number, number>()
+    for (const e of entries) ends.set(e.partition, Math.max(ends.get(e.partition) ?? 0, e.offset + 1))
+    const behind = rows.filter(
+      (r) => Number(r.next_offset) < (ends.get(Number(r.partition)) ?? 0) || Number(r.unacked) > 0,
+    ).length
     const bothBeforeKill = [...a.received.keys()].filter((id) => {
       const times = b.received.get(id)
       return times?.some((t) => t < killedAt)
@@ -144,7 +160,9 @@ async function run(ctx: ScenarioContext): Promise<void> {
       'of those, redelivered to b': heldRedelivered,
       'acked before the kill and delivered again': againAfterAck,
       'events delivered twice to b': twiceToB,
-      'stored events the group never acked': neverAcked,
+      'stored events the group never sent an ack for': neverAcked,
+      'acks sent but not confirmed (in flight at the kill)': unconfirmed,
+      'partitions whose stored position is short of the end': behind,
       'partitions moved after the kill (ms)': Math.round(takeover),
       'session timeout (ms)': SESSION_TIMEOUT_MS,
       'subscriptions ended': [a.ended, b.ended].filter((e) => e !== undefined && e !== null).length,
@@ -161,6 +179,7 @@ async function run(ctx: ScenarioContext): Promise<void> {
       'every event the dead member held goes to b',
     )
     ctx.expect(neverAcked === 0, 'every stored event is acked by the group')
+    ctx.expect(behind === 0, "the group's stored position covers every event at the end")
     ctx.expect(Number.isFinite(takeover), "b takes over all of a's partitions")
     ctx.expect(b.ended === undefined, `the survivor's subscription does not end (${b.ended ?? ''})`)
     await a.close()

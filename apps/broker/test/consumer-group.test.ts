@@ -119,4 +119,62 @@ describe('stream subscriptions (consumer groups)', () => {
     expect((await api(broker.url, 'DELETE', '/v1/subscriptions/rounds')).status).toBe(204)
     expect((await api(broker.url, 'GET', '/v1/subscriptions/rounds')).status).toBe(404)
   })
+  it('takes a partition over exactly: acked out of order is not delivered again, un-acked is, then it reads on', async () => {
+    await createTopic(broker.url, 'exact.log')
+    expect(
+      (
+        await api(broker.url, 'POST', '/v1/subscriptions', {
+          name: 'exact',
+          topic: 'exact.log',
+          mode: 'stream',
+          from: 'earliest',
+          // long enough for m1's acks on a loaded machine
+          sessionTimeoutMs: 3000,
+        })
+      ).status,
+    ).toBe(201)
+    const post = (from: number, n: number) =>
+      api(broker.url, 'POST', '/v1/topics/exact.log/events', {
+        events: Array.from({ length: n }, (_, i) => ({ data: { i: from + i } })),
+      })
+    await post(0, 100)
+    const take = async (member: string) => {
+      const res = await api(broker.url, 'POST', '/v1/subscriptions/exact/pull', {
+        member,
+        max: 500,
+        waitMs: 0,
+      })
+      expect(res.status).toBe(200)
+      return res.body.deliveries as Array<{ token: string; deliveries: number; event: any }>
+    }
+    const first = await take('m1')
+    expect(first).toHaveLength(100)
+    // m1 acks all but every tenth, newest first and in small batches, then goes silent
+    const toAck = first.filter((d) => d.event.data.i % 10 !== 0).reverse()
+    for (let i = 0; i < toAck.length; i += 7) {
+      const res = await api(broker.url, 'POST', '/v1/subscriptions/exact/ack', {
+        tokens: toAck.slice(i, i + 7).map((d) => d.token),
+      })
+      expect(res.status).toBe(200)
+    }
+    const report = await api(broker.url, 'GET', '/v1/subscriptions/exact')
+    // the floor stays below the oldest un-acked event
+    expect(report.body.partitions[0].position).toBe(0)
+    await sleep(3500)
+    // m2 takes the partition over: exactly the ten nobody acked, in order, then nothing
+    const again = await take('m2')
+    expect(again.map((d) => d.event.data.i)).toEqual([0, 10, 20, 30, 40, 50, 60, 70, 80, 90])
+    expect(again.every((d) => d.deliveries === 2)).toBe(true)
+    expect(await take('m2')).toEqual([])
+    await post(100, 5)
+    const fresh = await take('m2')
+    expect(fresh.map((d) => d.event.data.i)).toEqual([100, 101, 102, 103, 104])
+    const res = await api(broker.url, 'POST', '/v1/subscriptions/exact/ack', {
+      tokens: [...again, ...fresh].map((d) => d.token),
+    })
+    expect(res.status).toBe(200)
+    const done = await api(broker.url, 'GET', '/v1/subscriptions/exact')
+    expect(done.body.lag).toBe(0)
+    expect(done.body.partitions[0].position).toBe(105)
+  })
 })

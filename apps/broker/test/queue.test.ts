@@ -141,4 +141,51 @@ describe('queue subscriptions', () => {
     expect(dup.status).toBe(409)
     expect(dup.body.error.code).toBe('subscription_exists')
   })
+  it('answers a late ack of an expired attempt with attempt_expired, whether its redelivery is held, acked or dead', async () => {
+    await createTopic(broker.url, 'jobs.late')
+    expect(
+      (
+        await sub('', {
+          name: 'late-acks',
+          topic: 'jobs.late',
+          mode: 'queue',
+          from: 'earliest',
+          ackWaitMs: 1000,
+          maxDeliveries: 2,
+          backoffMs: [0],
+        })
+      ).status,
+    ).toBe(201)
+    await api(broker.url, 'POST', '/v1/topics/jobs.late/events', {
+      events: [{ data: 'acked-later' }, { data: 'runs-out' }],
+    })
+    const first = await pull('late-acks', 'slow')
+    expect(first.map((d) => d.event.data).sort()).toEqual(['acked-later', 'runs-out'])
+    const byData = (list: typeof first, data: string) => list.find((d) => d.event.data === data)!
+    // both ack waits run out; the redeliveries go to another member
+    await sleep(1300)
+    const second = await pull('late-acks', 'quick', 10, 3000)
+    expect(second.map((d) => [d.event.data, d.deliveries]).sort()).toEqual([
+      ['acked-later', 2],
+      ['runs-out', 2],
+    ])
+    const lateAck = async (token: string) => {
+      const res = await sub('/late-acks/ack', { tokens: [token] })
+      return [res.status, res.body.error?.code]
+    }
+    // the redelivery still held
+    expect(await lateAck(byData(first, 'acked-later').token)).toEqual([409, 'attempt_expired'])
+    // the redelivery acked
+    expect((await sub('/late-acks/ack', { tokens: [byData(second, 'acked-later').token] })).status).toBe(200)
+    expect(await lateAck(byData(first, 'acked-later').token)).toEqual([409, 'attempt_expired'])
+    // the second attempt of the other runs out too: it is dead, and neither attempt may ack it now
+    await sleep(1300)
+    expect(await pull('late-acks', 'quick', 10, 300)).toEqual([])
+    const dead = await api(broker.url, 'GET', '/v1/subscriptions/late-acks/dead-letters')
+    expect(dead.body.deadLetters.map((d: any) => d.event.data)).toEqual(['runs-out'])
+    expect(await lateAck(byData(first, 'runs-out').token)).toEqual([409, 'attempt_expired'])
+    expect(await lateAck(byData(second, 'runs-out').token)).toEqual([409, 'attempt_expired'])
+    // a second ack of the attempt that settled it is still "already acked"
+    expect(await lateAck(byData(second, 'acked-later').token)).toEqual([404, 'delivery_not_found'])
+  })
 })

@@ -199,6 +199,61 @@ describe('named subscriptions over the WebSocket', () => {
     members[0]!.sub.close()
     await members[0]!.reading
   })
+
+  it('stream mode: a member whose acks were refused after a rebalance gets its credits back and reads on', async () => {
+    await createTopic(setup.broker.url, 'wsg.starve', { partitions: 2 })
+    await createSubscription({
+      name: 'wsg-starve',
+      topic: 'wsg.starve',
+      mode: 'stream',
+      from: 'earliest',
+      sessionTimeoutMs: 60_000,
+    })
+    const members = async () => (await setup.broker.services.delivery.report('wsg-starve')).members
+    const until = async (what: string, ok: (m: Awaited<ReturnType<typeof members>>) => boolean) => {
+      for (let i = 0; !ok(await members()); i++) {
+        if (i > 300) throw new Error(`${what}: not within 15 s`)
+        await sleep(50)
+      }
+    }
+    const toPartition = async (partition: number, data: unknown[]) => {
+      const res = await api(setup.broker.url, 'POST', '/v1/topics/wsg.starve/events', {
+        events: data.map((d) => ({ partition, data: d })),
+      })
+      expect(res.status).toBe(201)
+    }
+    // a holds both partitions and both its credits: two events of partition 0, not acked yet
+    await toPartition(0, ['p0-a', 'p0-b'])
+    const a = client().subscribe<string>('wsg.starve', { subscription: 'wsg-starve', credits: 2 })
+    const reading = a[Symbol.asyncIterator]()
+    const held = [(await reading.next()).value!, (await reading.next()).value!]
+    expect(held.map((e) => e.data)).toEqual(['p0-a', 'p0-b'])
+    await until('a joined', (m) => m.length === 1)
+    const aId = (await members())[0]!.member
+    // b joins; the split is by member id, so b comes again until partition 0 is the one it takes
+    for (let i = 0; ; i++) {
+      expect(i).toBeLessThan(30)
+      const other = client()
+      const b = other.subscribe('wsg.starve', { subscription: 'wsg-starve' })
+      await until('b joined', (m) => m.length === 2)
+      const owner = (await members()).find((m) => m.partitions.some((p) => p.partition === 0))!.member
+      if (owner !== aId) break
+      b.close()
+      await other.close()
+      await until('b left', (m) => m.length === 1)
+    }
+    // partition 0 is b's now: a's acks are refused
+    for (const ev of held)
+      await expect(ev.ack()).rejects.toSatisfy(
+        (e: unknown) => isQuestlogError(e) && e.code === 'attempt_expired',
+      )
+    // partition 1 is still a's, and what is published there reaches it: the refused acks gave the credits back
+    await toPartition(1, ['p1-a'])
+    const next = await Promise.race([reading.next(), sleep(15_000).then(() => 'starved' as const)])
+    expect(next).not.toBe('starved')
+    expect(next !== 'starved' && [next.value?.partition, next.value?.data]).toEqual([1, 'p1-a'])
+    a.close()
+  })
 })
 
 const ADMIN = `ql_wssubadmin01_${'a'.repeat(43)}`

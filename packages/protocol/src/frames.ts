@@ -118,8 +118,15 @@ export const subscribeFrameSchema = z.strictObject({
    * connection as one member; `from`, `cursor`, `group`, `partition`, `type` and `key` do not apply.
    */
   subscription: subscriptionNameSchema.optional(),
-  /** Durable consumer group: acked positions are stored and a later subscription resumes there. */
+  /**
+   * Consumer group: the topic's partitions are divided among the group's live members, on any
+   * broker; acked positions are stored and a member taking a partition over resumes there.
+   */
   group: z.string().min(1).max(200).optional(),
+  /** This consumer's id in its group, kept across reconnects: under the same id it takes its partitions back at once. */
+  member: z.string().min(1).max(64).optional(),
+  /** A group member silent this long is gone and its partitions move (default 10 000). */
+  sessionTimeoutMs: z.number().int().min(1000).max(300_000).optional(),
   from: subscribeFromSchema.optional(),
   /** Opaque cursor of an event received earlier: resume right after it. Wins over `from` and the group. */
   cursor: z.string().max(8192).optional(),

@@ -7,6 +7,7 @@ import type {
   SubscribeFrame,
   SubscribeFrom,
 } from '@questlog/protocol'
+import { randomId } from './dedupe'
 import { ClientClosedError } from './errors'
 import type { Session, SessionSubscriber } from './session'
 
@@ -17,8 +18,16 @@ export interface SubscribeOptions {
    * letters, partitions divided among members. The connection joins as one member.
    */
   subscription?: string
-  /** Durable consumer group: acked positions are kept by the broker and a later subscription resumes there. */
+  /**
+   * Consumer group: subscriptions with the same group divide the topic's partitions among them,
+   * whichever broker each is on, and move a member's partitions to the others when it leaves or
+   * falls silent. Acked positions are kept by the broker; a member taking a partition over gets
+   * exactly the events nobody acked. Acks of events whose partition moved away fail with
+   * `attempt_expired`.
+   */
   group?: string
+  /** A group member silent this long counts as gone and its partitions move (default 10 000 ms). */
+  sessionTimeoutMs?: number
   /** Start here when there is no cursor and no committed group position (default `latest`). */
   from?: SubscribeFrom
   /** A cursor from an event received earlier: resume right after it. */
@@ -77,8 +86,10 @@ export class Subscription<T = unknown> implements EventSubscription<T>, SessionS
   private ackTimer: ReturnType<typeof setTimeout> | undefined
   private iterating = false
   private readonly autoAck: boolean
-  /** Partitions and start offsets the broker reported on the latest (re)subscribe. */
+  /** Partitions and start offsets the broker reported on the latest (re)subscribe or group assignment. */
   positions: Record<string, string> = {}
+  /** This subscription's id in its group, kept across reconnects so it takes its partitions back at once. */
+  private readonly member = `m-${randomId(16)}`
 
   constructor(
     private readonly session: Session,
@@ -105,7 +116,11 @@ export class Subscription<T = unknown> implements EventSubscription<T>, SessionS
       return
     }
     const f: SubscribeFrame = { op: 'subscribe', sid: this.sid, topic: this.topic }
-    if (this.o.group !== undefined) f.group = this.o.group
+    if (this.o.group !== undefined) {
+      f.group = this.o.group
+      f.member = this.member
+      if (this.o.sessionTimeoutMs !== undefined) f.sessionTimeoutMs = this.o.sessionTimeoutMs
+    }
     // a group resumes from its committed positions, so unacked events come again
     const cursor = this.o.group === undefined ? this.lastCursor : this.o.cursor
     if (cursor !== undefined) f.cursor = cursor
@@ -125,6 +140,10 @@ export class Subscription<T = unknown> implements EventSubscription<T>, SessionS
 
   onSubscribed(frame: SubscribedFrame): void {
     this.positions = frame.positions
+    if (this.o.group === undefined) return
+    // partitions that moved to another member: their new owner delivers what is not acked
+    for (let i = this.queue.length - 1; i >= 0; i--)
+      if (!(String(this.queue[i]!.event.partition) in frame.positions)) this.queue.splice(i, 1)
   }
 
   onEvents(events: DeliveredEvent[]): void {

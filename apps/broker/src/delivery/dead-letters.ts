@@ -178,10 +178,13 @@ export class DeadLetters {
           ON CONFLICT (subscription_id, topic_id, partition, "offset")
           DO UPDATE SET deliveries = 0, attempt = NULL, member = NULL, deliver_after = now()`
       } else {
-        // a consumer group re-reads from the earliest redriven offset of each partition
+        // a redriven event is un-acked again: its partition's owner delivers it before reading on
         await tx`UPDATE ql_subscriptions SET epoch = epoch + 1 WHERE id = ${sub.id}`
         for (const r of rows) {
-          await tx`UPDATE ql_consumer_offsets SET next_offset = LEAST(next_offset, ${Number(r.offset)})
+          const offset = Number(r.offset)
+          await tx`UPDATE ql_consumer_offsets
+                   SET read_to = coalesce(read_to, next_offset), next_offset = LEAST(next_offset, ${offset}),
+                       unacked = ARRAY(SELECT DISTINCT x FROM unnest(unacked || ${offset}::bigint) x ORDER BY x)
                    WHERE group_name = ${sub.name} AND topic_id = ${Number(r.topic_id)} AND partition = ${Number(r.partition)}`
         }
       }

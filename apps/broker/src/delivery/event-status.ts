@@ -119,6 +119,12 @@ export async function stateIn(
       ? sql`ql_sub_positions WHERE subscription_id = ${sub.id}`
       : sql`ql_consumer_offsets WHERE group_name = ${sub.name}`
   const [pos] =
-    await sql`SELECT next_offset FROM ${table} AND topic_id = ${e.topicId} AND partition = ${e.partition}`
-  return { state: pos && Number(pos.next_offset) > e.offset ? 'acked' : 'not_delivered' }
+    await sql`SELECT next_offset, ${sub.mode === 'stream' ? sql`read_to, unacked` : sql`NULL AS read_to, '{}'::bigint[] AS unacked`}
+    FROM ${table} AND topic_id = ${e.topicId} AND partition = ${e.partition}`
+  if (!pos) return { state: 'not_delivered' }
+  if (Number(pos.next_offset) > e.offset) return { state: 'acked' }
+  // a consumer group also knows what it handed out above the floor, and which of that is not acked
+  const readTo = pos.read_to === null ? Number(pos.next_offset) : Number(pos.read_to)
+  const unacked = (pos.unacked as Array<string | number>).map(Number).includes(e.offset)
+  return { state: e.offset < readTo && !unacked ? 'acked' : 'not_delivered' }
 }

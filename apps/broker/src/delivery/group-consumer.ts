@@ -1,7 +1,7 @@
 import { AttemptExpiredError, subjectPatternToRegex } from '@questlog/protocol'
 import { advance } from '../read/reader'
 import type { Sql, TransactionSql } from '../storage/db'
-import { highWatermarks, readEventPage, readEvents } from '../storage/event-store'
+import { highWatermarks, readAt, readEventPage } from '../storage/event-store'
 import type { DeadLetters } from './dead-letters'
 import type { Delivery } from './delivery'
 import type { PartitionPosition, Subscription, SubscriptionService } from './subscriptions'
@@ -14,16 +14,24 @@ export interface MemberAssignment {
 
 const key = (topicId: number, partition: number) => `${topicId}:${partition}`
 
+/** What one member was handed on this broker: the partitions it took over, and what it gets again. */
+interface MemberState {
+  epoch: number
+  /** Per partition, offsets to deliver again before reading on (taken over un-acked, or nak-ed). */
+  again: Map<string, number[]>
+}
+
 /**
  * Stream mode, a consumer group: the partitions of the matching topics are
  * divided among the live members (those that pulled within the session
- * timeout), each partition owned by exactly one; an ack commits the offset
- * after the event. When a member leaves, its partitions move and the new
- * owner starts from the last committed offset.
+ * timeout), each partition owned by exactly one. Each partition's row keeps
+ * exactly what was handed out and not acked (read_to and unacked above the
+ * committed floor), so a member taking a partition over delivers those again,
+ * then reads on: an acked event is never delivered again, in whatever order
+ * the acks came.
  */
 export class GroupConsumer {
-  /** Per subscription and member: how far this broker has handed out, past the committed offsets. */
-  private readonly fetched = new Map<string, { owned: string; next: Map<string, number> }>()
+  private readonly members = new Map<string, MemberState>()
 
   constructor(
     private readonly sql: Sql,
@@ -45,6 +53,8 @@ export class GroupConsumer {
       a.topic.name === b.topic.name ? a.partition - b.partition : a.topic.name < b.topic.name ? -1 : 1,
     )
     const out = new Map<string, PartitionPosition[]>(members.map((m) => [m, []]))
+    // nobody live (a late ack of a member that fell silent): nobody owns anything
+    if (members.length === 0) return out
     for (const [i, p] of sorted.entries()) out.get(members[i % members.length]!)!.push(p)
     return out
   }
@@ -77,21 +87,55 @@ export class GroupConsumer {
     if (sub.paused) return []
     const members = await this.liveMembers(sub)
     const mine = this.assign(members, await this.subs.positions(sub)).get(member) ?? []
-    const ownedKey = `${sub.epoch}|${mine.map((p) => key(p.topic.id, p.partition)).join(',')}`
     const stateKey = `${sub.id}:${member}`
-    let state = this.fetched.get(stateKey)
-    // a new assignment, or positions moved back, starts again from the committed offsets
-    if (!state || state.owned !== ownedKey) {
-      state = { owned: ownedKey, next: new Map() }
-      this.fetched.set(stateKey, state)
+    let state = this.members.get(stateKey)
+    // positions moved back (a reset, a redrive): start over from the rows
+    if (!state || state.epoch !== sub.epoch) {
+      state = { epoch: sub.epoch, again: new Map() }
+      this.members.set(stateKey, state)
+    }
+    const now = new Set(mine.map((p) => key(p.topic.id, p.partition)))
+    for (const k of state.again.keys()) if (!now.has(k)) state.again.delete(k)
+    // a partition taken over (from another member, or back after an ack of its own was refused):
+    // what was handed out and not acked comes first
+    const taken = mine.filter((p) => p.owner !== member)
+    if (taken.length > 0) {
+      await this.sql`
+        UPDATE ql_consumer_offsets o SET owner = ${member}
+        FROM unnest(${taken.map((p) => p.topic.id)}::int[], ${taken.map((p) => p.partition)}::int[]) AS u(t, p)
+        WHERE o.group_name = ${sub.name} AND o.topic_id = u.t AND o.partition = u.p`
+      for (const p of taken) {
+        const k = key(p.topic.id, p.partition)
+        if (p.unacked.length > 0) state.again.set(k, [...p.unacked])
+        else state.again.delete(k)
+      }
     }
     const out: Delivery[] = []
+    const token = (p: PartitionPosition, offset: number) =>
+      encodeToken({
+        mode: 'stream',
+        subscriptionId: sub.id,
+        topicId: p.topic.id,
+        partition: p.partition,
+        offset,
+        attempt: member,
+      })
     let bytes = 0
     const highs = new Map<number, Map<number, number>>()
     for (const p of mine) {
       if (out.length >= max || bytes >= maxBytes) break
       const k = key(p.topic.id, p.partition)
-      const from = Math.max(p.next, state.next.get(k) ?? 0)
+      const again = state.again.get(k) ?? []
+      if (again.length > 0) {
+        const offsets = again.splice(0, max - out.length)
+        if (again.length === 0) state.again.delete(k)
+        for (const event of await readAt(this.sql, p.topic.id, p.partition, offsets)) {
+          bytes += event.data.length
+          out.push({ token: token(p, event.offset), topic: p.topic.name, deliveries: 2, event })
+        }
+        continue
+      }
+      const from = p.readTo
       if (!highs.has(p.topic.id)) highs.set(p.topic.id, await highWatermarks(this.sql, p.topic.id))
       const high = highs.get(p.topic.id)!
       if (from >= (high.get(p.partition) ?? 0)) continue
@@ -114,22 +158,22 @@ export class GroupConsumer {
           short = false
         }
       }
-      state.next.set(k, advance(new Map([[p.partition, from]]), events, short, high).get(p.partition)!)
+      const next = advance(new Map([[p.partition, from]]), events, short, high).get(p.partition)!
+      if (next === from) continue
+      // handed out only if nobody else (a second pull, a member that still thinks it owns the
+      // partition) handed this stretch out meanwhile
+      const [handed] = await this.sql`
+        UPDATE ql_consumer_offsets
+        SET read_to = ${next}, unacked = unacked || ${events.map((e) => e.offset)}::bigint[],
+            next_offset = CASE WHEN cardinality(unacked) = 0 AND ${events.length} = 0 THEN ${next} ELSE next_offset END,
+            updated_at = now()
+        WHERE group_name = ${sub.name} AND topic_id = ${p.topic.id} AND partition = ${p.partition}
+          AND coalesce(read_to, next_offset) = ${from}
+        RETURNING 1 AS ok`
+      if (!handed) continue
       for (const event of events) {
         bytes += event.data.length
-        out.push({
-          token: encodeToken({
-            mode: 'stream',
-            subscriptionId: sub.id,
-            topicId: p.topic.id,
-            partition: p.partition,
-            offset: event.offset,
-            attempt: member,
-          }),
-          topic: p.topic.name,
-          deliveries: 1,
-          event,
-        })
+        out.push({ token: token(p, event.offset), topic: p.topic.name, deliveries: 1, event })
       }
     }
     return out
@@ -145,6 +189,10 @@ export class GroupConsumer {
         t.subscriptionId !== sub.id ||
         !owned.some((p) => p.topic.id === t.topicId && p.partition === t.partition)
       ) {
+        // whoever reads the partition next delivers the refused event again (its owner may be this member)
+        await this.sql`
+          UPDATE ql_consumer_offsets SET owner = NULL
+          WHERE group_name = ${sub.name} AND topic_id = ${t.topicId} AND partition = ${t.partition}`
         throw new AttemptExpiredError(
           `partition ${t.partition} is no longer owned by member '${t.attempt}' of '${sub.name}'; its new owner will deliver from the last committed offset`,
           { topicId: t.topicId, partition: t.partition, offset: t.offset },
@@ -155,31 +203,45 @@ export class GroupConsumer {
   }
 
   /**
-   * Commits past each acked event (an ack of offset n commits n + 1): one update per partition,
-   * on `sql` (a caller's transaction, fenced by its lease, or the pool).
+   * Takes each acked event off its partition's un-acked list; the committed floor moves up to the
+   * oldest still un-acked (or to how far the partition was read). One update per partition, on
+   * `sql` (a caller's transaction, fenced by its lease, or the pool).
    */
   async ack(sub: Subscription, tokens: string[], sql: Sql | TransactionSql = this.sql): Promise<number> {
     const decoded = await this.owned(sub, tokens, (i) => `tokens.${i}`)
-    const next = new Map<string, { topicId: number; partition: number; offset: number }>()
+    const byPartition = new Map<string, { topicId: number; partition: number; offsets: number[] }>()
     for (const t of decoded) {
       const k = key(t.topicId, t.partition)
-      if ((next.get(k)?.offset ?? -1) < t.offset + 1)
-        next.set(k, { topicId: t.topicId, partition: t.partition, offset: t.offset + 1 })
+      const entry = byPartition.get(k) ?? { topicId: t.topicId, partition: t.partition, offsets: [] }
+      entry.offsets.push(t.offset)
+      byPartition.set(k, entry)
     }
-    for (const n of next.values()) {
+    for (const n of byPartition.values()) {
+      const acked = n.offsets
+      // a row never read through read_to (written before it existed) commits past the highest ack
       await sql`
-        UPDATE ql_consumer_offsets SET next_offset = GREATEST(next_offset, ${n.offset}), updated_at = now()
+        UPDATE ql_consumer_offsets o SET
+          unacked = ARRAY(SELECT x FROM unnest(o.unacked) x WHERE x <> ALL(${acked}::bigint[]) ORDER BY x),
+          next_offset = CASE WHEN o.read_to IS NULL THEN GREATEST(o.next_offset, ${Math.max(...acked) + 1})
+            ELSE GREATEST(o.next_offset, coalesce(
+              (SELECT min(x) FROM unnest(o.unacked) x WHERE x <> ALL(${acked}::bigint[])), o.read_to)) END,
+          updated_at = now()
         WHERE group_name = ${sub.name} AND topic_id = ${n.topicId} AND partition = ${n.partition}`
     }
     return decoded.length
   }
 
-  /** Hands the event back: this member gets its partition again from that event on. */
+  /** Hands the event back: this member gets it again at its next pull, before reading on. */
   async nak(sub: Subscription, token: string): Promise<{ redeliverInMs: number }> {
     const t = (await this.owned(sub, [token], () => 'token'))[0]!
-    const state = this.fetched.get(`${sub.id}:${t.attempt}`)
+    const state = this.members.get(`${sub.id}:${t.attempt}`)
     const k = key(t.topicId, t.partition)
-    if (state) state.next.set(k, Math.min(state.next.get(k) ?? t.offset, t.offset))
+    if (state) {
+      const again = state.again.get(k) ?? []
+      if (!again.includes(t.offset)) again.push(t.offset)
+      again.sort((x, y) => x - y)
+      state.again.set(k, again)
+    }
     return { redeliverInMs: 0 }
   }
 

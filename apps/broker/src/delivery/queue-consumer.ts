@@ -135,6 +135,12 @@ export class QueueConsumer {
       })
     }
     if (dead.length > 0) {
+      // every attempt of these expired: a late ack of any of them reads attempt_expired
+      await this.recordSettled(
+        tx,
+        sub,
+        dead.map((d) => ({ ...d, attempt: null })),
+      )
       await tx`
         DELETE FROM ql_pending p USING unnest(${dead.map((d) => d.topicId)}::int[], ${dead.map((d) => d.partition)}::int[],
                                               ${dead.map((d) => d.offset)}::bigint[]) AS u(t, pa, o)
@@ -226,10 +232,21 @@ export class QueueConsumer {
       WHERE p.subscription_id = ${sub.id}
       FOR UPDATE OF p`
     const byKey = new Map(rows.map((r) => [`${r.topic_id}:${r.partition}:${r.offset}`, r]))
+    const missing = tokens.filter(
+      (t) => t.subscriptionId !== sub.id || !byKey.has(`${t.topicId}:${t.partition}:${t.offset}`),
+    )
+    const settled = await this.settledAttempts(tx, sub, missing)
     return tokens.map((t) => {
       const where = { topicId: t.topicId, partition: t.partition, offset: t.offset }
-      const row =
-        t.subscriptionId === sub.id ? byKey.get(`${t.topicId}:${t.partition}:${t.offset}`) : undefined
+      const k = `${t.topicId}:${t.partition}:${t.offset}`
+      const row = t.subscriptionId === sub.id ? byKey.get(k) : undefined
+      // settled by a later attempt (or dead after its last one): this one expired, as while it was held
+      if (!row && settled.has(k) && settled.get(k) !== t.attempt) {
+        throw new AttemptExpiredError(
+          `this delivery attempt of partition ${t.partition} offset ${t.offset} expired; the event was redelivered and is settled`,
+          where,
+        )
+      }
       if (!row) {
         throw new DeliveryNotFoundError(
           `no pending delivery of partition ${t.partition} offset ${t.offset} for subscription '${sub.name}' (already acked, or never delivered to you)`,
@@ -249,13 +266,54 @@ export class QueueConsumer {
   async ack(sub: Subscription, tokens: string[]): Promise<number> {
     const decoded = tokens.map((t, i) => decodeToken(t, `tokens.${i}`))
     return this.sql.begin(async (tx) => {
-      await this.lockLive(tx, sub, decoded)
+      const live = await this.lockLive(tx, sub, decoded)
       await tx`
         DELETE FROM ql_pending p USING unnest(${decoded.map((t) => t.topicId)}::int[], ${decoded.map((t) => t.partition)}::int[],
                                               ${decoded.map((t) => t.offset)}::bigint[]) AS u(t, pa, o)
         WHERE p.subscription_id = ${sub.id} AND p.topic_id = u.t AND p.partition = u.pa AND p."offset" = u.o`
+      await this.recordSettled(
+        tx,
+        sub,
+        live
+          .filter((l) => l.deliveries > 1)
+          .map((l) => ({ ...l.token, attempt: l.token.attempt as string | null })),
+      )
       return decoded.length
     })
+  }
+
+  /** The attempts that settled these events, for those that were redelivered and are settled (null: none did). */
+  private async settledAttempts(
+    tx: TransactionSql,
+    sub: Subscription,
+    tokens: DeliveryToken[],
+  ): Promise<Map<string, string | null>> {
+    const mine = tokens.filter((t) => t.subscriptionId === sub.id)
+    if (mine.length === 0) return new Map()
+    const rows = await tx`
+      SELECT s.topic_id, s.partition, s."offset", s.attempt FROM ql_settled s
+      JOIN unnest(${mine.map((t) => t.topicId)}::int[], ${mine.map((t) => t.partition)}::int[],
+                  ${mine.map((t) => t.offset)}::bigint[]) AS u(t, pa, o)
+        ON s.topic_id = u.t AND s.partition = u.pa AND s."offset" = u.o
+      WHERE s.subscription_id = ${sub.id} AND s.settled_at > now() - interval '1 day'`
+    return new Map(rows.map((r) => [`${r.topic_id}:${r.partition}:${r.offset}`, r.attempt as string | null]))
+  }
+
+  /** Remembers redelivered events as settled, by which attempt; forgets those settled over a day ago. */
+  private async recordSettled(
+    tx: TransactionSql,
+    sub: Subscription,
+    list: Array<{ topicId: number; partition: number; offset: number; attempt: string | null }>,
+  ): Promise<void> {
+    if (list.length === 0) return
+    await tx`
+      INSERT INTO ql_settled (subscription_id, topic_id, partition, "offset", attempt)
+      SELECT ${sub.id}, u.t, u.pa, u.o, u.a
+      FROM unnest(${list.map((l) => l.topicId)}::int[], ${list.map((l) => l.partition)}::int[],
+                  ${list.map((l) => l.offset)}::bigint[], ${list.map((l) => l.attempt)}::text[]) AS u(t, pa, o, a)
+      ON CONFLICT (subscription_id, topic_id, partition, "offset")
+      DO UPDATE SET attempt = excluded.attempt, settled_at = now()`
+    await tx`DELETE FROM ql_settled WHERE subscription_id = ${sub.id} AND settled_at < now() - interval '1 day'`
   }
 
   /** Hands the event back: redelivered after `delayMs`, or after the subscription's backoff for this attempt. */
@@ -283,6 +341,7 @@ export class QueueConsumer {
       const [live] = await this.lockLive(tx, sub, [t])
       await tx`DELETE FROM ql_pending WHERE subscription_id = ${sub.id} AND topic_id = ${t.topicId}
                  AND partition = ${t.partition} AND "offset" = ${t.offset}`
+      if (live!.deliveries > 1) await this.recordSettled(tx, sub, [t])
       return this.deadLetters.record(tx, sub, [
         {
           topicId: t.topicId,

@@ -64,7 +64,14 @@ function ownTopicsRegex(sub: Subscription): string {
 export interface PartitionPosition {
   topic: Topic
   partition: number
+  /** Every offset below is done (stream: committed; queue: handed out). */
   next: number
+  /** Stream mode: handed out up to here (exclusive). */
+  readTo: number
+  /** Stream mode: offsets in [next, readTo) handed out and not acked, ascending. */
+  unacked: number[]
+  /** Stream mode: the member that last took the partition (null: nobody, or its ack was refused). */
+  owner: string | null
 }
 
 /** Offsets to start each partition of `topic` from. */
@@ -174,7 +181,10 @@ export class SubscriptionService {
            AND topic_id IN (SELECT id FROM ql_topics WHERE name ~ $2)`,
         [this.owner(sub), ownTopicsRegex(sub)],
       )
-      if (sub.mode === 'queue') await tx`DELETE FROM ql_pending WHERE subscription_id = ${sub.id}`
+      if (sub.mode === 'queue') {
+        await tx`DELETE FROM ql_pending WHERE subscription_id = ${sub.id}`
+        await tx`DELETE FROM ql_settled WHERE subscription_id = ${sub.id}`
+      }
       await tx`UPDATE ql_subscriptions SET epoch = epoch + 1 WHERE id = ${sub.id}`
     })
     await this.positions(sub, to)
@@ -203,11 +213,24 @@ export class SubscriptionService {
     const topics = await this.matchingTopics(sub)
     const table = this.positionsTable(sub)
     const col = this.ownerColumn(sub)
+    const extra = sub.mode === 'stream' ? ', read_to, unacked, owner' : ''
     const rows = await this.sql.unsafe(
-      `SELECT topic_id, partition, next_offset FROM ${table} WHERE ${col} = $1`,
+      `SELECT topic_id, partition, next_offset${extra} FROM ${table} WHERE ${col} = $1`,
       [this.owner(sub)],
     )
     const known = new Map(rows.map((r) => [`${r.topic_id}:${r.partition}`, Number(r.next_offset)]))
+    const handed = new Map(
+      rows
+        .filter((r) => r.read_to !== undefined && r.read_to !== null)
+        .map((r) => [
+          `${r.topic_id}:${r.partition}`,
+          {
+            readTo: Number(r.read_to),
+            unacked: (r.unacked as Array<string | number>).map(Number),
+            owner: (r.owner as string | null) ?? null,
+          },
+        ]),
+    )
     const out: PartitionPosition[] = []
     for (const topic of topics) {
       let offsets: Map<number, number> | undefined
@@ -225,7 +248,16 @@ export class SubscriptionService {
             [this.owner(sub), topic.id, p, next],
           )
         }
-        out.push({ topic, partition: p, next })
+        const h = handed.get(`${topic.id}:${p}`)
+        const readTo = Math.max(next, h?.readTo ?? next)
+        out.push({
+          topic,
+          partition: p,
+          next,
+          readTo,
+          unacked: (h?.unacked ?? []).filter((o) => o >= next && o < readTo),
+          owner: h?.owner ?? null,
+        })
       }
     }
     return out

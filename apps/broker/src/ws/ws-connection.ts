@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer'
+import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import {
   BadRequestError,
@@ -30,7 +31,6 @@ import { resolvePositions } from '../read/reader'
 import { handleRpcFrame, type RpcFrame } from '../rpc/rpc-frames'
 import { type RpcPeer, type RpcRouter, rpcRouterOf } from '../rpc/rpc-router'
 import type { Services } from '../services'
-import { loadGroupOffsets } from './consumer-offsets'
 import { SlowConsumerWatch } from './slow-consumer-watch'
 import { type SettleFrame, WsNamedSubscription } from './ws-named-subscription'
 import { WsSubscription } from './ws-subscription'
@@ -40,6 +40,8 @@ const HELLO_TIMEOUT_MS = 10_000
 /** Publish window when the broker is at ease, and the floor it shrinks to under back-pressure. */
 export const PUBLISH_CREDITS = { initial: 2000, min: 100, step: 100 } as const
 const DEFAULT_SUBSCRIBE_CREDITS = 1000
+/** How long a consumer-group member may stay silent before its partitions move (Kafka's is 45 s). */
+const DEFAULT_GROUP_SESSION_TIMEOUT_MS = 10_000
 const SEND_HIGH_WATER = 4 * 1024 * 1024
 
 /** One client on `GET /v1/ws`: the handshake, then frames in, frames out. */
@@ -534,15 +536,19 @@ export class WsConnection {
     requireTopic(this.principal, 'subscribe', f.topic)
     // a group's offsets are stored under its name: only names of the key's own
     if (f.group !== undefined) requireGroupName(this.principal, f.group)
+    if (f.group !== undefined && f.partition !== undefined)
+      throw new ValidationError([
+        { path: 'partition', message: 'a group divides the partitions among its members' },
+      ])
     const topic = await this.s.topics.get(f.topic)
+    const cursor = f.cursor === undefined ? undefined : decodeCursor(f.cursor, topic.id, 'cursor').positions
+    for (const p of cursor?.keys() ?? []) {
+      if (p >= topic.partitions) throw new ValidationError([{ path: 'cursor', message: 'unknown partition' }])
+    }
     let positions: Map<number, number>
-    if (f.cursor !== undefined) {
-      positions = decodeCursor(f.cursor, topic.id, 'cursor').positions
-      for (const p of positions.keys()) {
-        if (p >= topic.partitions)
-          throw new ValidationError([{ path: 'cursor', message: 'unknown partition' }])
-      }
-    } else {
+    if (cursor !== undefined && f.group === undefined) positions = cursor
+    else {
+      // a group member also needs a start for every partition the group has never read
       const from = f.from
       positions = await resolvePositions(
         this.s.sql,
@@ -557,13 +563,7 @@ export class WsConnection {
         },
         'latest',
       )
-      if (f.group !== undefined) {
-        const committed = await loadGroupOffsets(this.s.sql, f.group, topic.id)
-        for (const p of positions.keys()) {
-          const c = committed.get(p)
-          if (c !== undefined) positions.set(p, c)
-        }
-      }
+      for (const [p, o] of cursor ?? []) positions.set(p, o)
     }
     if (this.ws.readyState !== this.ws.OPEN || this.subs.has(f.sid)) return
     const sub = new WsSubscription(
@@ -577,7 +577,15 @@ export class WsConnection {
         sid: f.sid,
         topic,
         positions,
-        group: f.group,
+        group:
+          f.group === undefined
+            ? undefined
+            : {
+                name: f.group,
+                // without an id of its own, the member is this connection's
+                member: f.member ?? `ws-${randomBytes(9).toString('base64url')}`,
+                sessionTimeoutMs: f.sessionTimeoutMs ?? DEFAULT_GROUP_SESSION_TIMEOUT_MS,
+              },
         key: f.key,
         type: f.type,
         credits: f.credits ?? DEFAULT_SUBSCRIBE_CREDITS,
@@ -585,15 +593,21 @@ export class WsConnection {
           this.subs.delete(f.sid)
           this.fail(e === undefined ? new TopicNotFoundError(topic.name) : this.coded(e), { sid: f.sid })
         },
+        // a group member says which partitions it reads each time they change
+        onAssigned: (at) => this.announce(f.sid, at),
       },
     )
     this.subs.set(f.sid, sub)
+    if (f.group === undefined) this.announce(f.sid, positions)
+    await sub.start()
+  }
+
+  private announce(sid: string, positions: Map<number, number>): void {
     this.send({
       op: 'subscribed',
-      sid: f.sid,
+      sid,
       positions: Object.fromEntries([...positions].map(([p, o]) => [String(p), String(o)])),
     })
-    await sub.start()
   }
 
   /** Joins a named subscription as one member; its deliveries come with tokens. */

@@ -4,6 +4,7 @@ import type { Delivery } from '../delivery/delivery'
 import type { Subscription } from '../delivery/subscriptions'
 import { envelopeJson } from '../read/envelope-json'
 import type { Services } from '../services'
+import { unavailableCode } from '../storage/db-errors'
 import type { FrameSink } from './ws-subscription'
 
 export type SettleFrame = Extract<ClientFrame, { op: 'ack' | 'nak' | 'term' }>
@@ -19,6 +20,8 @@ export interface WsNamedSubscriptionOptions {
 /** How long one pull waits for events; stream members also heartbeat at this pace. */
 const PULL_WAIT_MS = 1000
 const MAX_PULL = 500
+/** Longest wait between pulls while the database is unavailable. */
+const MAX_RETRY_MS = 2000
 
 /**
  * A WebSocket consumer of a named subscription: the connection is one member
@@ -92,19 +95,32 @@ export class WsNamedSubscription {
     return this.term(frame.token, frame.reason ?? 'terminated by the consumer')
   }
 
+  // A settlement frees the delivery's credit whether it succeeds or is refused: a refused one
+  // (attempt_expired after a rebalance or an ack wait) is no longer this member's to settle, and a
+  // credit kept for it would never come back, leaving the member's own partitions unread.
+
   async ack(tokens: string[]): Promise<void> {
-    await this.s.delivery.ack(this.o.subscription.name, tokens)
-    this.forget(tokens)
+    try {
+      await this.s.delivery.ack(this.o.subscription.name, tokens)
+    } finally {
+      this.forget(tokens)
+    }
   }
 
   async nak(token: string, delayMs: number | undefined): Promise<void> {
-    await this.s.delivery.nak(this.o.subscription.name, token, delayMs)
-    this.forget([token])
+    try {
+      await this.s.delivery.nak(this.o.subscription.name, token, delayMs)
+    } finally {
+      this.forget([token])
+    }
   }
 
   async term(token: string, reason: string): Promise<void> {
-    await this.s.delivery.term(this.o.subscription.name, token, reason)
-    this.forget([token])
+    try {
+      await this.s.delivery.term(this.o.subscription.name, token, reason)
+    } finally {
+      this.forget([token])
+    }
   }
 
   private forget(tokens: string[]): void {
@@ -120,31 +136,45 @@ export class WsNamedSubscription {
   }
 
   private async loop(): Promise<void> {
-    const sub = this.o.subscription
+    let failures = 0
     while (!this.stopped) {
-      const room = this.room()
-      if (room <= 0 || this.out.congested()) {
-        if (sub.mode === 'stream') await this.s.delivery.group.heartbeat(sub, this.member)
-        await this.pause(PULL_WAIT_MS)
-        if (this.out.congested()) await this.out.drained()
-        continue
+      try {
+        await this.step()
+        failures = 0
+      } catch (e) {
+        // the database being away (restarting, a wedged connection replaced) ends no member: it
+        // pulls again shortly; anything else (the subscription was deleted) ends it
+        if (unavailableCode(e) === undefined || this.stopped) throw e
+        await this.pause(Math.min(MAX_RETRY_MS, 50 * 2 ** failures++))
       }
-      const got = await this.s.delivery.pull(
-        sub.name,
-        this.member,
-        Math.min(room, MAX_PULL),
-        PULL_WAIT_MS,
-        this.abort.signal,
-        // one pull is one frame
-        this.s.config.maxReadBytes,
-      )
-      if (this.stopped) {
-        // handed out after the stop began: `stop` gives them straight back
-        for (const d of got) this.outstanding.set(d.token, Number.POSITIVE_INFINITY)
-        return
-      }
-      if (got.length > 0) this.push(got)
     }
+  }
+
+  /** One pull, or a heartbeat while the member has no room. */
+  private async step(): Promise<void> {
+    const sub = this.o.subscription
+    const room = this.room()
+    if (room <= 0 || this.out.congested()) {
+      if (sub.mode === 'stream') await this.s.delivery.group.heartbeat(sub, this.member)
+      await this.pause(PULL_WAIT_MS)
+      if (this.out.congested()) await this.out.drained()
+      return
+    }
+    const got = await this.s.delivery.pull(
+      sub.name,
+      this.member,
+      Math.min(room, MAX_PULL),
+      PULL_WAIT_MS,
+      this.abort.signal,
+      // one pull is one frame
+      this.s.config.maxReadBytes,
+    )
+    if (this.stopped) {
+      // handed out after the stop began: `stop` gives them straight back
+      for (const d of got) this.outstanding.set(d.token, Number.POSITIVE_INFINITY)
+      return
+    }
+    if (got.length > 0) this.push(got)
   }
 
   private push(list: Delivery[]): void {

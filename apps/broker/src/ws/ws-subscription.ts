@@ -1,10 +1,12 @@
+import { AttemptExpiredError, compileSubjectPattern } from '@questlog/protocol'
 import { decodeCursor } from '../read/cursor'
 import { envelopeJson } from '../read/envelope-json'
 import { TopicTail } from '../read/topic-tail'
 import type { Services } from '../services'
-import { readEvents, type StoredEvent } from '../storage/event-store'
+import { readAt, readEvents, type StoredEvent } from '../storage/event-store'
 import type { Topic } from '../topics/topic-service'
-import { commitGroupOffsets } from './consumer-offsets'
+import type { Claimed, PartitionState } from './consumer-offsets'
+import { type GroupHost, GroupMember } from './ws-group-member'
 
 /** What a subscription needs from its WebSocket. */
 export interface FrameSink {
@@ -18,13 +20,17 @@ export interface FrameSink {
 export interface WsSubscriptionOptions {
   sid: string
   topic: Topic
+  /** Where to read from; in a group, where a partition the group never read starts. */
   positions: Map<number, number>
-  group?: string | undefined
+  /** A consumer group: this subscription reads only the partitions the group gives its member. */
+  group?: { name: string; member: string; sessionTimeoutMs: number } | undefined
   key?: string | undefined
   type?: string | undefined
   credits: number
   /** The tail ended on its own: the topic was deleted, or (with `error`) a read failed for good. */
   onEnd: (error?: unknown) => void
+  /** The partitions read changed (a group member's assignment), with where each stands. */
+  onAssigned?: (positions: Map<number, number>) => void
 }
 
 interface Held {
@@ -34,11 +40,15 @@ interface Held {
 
 /**
  * One subscription on a WebSocket: a TopicTail whose sink honours credits (at
- * most `credits` un-acked events out at once), tracks acks, redelivers naks,
- * and for a consumer group stores the position below the oldest un-acked event.
+ * most `credits` un-acked events out at once), tracks acks and redelivers naks.
+ * In a consumer group it reads only its member's partitions and stores, per
+ * partition, how far it read and exactly which events are still un-acked.
  */
-export class WsSubscription {
-  private readonly tail: TopicTail
+export class WsSubscription implements GroupHost {
+  private tail: TopicTail | undefined
+  /** Where the tail stood when it last stopped (a group member's partitions changing). */
+  private positions: Map<number, number>
+  private readonly member: GroupMember | undefined
   private credits: number
   /** Un-acked events sent, per partition. */
   private readonly unacked = new Map<number, Set<number>>()
@@ -50,9 +60,9 @@ export class WsSubscription {
   /** Characters in `batch`: a frame is capped by size as well as by count. */
   private batchBytes = 0
   private flushScheduled = false
-  private wakeTail: (() => void) | undefined
-  private commitChain: Promise<void> = Promise.resolve()
-  private scheduled: Promise<void> | undefined
+  /** Tails waiting for credits to free up (a stopped tail's waiter too, so none is left hanging). */
+  private waiters: Array<() => void> = []
+  private readonly matchType: ((t: string) => boolean) | undefined
   private stopped = false
 
   constructor(
@@ -61,35 +71,82 @@ export class WsSubscription {
     private readonly o: WsSubscriptionOptions,
   ) {
     this.credits = o.credits
-    this.tail = new TopicTail({
-      sql: s.sql,
-      fanout: s.fanout,
-      topicId: o.topic.id,
-      positions: o.positions,
-      key: o.key,
-      type: o.type,
-      pageBytes: s.config.maxReadBytes,
+    this.positions = new Map(o.positions)
+    this.matchType = o.type === undefined ? undefined : compileSubjectPattern(o.type)
+    if (o.group !== undefined) {
+      this.positions.clear()
+      this.member = new GroupMember({
+        sql: s.sql,
+        ref: { group: o.group.name, topicId: o.topic.id, member: o.group.member },
+        partitions: o.topic.partitions,
+        sessionTimeoutMs: o.group.sessionTimeoutMs,
+        start: o.positions,
+        host: this,
+        onError: (e) => s.log.warn({ err: e, group: o.group?.name }, 'consumer group heartbeat failed'),
+      })
+    }
+  }
+
+  async start(): Promise<void> {
+    if (this.member) await this.member.start()
+    else await this.startTail()
+  }
+
+  private async startTail(): Promise<void> {
+    if (this.stopped || this.positions.size === 0) return
+    const tail: TopicTail = new TopicTail({
+      sql: this.s.sql,
+      fanout: this.s.fanout,
+      topicId: this.o.topic.id,
+      positions: this.positions,
+      key: this.o.key,
+      type: this.o.type,
+      pageBytes: this.s.config.maxReadBytes,
       sink: {
-        send: (event, cursor) => this.offer(event, cursor),
-        drained: () => this.whenRoom(),
+        send: (event, cursor) => tail === this.tail && this.offer(event, cursor),
+        drained: () => this.whenRoom(tail),
       },
       onClose: (error) => {
-        if (!this.stopped) o.onEnd(error)
+        // a tail stopped for a new assignment ends nothing
+        if (!this.stopped && tail === this.tail) this.o.onEnd(error)
       },
     })
+    this.tail = tail
+    try {
+      await tail.start()
+    } catch (e) {
+      if (!this.member) throw e
+      // a group member keeps its partitions through a database outage: it reads again shortly
+      this.stopTail()
+      setTimeout(() => {
+        if (!this.tail) void this.startTail().catch(() => {})
+      }, 1000).unref()
+    }
   }
 
-  start(): Promise<void> {
-    return this.tail.start()
+  /** Stops the tail, keeping where it stood. */
+  private stopTail(): void {
+    const tail = this.tail
+    if (!tail) return
+    this.positions = this.tailPositions()
+    this.tail = undefined
+    tail.stop()
+    this.wake()
   }
 
-  /** Stops reading; a group keeps the position of its last acks. */
+  private tailPositions(): Map<number, number> {
+    return this.tail
+      ? decodeCursor(this.tail.cursor(), this.o.topic.id, 'cursor').positions
+      : new Map(this.positions)
+  }
+
+  /** Stops reading; a group member commits what it has, lets its partitions go and leaves. */
   async stop(): Promise<void> {
     if (this.stopped) return
     this.stopped = true
-    this.tail.stop()
+    this.stopTail()
     this.wake()
-    if (this.o.group !== undefined) await this.scheduleCommit().catch(() => {})
+    await this.member?.stop().catch(() => {})
   }
 
   setCredits(n: number): void {
@@ -97,9 +154,19 @@ export class WsSubscription {
     this.release()
   }
 
-  /** Marks events processed; with a group, resolves once the new position is stored. */
+  /**
+   * Marks events processed; in a group, resolves once the new state is stored, and fails with
+   * `attempt_expired` for events of partitions this member no longer holds (their new owner
+   * delivers them again).
+   */
   ack(refs: ReadonlyArray<readonly [number, string]>): Promise<void> {
+    const member = this.member
+    const refused = new Set<number>()
     for (const [p, o] of refs) {
+      if (member && !member.owns(p)) {
+        refused.add(p)
+        continue
+      }
       const offset = Number(o)
       if (this.unacked.get(p)?.delete(offset)) {
         this.outstanding--
@@ -107,7 +174,17 @@ export class WsSubscription {
       }
     }
     this.release()
-    return this.o.group === undefined ? Promise.resolve() : this.scheduleCommit()
+    if (!member) return Promise.resolve()
+    return member.commit().then((kept) => {
+      for (const [p] of refs) if (!kept.has(p)) refused.add(p)
+      if (refused.size > 0) {
+        const partitions = [...refused].sort((a, b) => a - b)
+        throw new AttemptExpiredError(
+          `partitions ${partitions.join(', ')} of '${this.o.topic.name}' moved to another member of group '${member === undefined ? '' : this.o.group?.name}'; it delivers their un-acked events again`,
+          { partitions },
+        )
+      }
+    })
   }
 
   /** Sends an un-acked event again after `delayMs`, read back from the log. */
@@ -118,6 +195,7 @@ export class WsSubscription {
   }
 
   private async redeliver(partition: number, offset: number): Promise<void> {
+    // a nak-ed event of a partition that moved meanwhile is its new owner's to deliver again
     if (this.stopped || !this.unacked.get(partition)?.has(offset)) return
     const [event] = await readEvents(this.s.sql, this.o.topic.id, {
       positions: new Map([[partition, offset]]),
@@ -128,7 +206,11 @@ export class WsSubscription {
     const id = `${partition}:${offset}`
     const n = (this.redeliveries.get(id) ?? 0) + 1
     this.redeliveries.set(id, n)
-    this.push(event, this.tail.cursor(), n)
+    this.push(event, this.cursorNow(), n)
+  }
+
+  private cursorNow(): string {
+    return this.tail?.cursor() ?? ''
   }
 
   /** TopicTail's sink: false tells the tail to wait for `whenRoom`. */
@@ -185,40 +267,87 @@ export class WsSubscription {
   }
 
   private wake(): void {
-    const w = this.wakeTail
-    this.wakeTail = undefined
-    w?.()
+    const waiters = this.waiters
+    this.waiters = []
+    for (const w of waiters) w()
   }
 
-  private async whenRoom(): Promise<void> {
-    while (!this.stopped && (this.held.length > 0 || this.outstanding >= this.credits)) {
+  private async whenRoom(tail: TopicTail): Promise<void> {
+    while (
+      !this.stopped &&
+      tail === this.tail &&
+      (this.held.length > 0 || this.outstanding >= this.credits)
+    ) {
       await new Promise<void>((resolve) => {
-        this.wakeTail = resolve
+        this.waiters.push(resolve)
       })
     }
     if (!this.stopped && this.out.congested()) await this.out.drained()
   }
 
-  /** Position to store: the oldest un-acked (or held) event of each partition, else where the tail stands. */
-  private groupPositions(): Map<number, number> {
-    const positions = decodeCursor(this.tail.cursor(), this.o.topic.id, 'cursor').positions
-    for (const [p, set] of this.unacked) {
-      for (const offset of set) positions.set(p, Math.min(positions.get(p) ?? offset, offset))
+  // ---- a consumer group's member (GroupHost) ----
+
+  /** Per partition: read up to the tail's position or the first event held back, un-acked below that. */
+  states(partitions: number[]): Map<number, PartitionState> {
+    const at = this.tailPositions()
+    const out = new Map<number, PartitionState>()
+    for (const p of partitions) {
+      let readTo = at.get(p) ?? 0
+      for (const h of this.held) if (h.event.partition === p) readTo = Math.min(readTo, h.event.offset)
+      const unacked = [...(this.unacked.get(p) ?? [])].filter((o) => o < readTo).sort((a, b) => a - b)
+      out.set(p, { floor: unacked[0] ?? readTo, readTo, unacked })
     }
-    for (const h of this.held) {
-      const p = h.event.partition
-      positions.set(p, Math.min(positions.get(p) ?? h.event.offset, h.event.offset))
-    }
-    return positions
+    return out
   }
 
-  private scheduleCommit(): Promise<void> {
-    // acks that arrive while a commit runs share the next one
-    this.scheduled ??= this.commitChain.then(() => {
-      this.scheduled = undefined
-      return commitGroupOffsets(this.s.sql, this.o.group!, this.o.topic.id, this.groupPositions())
-    })
-    this.commitChain = this.scheduled.catch(() => {})
-    return this.scheduled
+  revoke(partitions: number[]): void {
+    const gone = new Set(partitions)
+    if (this.tail && [...gone].some((p) => this.tailPositions().has(p))) {
+      this.stopTail()
+      for (const p of gone) this.positions.delete(p)
+      void this.startTail()
+    } else for (const p of gone) this.positions.delete(p)
+    for (const p of gone) {
+      this.outstanding -= this.unacked.get(p)?.size ?? 0
+      this.unacked.delete(p)
+    }
+    for (let i = this.held.length - 1; i >= 0; i--)
+      if (gone.has(this.held[i]!.event.partition)) this.held.splice(i, 1)
+    for (const id of this.redeliveries.keys())
+      if (gone.has(Number(id.split(':')[0]))) this.redeliveries.delete(id)
+    this.release()
+  }
+
+  async adopt(claimed: Claimed[]): Promise<void> {
+    // what the previous owner handed out and nobody acked goes first, in offset order
+    for (const c of claimed) {
+      if (c.unacked.length === 0) continue
+      const events = await readAt(this.s.sql, this.o.topic.id, c.partition, c.unacked)
+      if (this.stopped) return
+      for (const e of events) {
+        if (!this.wanted(e)) continue
+        let set = this.unacked.get(e.partition)
+        if (!set) {
+          set = new Set()
+          this.unacked.set(e.partition, set)
+        }
+        set.add(e.offset)
+        this.outstanding++
+        this.redeliveries.set(`${e.partition}:${e.offset}`, 1)
+        this.push(e, '', 1)
+      }
+    }
+    this.stopTail()
+    for (const c of claimed) this.positions.set(c.partition, c.readTo)
+    await this.startTail()
+  }
+
+  assigned(owned: number[]): void {
+    const at = this.states(owned)
+    this.o.onAssigned?.(new Map(owned.map((p) => [p, at.get(p)!.floor])))
+  }
+
+  private wanted(e: StoredEvent): boolean {
+    return (this.o.key === undefined || e.key === this.o.key) && (this.matchType?.(e.type) ?? true)
   }
 }

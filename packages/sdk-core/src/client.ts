@@ -25,6 +25,7 @@ import {
 import { type RequestOptions, sendRequest } from './requester'
 import { type RequestHandler, type Responder, type RespondOptions, SessionResponderImpl } from './responder'
 import { type BackoffOptions, DEFAULT_BACKOFF, DEFAULT_RETRY_BUDGET, type RetryBudgetOptions } from './retry'
+import type { RouterOptions } from './router'
 import type { RequestRef } from './rpc-def'
 import { Session, type TokenSource } from './session'
 import type { Status } from './status'
@@ -69,6 +70,14 @@ export interface ClientOptions {
   connectTimeoutMs?: number
   /** Ping a connection quiet for this long; drop it after twice as long without a frame (default 15 s). */
   pingIntervalMs?: number
+  /** Health-aware routing among the brokers: thresholds, stickiness, cooldown (see `RoutingOptions`). */
+  routing?: RoutingOptions
+}
+
+/** How the client picks its broker (see README "Running several brokers"). */
+export interface RoutingOptions extends Partial<RouterOptions> {
+  /** Also connect to brokers the cluster names beyond those given (default true); false keeps to `brokers`. */
+  discover?: boolean
 }
 
 export interface PublishOptions {
@@ -131,6 +140,9 @@ export class QuestlogClient {
     if (o.brokers.length === 0) throw new RangeError('give at least one broker URL')
     this.session = new Session({
       urls: o.brokers.map(webSocketUrl),
+      routing: o.routing,
+      discoverBrokers: o.routing?.discover,
+      toUrl: webSocketUrl,
       transport: o.transport ?? noTransport,
       token: o.token,
       clientName: o.clientName,

@@ -125,6 +125,8 @@ export class Subscription<T = unknown> implements EventSubscription<T>, SessionS
 
   onSubscribed(frame: SubscribedFrame): void {
     this.positions = frame.positions
+    // before its first event, a subscription resumes where it started, not at a later `latest`
+    if (this.lastCursor === undefined && frame.cursor !== undefined) this.lastCursor = frame.cursor
   }
 
   onEvents(events: DeliveredEvent[]): void {

@@ -211,6 +211,10 @@ describe('health-aware routing in the SDK: three broker processes, one database'
       await waitFor(`${name} moved`, 10_000, async () => (moves[name] !== undefined ? true : undefined))
       expect(moves[name]! - killedAt, `${name} moved after`).toBeLessThan(2000)
     }
+    // calls over HTTP follow the client to its new broker, though a was the first given
+    const scheduled = await publisher.publish(topic, { n: -1 }, { delayMs: 3_600_000 })
+    expect(scheduled.topic).toBe(topic)
+    await publisher.cancelScheduled(scheduled.id)
     await pumping
     const acked = await Promise.all(receipts)
     const expected = TOTAL + OUTSIDE

@@ -199,7 +199,7 @@ export class QuestlogClient {
     const name = encodeURIComponent(topicName(topic))
     if (deliverAt !== undefined || delayMs !== undefined) {
       // stored by the broker now, written to the log (and delivered) when due
-      return httpCall(this.brokers[0]!, this.token, 'POST', `/v1/topics/${name}/scheduled`, {
+      return httpCall(this.httpBroker(), this.token, 'POST', `/v1/topics/${name}/scheduled`, {
         event: { ...event, data },
         ...(deliverAt !== undefined
           ? { deliverAt: deliverAt instanceof Date ? deliverAt.toISOString() : deliverAt }
@@ -208,7 +208,7 @@ export class QuestlogClient {
     }
     if (confirm !== undefined) {
       const query = `confirm=${confirm}${confirmTimeoutMs === undefined ? '' : `&confirmTimeoutMs=${confirmTimeoutMs}`}`
-      return httpCall<Receipt>(this.brokers[0]!, this.token, 'POST', `/v1/topics/${name}/events?${query}`, {
+      return httpCall<Receipt>(this.httpBroker(), this.token, 'POST', `/v1/topics/${name}/events?${query}`, {
         ...event,
         dedupeKey: event.dedupeKey ?? this.nextDedupeKey(),
         data,
@@ -219,7 +219,7 @@ export class QuestlogClient {
 
   /** Cancels a scheduled event that is not due yet. */
   async cancelScheduled(id: string): Promise<void> {
-    await httpCall(this.brokers[0]!, this.token, 'DELETE', `/v1/scheduled/${encodeURIComponent(id)}`)
+    await httpCall(this.httpBroker(), this.token, 'DELETE', `/v1/scheduled/${encodeURIComponent(id)}`)
   }
 
   /**
@@ -233,7 +233,7 @@ export class QuestlogClient {
   ): Promise<{ version: number }> {
     if (!topic.schema) throw new RangeError(`topic '${topic.name}' was defined without a schema`)
     return httpCall(
-      this.brokers[0]!,
+      this.httpBroker(),
       this.token,
       'POST',
       `/v1/topics/${encodeURIComponent(topic.name)}/schemas`,
@@ -325,6 +325,21 @@ export class QuestlogClient {
 
   stats(): ProducerStats {
     return this.producer.stats()
+  }
+
+  /**
+   * The base URL of the broker the client is on, for calls over HTTP (scheduled events,
+   * confirmations, schemas), so they follow the routing; the first broker given when none is open.
+   */
+  protected httpBroker(): string {
+    const s = this.session.status.get()
+    if (s.state === 'open' && s.reason !== 'fallback') {
+      const given = this.brokers.find((b) => webSocketUrl(b) === s.url)
+      if (given) return given
+      const live = this.session.brokers.find((b) => webSocketUrl(b.url) === s.url)
+      if (live) return live.url
+    }
+    return this.brokers[0]!
   }
 
   protected enqueue(topic: string, data: unknown, o: PublishOptions): Promise<Receipt> {

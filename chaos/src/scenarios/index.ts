@@ -1,6 +1,12 @@
 import type { Scenario } from '../scenario'
+import { brokerKills } from './broker-kills'
 import { primaryKill } from './primary-kill'
 import { restartsNoSubscribers, restartsWithSubscribers } from './restarts'
 
 /** Every scenario, in the order a full run takes them; a new one is a file beside these and a line here. */
-export const SCENARIOS: Scenario[] = [primaryKill, restartsNoSubscribers, restartsWithSubscribers]
+export const SCENARIOS: Scenario[] = [
+  primaryKill,
+  restartsNoSubscribers,
+  restartsWithSubscribers,
+  brokerKills,
+]

@@ -2,6 +2,7 @@ import type { Scenario } from '../scenario'
 import { brokerKills } from './broker-kills'
 import { primaryKill } from './primary-kill'
 import { restartsNoSubscribers, restartsWithSubscribers } from './restarts'
+import { tcpCuts } from './tcp-cuts'
 
 /** Every scenario, in the order a full run takes them; a new one is a file beside these and a line here. */
 export const SCENARIOS: Scenario[] = [
@@ -9,4 +10,5 @@ export const SCENARIOS: Scenario[] = [
   restartsNoSubscribers,
   restartsWithSubscribers,
   brokerKills,
+  tcpCuts,
 ]

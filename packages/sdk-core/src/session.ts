@@ -347,8 +347,8 @@ export class Session {
         const quiet = Date.now() - last
         if (quiet >= 2 * this.o.pingIntervalMs) conn.close(4000, 'no answer to ping')
         else if (quiet >= this.o.pingIntervalMs) this.send({ op: 'ping', t: Date.now() })
-        // at least each second: a move due after minStayMs should not wait for the next ping
       },
+      // at least each second: a move due after minStayMs should not wait for the next ping
       Math.min(this.o.pingIntervalMs / 2, 1000),
     )
     ;(timer as { unref?: () => void }).unref?.()

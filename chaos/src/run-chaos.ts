@@ -46,7 +46,7 @@ function report(rs: ScenarioResult[], at: Date): string {
   const lines = [
     '# Reliability: the fault suite',
     '',
-    `Made by \`npm run chaos -- --out docs/RELIABILITY.md\` on ${at.toISOString().slice(0, 10)}, ${os.cpus().length} cores, Node ${process.version}, PostgreSQL 15.`,
+    `Made by \`npm run chaos -- --out ../docs/RELIABILITY.md\` (from the repository root; npm runs the script inside \`chaos/\`) on ${at.toISOString().slice(0, 10)}, ${os.cpus().length} cores, Node ${process.version}, PostgreSQL 15.`,
     '',
     'Every scenario runs real processes: brokers are the built bundle (`npm run broker`) in processes of their own,',
     'PostgreSQL servers are private clusters on 127.0.0.1, faults are signals sent by PID, and the load is',

@@ -12,10 +12,13 @@ export interface ChaosBroker extends BrokerProcess {
 export async function startChaosBroker(
   databaseUrl: string,
   env: Record<string, string> = {},
+  /** Its port (a restart in place); a free one when absent. */
+  port?: number,
 ): Promise<ChaosBroker> {
   const errors: string[] = []
   const b = await startBroker(databaseUrl, {
     adminKey: CHAOS_ADMIN_KEY,
+    ...(port === undefined ? {} : { port }),
     env: { LOG_LEVEL: 'warn', QUESTLOG_DB_DEADLINE_MS: '5000', ...env },
     onOutput: (chunk) => {
       for (const line of chunk.split('\n')) {

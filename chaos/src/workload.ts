@@ -70,7 +70,8 @@ export interface LoadOptions {
 export class PublishLoad {
   readonly log = new PublishLog()
   private stopping = false
-  private readonly clients: QuestlogClient[] = []
+  /** The publishing clients, for faults that follow them (which broker each is on). */
+  readonly clients: QuestlogClient[] = []
   private readonly done: Promise<void>[] = []
 
   constructor(private readonly o: LoadOptions) {
@@ -147,7 +148,8 @@ export class LiveReaders {
   readonly received: Array<Set<string>> = []
   /** Why each subscription ended early, if it did. */
   readonly ended: Array<string | undefined> = []
-  private readonly clients: QuestlogClient[] = []
+  /** The reading clients, for faults that follow them. */
+  readonly clients: QuestlogClient[] = []
   private readonly subs: Array<{ close(): void }> = []
   private readonly loops: Promise<void>[] = []
   private closing = false

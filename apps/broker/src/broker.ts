@@ -178,6 +178,7 @@ export async function createBroker(
         lag_ms: h.lag_ms,
         db_latency_ms: h.db_latency_ms,
         connections: webSocketConnections(services).size,
+        draining: h.draining,
       }
     },
     heartbeatMs: config.heartbeatMs,

@@ -171,6 +171,11 @@ export const brokerConfigSchema = z.strictObject({
   heartbeatMs: z.coerce.number().int().min(50).default(1000),
   /** A broker whose last heartbeat is older than this (by the database's clock) is dead; its leases move. */
   brokerDeadAfterMs: z.coerce.number().int().min(200).default(5000),
+  /**
+   * `on` opens `PUT /v1/broker/health-offset` (administrators): figures added to the health this
+   * broker reports, to make it look degraded in tests of the SDKs' routing. Off in production.
+   */
+  testKnobs: z.enum(['on', 'off']).default('off'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 })
 
@@ -217,6 +222,7 @@ export const ENV_NAMES: Record<keyof BrokerConfig, string> = {
   advertisedUrl: 'QUESTLOG_ADVERTISED_URL',
   heartbeatMs: 'QUESTLOG_HEARTBEAT_MS',
   brokerDeadAfterMs: 'QUESTLOG_BROKER_DEAD_AFTER_MS',
+  testKnobs: 'QUESTLOG_TEST_KNOBS',
   logLevel: 'LOG_LEVEL',
 }
 

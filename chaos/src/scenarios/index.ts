@@ -1,8 +1,10 @@
 import type { Scenario } from '../scenario'
+import { brokerKills } from './broker-kills'
 import { groupMemberKill } from './group-member-kill'
 import { primaryKill } from './primary-kill'
 import { queueSettlements } from './queue-settlements'
 import { restartsNoSubscribers, restartsWithSubscribers } from './restarts'
+import { tcpCuts } from './tcp-cuts'
 
 /** Every scenario, in the order a full run takes them; a new one is a file beside these and a line here. */
 export const SCENARIOS: Scenario[] = [
@@ -11,4 +13,6 @@ export const SCENARIOS: Scenario[] = [
   restartsWithSubscribers,
   groupMemberKill,
   queueSettlements,
+  brokerKills,
+  tcpCuts,
 ]

@@ -15,6 +15,11 @@ export const brokerHealthSchema = z.object({
   db_latency_ms: z.number().nullable(),
   /** WebSocket clients connected to it. */
   connections: z.number().int().nonnegative(),
+  /**
+   * Lame-duck mode, set by an operator before a deploy: the broker still serves, but clients move
+   * to another broker and new ones go elsewhere. Absent from older brokers.
+   */
+  draining: z.boolean().optional(),
 })
 
 export type BrokerHealth = z.infer<typeof brokerHealthSchema>

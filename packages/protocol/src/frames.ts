@@ -275,7 +275,8 @@ export const welcomeFrameSchema = z.object({
 
 /**
  * Broker → client: the live set of brokers changed (one joined, left or died, or one's status
- * changed). Sent only on a change, at most once per heartbeat interval; the whole set each time.
+ * or drain changed; changed health figures alone at most once every five heartbeats). Sent only
+ * on a change, at most once per heartbeat interval; the whole set each time.
  */
 export const brokersFrameSchema = z.object({
   op: z.literal('brokers'),
@@ -308,6 +309,12 @@ export const subscribedFrameSchema = z.object({
   sid: subscriptionId,
   /** Partitions this subscription reads, with the offset it starts from in each. */
   positions: z.record(z.string(), offsetSchema),
+  /**
+   * Opaque cursor of these start positions: a client that loses its connection before its first
+   * event resumes here, on any broker, rather than at a `latest` that has moved on. Absent on
+   * older brokers and for consumer groups.
+   */
+  cursor: z.string().optional(),
 })
 
 export const deliveredEventSchema = z.object({

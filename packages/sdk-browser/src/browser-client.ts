@@ -163,7 +163,7 @@ export class BrowserClient extends QuestlogClient {
         void httpPublish(
           topic,
           batch.map((q) => q.event),
-          { broker: this.brokers[0]!, token: this.lastToken, keepalive },
+          { broker: this.httpBroker(), token: this.lastToken, keepalive },
         ).then(
           (r) => {
             for (let i = 0; i < batch.length; i++) batch[i]!.resolve(r.receipts[i]!)

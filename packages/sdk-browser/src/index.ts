@@ -41,6 +41,8 @@ export {
   type RequestOptions,
   type Responder,
   type RespondOptions,
+  type RouteWhy,
+  type RoutingOptions,
   type ScheduledReceipt,
   type ScheduleOptions,
   type Status,

@@ -25,6 +25,7 @@ import {
 import { type RequestOptions, sendRequest } from './requester'
 import { type RequestHandler, type Responder, type RespondOptions, SessionResponderImpl } from './responder'
 import { type BackoffOptions, DEFAULT_BACKOFF, DEFAULT_RETRY_BUDGET, type RetryBudgetOptions } from './retry'
+import type { RouterOptions } from './router'
 import type { RequestRef } from './rpc-def'
 import { Session, type TokenSource } from './session'
 import type { Status } from './status'
@@ -69,6 +70,14 @@ export interface ClientOptions {
   connectTimeoutMs?: number
   /** Ping a connection quiet for this long; drop it after twice as long without a frame (default 15 s). */
   pingIntervalMs?: number
+  /** Health-aware routing among the brokers: thresholds, stickiness, cooldown (see `RoutingOptions`). */
+  routing?: RoutingOptions
+}
+
+/** How the client picks its broker (see README "Running several brokers"). */
+export interface RoutingOptions extends Partial<RouterOptions> {
+  /** Also connect to brokers the cluster names beyond those given (default true); false keeps to `brokers`. */
+  discover?: boolean
 }
 
 export interface PublishOptions {
@@ -131,6 +140,9 @@ export class QuestlogClient {
     if (o.brokers.length === 0) throw new RangeError('give at least one broker URL')
     this.session = new Session({
       urls: o.brokers.map(webSocketUrl),
+      routing: o.routing,
+      discoverBrokers: o.routing?.discover,
+      toUrl: webSocketUrl,
       transport: o.transport ?? noTransport,
       token: o.token,
       clientName: o.clientName,
@@ -187,7 +199,7 @@ export class QuestlogClient {
     const name = encodeURIComponent(topicName(topic))
     if (deliverAt !== undefined || delayMs !== undefined) {
       // stored by the broker now, written to the log (and delivered) when due
-      return httpCall(this.brokers[0]!, this.token, 'POST', `/v1/topics/${name}/scheduled`, {
+      return httpCall(this.httpBroker(), this.token, 'POST', `/v1/topics/${name}/scheduled`, {
         event: { ...event, data },
         ...(deliverAt !== undefined
           ? { deliverAt: deliverAt instanceof Date ? deliverAt.toISOString() : deliverAt }
@@ -196,7 +208,7 @@ export class QuestlogClient {
     }
     if (confirm !== undefined) {
       const query = `confirm=${confirm}${confirmTimeoutMs === undefined ? '' : `&confirmTimeoutMs=${confirmTimeoutMs}`}`
-      return httpCall<Receipt>(this.brokers[0]!, this.token, 'POST', `/v1/topics/${name}/events?${query}`, {
+      return httpCall<Receipt>(this.httpBroker(), this.token, 'POST', `/v1/topics/${name}/events?${query}`, {
         ...event,
         dedupeKey: event.dedupeKey ?? this.nextDedupeKey(),
         data,
@@ -207,7 +219,7 @@ export class QuestlogClient {
 
   /** Cancels a scheduled event that is not due yet. */
   async cancelScheduled(id: string): Promise<void> {
-    await httpCall(this.brokers[0]!, this.token, 'DELETE', `/v1/scheduled/${encodeURIComponent(id)}`)
+    await httpCall(this.httpBroker(), this.token, 'DELETE', `/v1/scheduled/${encodeURIComponent(id)}`)
   }
 
   /**
@@ -221,7 +233,7 @@ export class QuestlogClient {
   ): Promise<{ version: number }> {
     if (!topic.schema) throw new RangeError(`topic '${topic.name}' was defined without a schema`)
     return httpCall(
-      this.brokers[0]!,
+      this.httpBroker(),
       this.token,
       'POST',
       `/v1/topics/${encodeURIComponent(topic.name)}/schemas`,
@@ -313,6 +325,21 @@ export class QuestlogClient {
 
   stats(): ProducerStats {
     return this.producer.stats()
+  }
+
+  /**
+   * The base URL of the broker the client is on, for calls over HTTP (scheduled events,
+   * confirmations, schemas), so they follow the routing; the first broker given when none is open.
+   */
+  protected httpBroker(): string {
+    const s = this.session.status.get()
+    if (s.state === 'open' && s.reason !== 'fallback') {
+      const given = this.brokers.find((b) => webSocketUrl(b) === s.url)
+      if (given) return given
+      const live = this.session.brokers.find((b) => webSocketUrl(b.url) === s.url)
+      if (live) return live.url
+    }
+    return this.brokers[0]!
   }
 
   protected enqueue(topic: string, data: unknown, o: PublishOptions): Promise<Receipt> {

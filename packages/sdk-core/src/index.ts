@@ -6,6 +6,7 @@ export {
   type ConfirmOptions,
   type PublishOptions,
   QuestlogClient,
+  type RoutingOptions,
   type ScheduledReceipt,
   type ScheduleOptions,
 } from './client'
@@ -43,6 +44,14 @@ export {
   RetryBudget,
   type RetryBudgetOptions,
 } from './retry'
+export {
+  DEFAULT_ROUTER,
+  degradation,
+  type Route,
+  Router,
+  type RouterOptions,
+  type RouteWhy,
+} from './router'
 export { defineRequest, type RequestDef, type RequestRef } from './rpc-def'
 export { Session, type SessionOptions, type TokenSource } from './session'
 export { sleep } from './sleep'

@@ -13,6 +13,7 @@ import {
 } from '@questlog/protocol'
 import { AbortedError, ClientClosedError, ConnectionLostError } from './errors'
 import { type BackoffOptions, backoffDelay } from './retry'
+import { DEFAULT_ROUTER, type Route, Router, type RouterOptions } from './router'
 import { sleep } from './sleep'
 import { StatusMachine } from './status'
 import type { Transport, TransportConnection } from './transport'
@@ -39,8 +40,14 @@ export interface SessionResponder {
 export type TokenSource = string | (() => string | Promise<string>)
 
 export interface SessionOptions {
-  /** WebSocket URLs, tried in turn. */
+  /** WebSocket URLs the client was given; the router picks among them and the brokers the cluster names. */
   urls: string[]
+  /** Health-aware routing: thresholds, stickiness, cooldown (see RouterOptions). */
+  routing?: Partial<RouterOptions> | undefined
+  /** Whether brokers the live set names beyond `urls` are candidates too (default true). */
+  discoverBrokers?: boolean | undefined
+  /** Turns a broker's advertised base URL into the URL the transport connects to. */
+  toUrl?: ((advertised: string) => string) | undefined
   transport: Transport
   /** A credential, or a function that fetches a fresh one (short-lived tokens) before each connect. */
   token?: TokenSource | undefined
@@ -75,11 +82,22 @@ export class Session {
   private readonly stop = new AbortController()
   private closing = false
   private abandoned = false
+  /** Picks the broker to be on, by the brokers' health. */
+  readonly router: Router
+  /** A move the router asked for: the connection open now is closed and this one opened instead. */
+  private moving: Route | undefined
   welcome: WelcomeFrame | undefined
   /** The cluster's live brokers as the broker last told (welcome, then `brokers` frames); empty from older brokers. */
   brokers: BrokerInfo[] = []
 
-  constructor(private readonly o: SessionOptions) {}
+  constructor(private readonly o: SessionOptions) {
+    this.router = new Router(
+      o.urls,
+      { ...DEFAULT_ROUTER, ...o.routing },
+      o.toUrl ?? ((u) => u),
+      o.discoverBrokers ?? true,
+    )
+  }
 
   start(): void {
     void this.run()
@@ -236,9 +254,9 @@ export class Session {
 
   private async run(): Promise<void> {
     let attempt = 0
-    let turn = 0
+    let route = this.router.next()
     while (!this.closing && !this.abandoned) {
-      const url = this.o.urls[turn++ % this.o.urls.length]!
+      const url = route.url
       let error: Error | undefined
       try {
         const { conn, frames } = await this.open(url)
@@ -249,9 +267,19 @@ export class Session {
         attempt = 0
         this.conn = conn
         this.opened++
-        this.status.transition({ state: 'open', reason: 'connected', url })
+        const broker = this.welcome?.brokerId
+        this.router.connected(url, broker)
+        this.status.transition({
+          state: 'open',
+          reason: 'connected',
+          url,
+          broker,
+          route: { why: route.why, ...(route.from === undefined ? {} : { from: route.from }) },
+        })
         for (const s of this.subscribers.values()) s.onOpen(this)
         for (const r of this.responders.values()) r.onOpen(this)
+        // the welcome's live set may already show a better broker than the one first tried
+        this.reroute(this.router.observe(this.brokers))
         const watchdog = this.watch(conn)
         try {
           for (;;) {
@@ -278,6 +306,16 @@ export class Session {
       this.conn = undefined
       this.failPending(new ConnectionLostError('the connection to the broker was lost', error))
       for (const s of this.subscribers.values()) s.onLost()
+      const move = this.moving
+      this.moving = undefined
+      if (move && wasOpen) {
+        // leaving on purpose: straight to the broker chosen, no backoff
+        this.status.transition({ state: 'reconnecting', reason: 'rerouted', attempt: 0 })
+        route = move
+        continue
+      }
+      this.router.failed(url)
+      route = this.router.next(url)
       this.status.transition({
         state: 'reconnecting',
         reason: wasOpen ? 'connection_lost' : 'connect_failed',
@@ -292,14 +330,27 @@ export class Session {
     }
   }
 
+  /** Acts on a move the router asked for: closes the connection open now; `run` opens the one chosen. */
+  private reroute(move: Route | undefined): void {
+    if (!move || this.moving || !this.conn || this.closing || this.abandoned) return
+    this.moving = move
+    this.conn.close(1000, `rerouting (${move.why})`)
+  }
+
   /** Pings a quiet connection and drops one that stays silent, which a half-open TCP connection would. */
   private watch(conn: TransportConnection): { heard(): void; stop(): void } {
     let last = Date.now()
-    const timer = setInterval(() => {
-      const quiet = Date.now() - last
-      if (quiet >= 2 * this.o.pingIntervalMs) conn.close(4000, 'no answer to ping')
-      else if (quiet >= this.o.pingIntervalMs) this.send({ op: 'ping', t: Date.now() })
-    }, this.o.pingIntervalMs / 2)
+    const timer = setInterval(
+      () => {
+        // a broker over the threshold leaves the client's choice once it has been on it long enough
+        this.reroute(this.router.decide())
+        const quiet = Date.now() - last
+        if (quiet >= 2 * this.o.pingIntervalMs) conn.close(4000, 'no answer to ping')
+        else if (quiet >= this.o.pingIntervalMs) this.send({ op: 'ping', t: Date.now() })
+      },
+      // at least each second: a move due after minStayMs should not wait for the next ping
+      Math.min(this.o.pingIntervalMs / 2, 1000),
+    )
     ;(timer as { unref?: () => void }).unref?.()
     return {
       heard: () => {
@@ -372,6 +423,7 @@ export class Session {
         return
       case 'brokers':
         this.brokers = frame.brokers
+        this.reroute(this.router.observe(frame.brokers))
         return
       case 'error': {
         const error = errorFromBody({ error: frame })

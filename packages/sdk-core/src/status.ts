@@ -1,4 +1,5 @@
 import { ClientClosedError } from './errors'
+import type { RouteWhy } from './router'
 
 /** Why the connection state changed. */
 export type StatusReason =
@@ -10,11 +11,21 @@ export type StatusReason =
   | 'fatal_error'
   /** Another transport (HTTP + SSE) took over from WebSocket. */
   | 'fallback'
+  /** The client left a broker that is healthy enough to reach for one that is healthier (see `route`). */
+  | 'rerouted'
 
 /** Connection state; every transition carries its reason. */
 export type Status =
   | { state: 'connecting'; reason: StatusReason }
-  | { state: 'open'; reason: StatusReason; url: string }
+  | {
+      state: 'open'
+      reason: StatusReason
+      url: string
+      /** The id of the broker connected (from its welcome). */
+      broker?: string | undefined
+      /** Why the client is on this broker, and the broker it came from (its id), if it moved. */
+      route?: { why: RouteWhy; from?: string | undefined } | undefined
+    }
   | { state: 'reconnecting'; reason: StatusReason; attempt: number; error?: Error | undefined }
   | { state: 'closed'; reason: StatusReason; error?: Error | undefined }
 

@@ -140,6 +140,8 @@ export class Subscription<T = unknown> implements EventSubscription<T>, SessionS
 
   onSubscribed(frame: SubscribedFrame): void {
     this.positions = frame.positions
+    // before its first event, a subscription resumes where it started, not at a later `latest`
+    if (this.lastCursor === undefined && frame.cursor !== undefined) this.lastCursor = frame.cursor
     if (this.o.group === undefined) return
     // partitions that moved to another member: their new owner delivers what is not acked
     for (let i = this.queue.length - 1; i >= 0; i--)

@@ -48,6 +48,8 @@ export {
   type RequestOptions,
   type Responder,
   type RespondOptions,
+  type RouteWhy,
+  type RoutingOptions,
   type ScheduledReceipt,
   type ScheduleOptions,
   type Status,

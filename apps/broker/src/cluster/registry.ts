@@ -23,6 +23,28 @@ export interface BrokerSelf {
 const KEEP_GONE_SECONDS = 3600
 /** The delete of old rows runs once every this many heartbeats: it is upkeep, not liveness. */
 const PRUNE_EVERY = 60
+/**
+ * Health figures (load, lag, database latency, connections) that moved enough to change a
+ * client's choice are sent on at most once every this many heartbeats: clients route by them,
+ * but a broker's figures move all the time.
+ */
+const FIGURES_EVERY = 5
+
+/**
+ * Whether a broker's figures moved far enough from those last sent to matter to a router (about
+ * 10 of its points, see the SDK's `degradation`): small wobbles of a quiet cluster send nothing.
+ */
+function movedFar(sent: BrokerHealth | undefined, now: BrokerHealth): boolean {
+  if (!sent) return true
+  const far = (a: number, b: number, min: number) => Math.abs(a - b) >= Math.max(min, 0.2 * Math.abs(a))
+  return (
+    far(sent.load, now.load, 2) ||
+    far(sent.lag_ms, now.lag_ms, 50) ||
+    (sent.db_latency_ms === null) !== (now.db_latency_ms === null) ||
+    far(sent.db_latency_ms ?? 0, now.db_latency_ms ?? 0, 50) ||
+    far(sent.connections, now.connections, 100)
+  )
+}
 
 const NO_HEALTH: BrokerHealth = { status: 'down', load: 0, lag_ms: 0, db_latency_ms: null, connections: 0 }
 
@@ -31,12 +53,16 @@ const NO_HEALTH: BrokerHealth = { status: 'down', load: 0, lag_ms: 0, db_latency
  * health figures) and reads back the live set in the same statement. Liveness is `last_seen`
  * against the database's `now()`, so brokers' clocks may disagree. Listeners hear of a change of
  * the live set (a broker joined, left, died, moved or changed status) once, at the heartbeat that
- * saw it: at most one notice per heartbeat interval, and none while nothing changes.
+ * saw it: at most one notice per heartbeat interval, and none while nothing changes. A change of
+ * the figures alone (load, lag…) is heard once it is large (`movedFar`), at most once every
+ * FIGURES_EVERY heartbeats.
  */
 export class BrokerRegistry {
   private url = ''
   private liveSet: BrokerRecord[] = []
   private signature = ''
+  /** Each broker's figures as last sent to listeners. */
+  private sent = new Map<string, BrokerHealth>()
   private frames: { full: string; limited: string } | undefined
   private readonly listeners = new Set<() => void>()
   private beats = 0
@@ -76,13 +102,18 @@ export class BrokerRegistry {
         AND last_seen > now() - make_interval(secs => ${this.deadAfterMs / 1000})`
     const live = rows.map((r) => toRecord(r, 'live')).sort(byStart)
     this.liveSet = live
-    const signature = live.map((b) => `${b.id}|${b.url}|${b.health.status}`).join(',')
-    if (signature !== this.signature) {
+    const signature = live
+      .map((b) => `${b.id}|${b.url}|${b.health.status}|${b.health.draining === true}`)
+      .join(',')
+    const beat = ++this.beats
+    const figures = beat % FIGURES_EVERY === 0 && live.some((b) => movedFar(this.sent.get(b.id), b.health))
+    if (signature !== this.signature || figures) {
       this.signature = signature
+      this.sent = new Map(live.map((b) => [b.id, b.health]))
       this.frames = undefined
       for (const l of [...this.listeners]) l()
     }
-    if (++this.beats % PRUNE_EVERY === 0) {
+    if (beat % PRUNE_EVERY === 0) {
       await this
         .sql`DELETE FROM ql_brokers WHERE last_seen < now() - make_interval(secs => ${KEEP_GONE_SECONDS})`
     }

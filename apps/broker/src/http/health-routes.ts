@@ -13,6 +13,8 @@ export function healthRoutes(app: FastifyInstance, s: Services): void {
 
   app.get('/health/ready', async () => {
     if (!s.health.ready) throw new NotReadyError('the database is not reachable')
+    // a draining broker leaves load balancers' rotation as it leaves the SDKs' choice
+    if (s.health.isDraining) throw new NotReadyError('the broker is draining')
     return { status: 'ready' }
   })
 

@@ -20,6 +20,14 @@ export interface HealthReport {
   write_stalled_ms: number
   open_streams: number
   memory_rss_bytes: number
+  /** Lame-duck mode: an operator asked clients to move away (before a deploy). */
+  draining: boolean
+}
+
+/** Figures added to what the broker measures: a test knob (QUESTLOG_TEST_KNOBS=on), to make one broker look degraded. */
+export interface HealthOffset {
+  load: number
+  lag_ms: number
 }
 
 export interface HealthDeps {
@@ -51,6 +59,9 @@ export class HealthMonitor {
   private diskFreePct: number | null = null
   private lagMs = 0
   private timer: NodeJS.Timeout | undefined
+  /** Lame-duck mode (see `drain`). */
+  private draining = false
+  private offset: HealthOffset = { load: 0, lag_ms: 0 }
 
   constructor(private readonly d: HealthDeps) {}
 
@@ -68,6 +79,25 @@ export class HealthMonitor {
 
   get ready(): boolean {
     return this.dbOk
+  }
+
+  get isDraining(): boolean {
+    return this.draining
+  }
+
+  /**
+   * Lame-duck mode on or off. A draining broker serves everyone still on it, but reports itself
+   * draining (in /health, its heartbeat, and so every client's live set): SDK clients move to
+   * another broker at once and new ones go elsewhere; /health/ready answers 503 so load balancers
+   * stop sending it traffic. Nothing is refused: clients that cannot move stay served.
+   */
+  drain(on: boolean): void {
+    this.draining = on
+  }
+
+  /** Sets the figures added to those measured (the test knob). */
+  inflate(offset: HealthOffset): void {
+    this.offset = offset
   }
 
   private async probe(): Promise<void> {
@@ -95,21 +125,23 @@ export class HealthMonitor {
 
   report(): HealthReport {
     const stalledMs = Math.round(this.d.laneStalledMs())
+    const lagMs = this.lagMs + this.offset.lag_ms
     const degraded =
-      this.lagMs > 500 || (this.diskFreePct !== null && this.diskFreePct < 5) || stalledMs >= LANE_STALLED_MS
+      lagMs > 500 || (this.diskFreePct !== null && this.diskFreePct < 5) || stalledMs >= LANE_STALLED_MS
     return {
       status: !this.dbOk ? 'down' : degraded ? 'degraded' : 'ok',
       brokerId: this.d.brokerId,
       version: this.d.version,
       uptime: Math.round((Date.now() - this.started) / 1000),
-      load: os.loadavg().map((l) => Math.round(l * 100) / 100),
-      lag_ms: this.lagMs,
+      load: os.loadavg().map((l) => Math.round((l + this.offset.load) * 100) / 100),
+      lag_ms: lagMs,
       db_latency_ms: this.dbLatencyMs,
       disk_free_pct: this.diskFreePct,
       write_queue_max: this.d.queueDepth(),
       write_stalled_ms: stalledMs,
       open_streams: this.d.openStreams(),
       memory_rss_bytes: process.memoryUsage.rss(),
+      draining: this.draining,
     }
   }
 }

@@ -335,6 +335,9 @@ export interface EventPage {
 const COLUMNS = `e.partition, e."offset", (extract(epoch FROM e.time) * 1000)::float8 AS time_ms, e.id, e.type,
   e.source, e.key, e.dedupe_key, e.content_type, e.headers::text AS headers, e.data, e.enc_key`
 
+/** The latest time of a partition's events up to this one, in offset order (see readEventPage). */
+const SORT_MS = `max(extract(epoch FROM e.time) * 1000) OVER (ORDER BY e."offset") AS sort_ms`
+
 export function rowToStored(r: Record<string, unknown>): StoredEvent {
   return {
     partition: Number(r.partition),
@@ -365,17 +368,21 @@ export async function readEventPage(sql: Sql, topicId: number, f: ReadFilter): P
     f.untilMs === undefined ? sql`` : sql`AND e.time < ${new Date(f.untilMs).toISOString()}::timestamptz`
   const key = f.key === undefined ? sql`` : sql`AND e.key = ${f.key}`
   const type = f.typeRegex === undefined ? sql`` : sql`AND e.type ~ ${f.typeRegex}`
-  const orderBy = f.order === 'offset' ? 'e.partition, e."offset"' : 'e.time_ms, e.partition, e."offset"'
+  const orderBy = f.order === 'offset' ? 'e.partition, e."offset"' : 'e.sort_ms, e.partition, e."offset"'
   const order = sql.unsafe(`ORDER BY ${orderBy}`)
   // each partition is read from its position by its own index range, at most `limit` rows of it:
-  // a page costs the same at the head of a long backlog as at its tail (times follow offsets
-  // within a partition, so the per-partition prefixes hold the first `limit` by time as well)
+  // a page costs the same at the head of a long backlog as at its tail. Pages in time order sort
+  // by `sort_ms`, the latest time up to each row in its partition's offset order: two brokers
+  // appending to one partition stamp their own clocks, so a later offset may carry an earlier
+  // time, and a page cut by plain time could keep a partition's offset 3 but not 2 — the reader,
+  // moving past 3, would skip 2. The running maximum follows offsets, so each partition's part of
+  // a page is a prefix of its range, and across partitions the order is still that of time.
   if (f.maxBytes === undefined) {
     const rows = await sql`
       SELECT e.*
       FROM unnest(${parts}::int[], ${offs}::bigint[]) AS c(p, o)
       CROSS JOIN LATERAL (
-        SELECT ${sql.unsafe(COLUMNS)}
+        SELECT ${sql.unsafe(COLUMNS)}, ${sql.unsafe(SORT_MS)}
         FROM ql_events e
         WHERE e.topic_id = ${topicId} AND e.partition = c.p AND e."offset" >= c.o ${since} ${until} ${key} ${type}
         ORDER BY e."offset"
@@ -395,7 +402,7 @@ export async function readEventPage(sql: Sql, topicId: number, f: ReadFilter): P
       FROM unnest(${parts}::int[], ${offs}::bigint[]) AS c(p, o)
       CROSS JOIN LATERAL (
         SELECT * FROM (
-          SELECT ${sql.unsafe(COLUMNS)}, octet_length(e.data) AS size,
+          SELECT ${sql.unsafe(COLUMNS)}, ${sql.unsafe(SORT_MS)}, octet_length(e.data) AS size,
                  sum(octet_length(e.data)) OVER (ORDER BY e."offset") AS run
           FROM ql_events e
           WHERE e.topic_id = ${topicId} AND e.partition = c.p AND e."offset" >= c.o ${since} ${until} ${key} ${type}

@@ -26,7 +26,7 @@ import { toQuestlogError } from '../errors'
 import { parsePublishBody } from '../publish/parse-body'
 import { columnsHeader, eventsFromColumns } from '../publish/parse-columns'
 import type { WireEvent } from '../publish/validate'
-import { decodeCursor } from '../read/cursor'
+import { decodeCursor, encodeCursor } from '../read/cursor'
 import { resolvePositions } from '../read/reader'
 import { handleRpcFrame, type RpcFrame } from '../rpc/rpc-frames'
 import { type RpcPeer, type RpcRouter, rpcRouterOf } from '../rpc/rpc-router'
@@ -607,6 +607,8 @@ export class WsConnection {
       op: 'subscribed',
       sid,
       positions: Object.fromEntries([...positions].map(([p, o]) => [String(p), String(o)])),
+      // a resume point before the first event (a group resumes from its committed positions instead)
+      ...(f.group === undefined ? { cursor: encodeCursor({ topicId: topic.id, positions }) } : {}),
     })
   }
 

@@ -26,6 +26,7 @@ import { StatsSampler } from './observability/timeseries'
 import { WriteLanes } from './publish/lanes'
 import { PublishPipeline } from './publish/pipeline'
 import { Publisher } from './publish/publisher'
+import { Compactor } from './retention/compaction'
 import { RetentionWorker } from './retention/retention'
 import { rpcRouterOf } from './rpc/rpc-router'
 import { Scheduler } from './schedule/scheduler'
@@ -189,6 +190,14 @@ export async function createBroker(
   const retention = new RetentionWorker(sql, topics, segments, metrics, log)
   // work the cluster runs once: on the broker holding its lease (see cluster/cluster.ts)
   retention.start(config.retentionIntervalMs, () => cluster.leads('retention'))
+  const compactor = new Compactor(
+    sql,
+    topics,
+    { minDirtyRatio: config.compactionMinDirtyRatio, lockTimeoutMs: 200, drainMs: 10_000 },
+    log,
+    () => cluster.leases.get('singleton:compaction'),
+  )
+  compactor.start(config.compactionIntervalMs)
 
   const outbound = new OutboundGuard(config.webhookAllow)
   const delivery = new DeliveryService(sql, topics, pipeline, fanout, outbound, metrics)
@@ -266,6 +275,7 @@ export async function createBroker(
     health,
     stats,
     retention,
+    compactor,
     delivery,
     replays,
     scheduler,
@@ -289,6 +299,7 @@ export async function createBroker(
       stats.stop()
       // each step is bounded: a broker whose database is gone must still stop
       await withTimeout(retention.stop(), 5000)
+      await withTimeout(compactor.stop(), 5000)
       await withTimeout(replays.stop(), 5000)
       await withTimeout(scheduler.stop(), 5000)
       await withTimeout(webhooks.stop(), 5000)

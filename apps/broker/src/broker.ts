@@ -23,6 +23,7 @@ import { createHttpServer } from './http/server'
 import { HealthMonitor } from './observability/health'
 import { createMetrics } from './observability/metrics'
 import { StatsSampler } from './observability/timeseries'
+import { OutboxRelay } from './outbox/outbox-relay'
 import { WriteLanes } from './publish/lanes'
 import { PublishPipeline } from './publish/pipeline'
 import { Publisher } from './publish/publisher'
@@ -198,6 +199,17 @@ export async function createBroker(
     () => cluster.leases.get('singleton:compaction'),
   )
   compactor.start(config.compactionIntervalMs)
+  // the application's outbox, relayed by one broker of the cluster
+  const outbox =
+    config.outboxDatabaseUrl === undefined
+      ? undefined
+      : new OutboxRelay({
+          url: config.outboxDatabaseUrl,
+          pipeline,
+          leads: () => cluster.leads('outbox-relay'),
+          log,
+        })
+  outbox?.start()
 
   const outbound = new OutboundGuard(config.webhookAllow)
   const delivery = new DeliveryService(sql, topics, pipeline, fanout, outbound, metrics)
@@ -292,6 +304,8 @@ export async function createBroker(
   const stop = () => {
     stopping ??= (async () => {
       // first: the others stop counting on this broker while it winds down
+      // the relay ends its run before its lease is given up, so the next holder starts after it
+      await withTimeout(outbox?.stop() ?? Promise.resolve(), 5000)
       await withTimeout(cluster.stop(), 5000)
       await withTimeout(peers.stop(), 2000)
       health.stop()

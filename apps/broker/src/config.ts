@@ -61,14 +61,10 @@ export const brokerConfigSchema = z.strictObject({
   compactionMinDirtyRatio: z.coerce.number().min(0).max(1).default(0.1),
   /**
    * PostgreSQL URL of an application database holding a Questlog outbox table (the Node SDK's
-   * `publishInTransaction`): the broker relays its committed rows into the log and prunes them.
+   * `publishInTransaction`, table `questlog_outbox`): the broker relays its committed rows into the
+   * log, in commit order, and prunes them.
    */
   outboxDatabaseUrl: databaseUrlSchema.optional(),
-  /** The outbox table in that database (optionally schema-qualified). */
-  outboxTable: z
-    .string()
-    .regex(/^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/, 'a lower-case table name, optionally schema.table')
-    .default('questlog_outbox'),
   /** Events waiting in one partition's write queue before publishers are told to slow down. */
   softQueueEvents: z.coerce.number().int().min(1).default(20_000),
   /** Events waiting in one partition's write queue before publishes are refused with 429. */
@@ -204,7 +200,6 @@ export const ENV_NAMES: Record<keyof BrokerConfig, string> = {
   compactionIntervalMs: 'QUESTLOG_COMPACTION_INTERVAL_MS',
   compactionMinDirtyRatio: 'QUESTLOG_COMPACTION_MIN_DIRTY_RATIO',
   outboxDatabaseUrl: 'QUESTLOG_OUTBOX_DATABASE_URL',
-  outboxTable: 'QUESTLOG_OUTBOX_TABLE',
   softQueueEvents: 'QUESTLOG_SOFT_QUEUE_EVENTS',
   hardQueueEvents: 'QUESTLOG_HARD_QUEUE_EVENTS',
   tlsCert: 'QUESTLOG_TLS_CERT',

@@ -56,6 +56,16 @@ export {
   type TopicDef,
 } from '@questlog/sdk-core'
 
+export {
+  type DrizzleTransaction,
+  type OutboxPublishOptions,
+  type OutboxReceipt,
+  type OutboxTransaction,
+  type PgTransaction,
+  type PostgresJsTransaction,
+  publishInTransaction,
+} from './outbox'
+
 export interface NodeClientOptions extends Omit<ClientOptions, 'transport'> {
   /** Replaces the default transport (WebSocket through the `ws` package). */
   transport?: Transport

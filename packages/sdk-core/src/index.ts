@@ -53,6 +53,7 @@ export {
   type SubscribeOptions,
   Subscription,
 } from './subscription'
+export { LiveTable, type TableChange, type TableOptions, type TableSource } from './table'
 export {
   checkPayload,
   type DefineTopicOptions,

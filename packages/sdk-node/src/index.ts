@@ -37,6 +37,7 @@ export {
   defineRequest,
   defineTopic,
   EventDroppedError,
+  LiveTable,
   type OverrunPolicy,
   type ProducerStats,
   type PublishOptions,
@@ -53,6 +54,8 @@ export {
   type Status,
   type SubscribeOptions,
   Subscription,
+  type TableChange,
+  type TableOptions,
   type TopicDef,
 } from '@questlog/sdk-core'
 

@@ -194,7 +194,7 @@ export async function createBroker(
   const compactor = new Compactor(
     sql,
     topics,
-    { minDirtyRatio: config.compactionMinDirtyRatio, lockTimeoutMs: 200, drainMs: 10_000 },
+    { minDirtyRatio: config.compactionMinDirtyRatio, lockTimeoutMs: 200, drainMs: 10_000, brokerId },
     log,
     () => cluster.leases.get('singleton:compaction'),
   )

@@ -12,6 +12,8 @@ export interface CompactionOptions {
   lockTimeoutMs: number
   /** How long a rewrite waits for reads that started before it to end. */
   drainMs: number
+  /** This broker's id, recorded with each segment it rewrites. */
+  brokerId: string
 }
 
 export interface CompactedSegment {
@@ -170,7 +172,7 @@ export class Compactor {
         await tx.unsafe(
           `ALTER TABLE ${branch} ATTACH PARTITION ${old} FOR VALUES FROM ('${from}') TO ('${to}')`,
         )
-        await tx`UPDATE ql_segments SET compacted_at = now(), compacted_rows = ${built.after}
+        await tx`UPDATE ql_segments SET compacted_at = now(), compacted_rows = ${built.after}, compacted_by = ${this.o.brokerId}
                  WHERE topic_id = ${topic.id} AND start_ms = ${startMs}`
         return true
       })

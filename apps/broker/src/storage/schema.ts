@@ -50,6 +50,7 @@ export const segments = pgTable(
     endMs: bigint('end_ms', { mode: 'number' }).notNull(),
     tableName: text('table_name').notNull(),
     compactedAt: timestamp('compacted_at', { withTimezone: true }),
+    compactedBy: text('compacted_by'),
     compactedRows: bigint('compacted_rows', { mode: 'number' }),
   },
   (t) => [primaryKey({ columns: [t.topicId, t.startMs] })],

@@ -117,6 +117,9 @@ interface Fixture {
   publishAll(topic: string, items: unknown[]): Promise<number>
   enqueue(topic: string, items: unknown[]): number
   publishKeyed(topic: string, total: number, keys: number): Promise<{ stored: number; duplicates: number }>
+  openTable(topic: string): Promise<number>
+  tableEntries(): Array<[string, unknown]>
+  tableChanges: number
 }
 type Win = { questlog: Fixture }
 /** A second client the request/reply test makes in the page, from the same bundle. */
@@ -349,3 +352,68 @@ test('over WebSocket, a page answers requests from a game server and asks its ow
     await page.evaluate(() => (globalThis as unknown as RpcWin).rpcBus.close())
   }
 })
+
+for (const transport of ['websocket', 'sse'] as const) {
+  test(`over ${transport}, bus.table() in the page and in Node show the log's state after a broker restart, without gaps`, async ({
+    page,
+  }) => {
+    const topic = `browser.profiles.${transport}`
+    const created = await http('POST', '/v1/topics', { name: topic, cleanup: 'compact', partitions: 3 })
+    expect(created.status).toBe(201)
+    const state = new Map<string, { v: number }>()
+    let v = 0
+    const round = async (keys: number, removeEvery = 0) => {
+      const events = Array.from({ length: keys }, (_, k) => {
+        const key = `player-${k}`
+        const remove = removeEvery > 0 && k % removeEvery === 0 && state.has(key)
+        const data = remove ? null : { v: ++v }
+        if (data) state.set(key, data)
+        else state.delete(key)
+        return { key, data }
+      })
+      expect((await http('POST', `/v1/topics/${topic}/events`, { events })).status).toBe(201)
+      return events.length
+    }
+    for (let r = 0; r < 5; r++) await round(120, r === 3 ? 5 : 0)
+    const sorted = () => [...state].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+
+    await openFixture(page, transport)
+    expect(await page.evaluate((t) => (globalThis as unknown as Win).questlog.openTable(t), topic)).toBe(
+      state.size,
+    )
+    expect(await page.evaluate(() => (globalThis as unknown as Win).questlog.tableEntries())).toEqual(
+      sorted(),
+    )
+    const node = createClient({ brokers: [broker.url], token: KEY })
+    const nodeTable = node.table<{ v: number }>(topic)
+    await nodeTable.ready
+
+    let sent = await round(120)
+    await restartBroker()
+    // published while both are reconnecting, then after
+    sent += await round(120, 4)
+    await expect(page.locator('#status')).toHaveText('open', { timeout: 15_000 })
+    sent += await round(60)
+    await expect
+      .poll(() => page.evaluate(() => (globalThis as unknown as Win).questlog.tableChanges), {
+        timeout: 30_000,
+      })
+      .toBe(sent)
+    expect(await page.evaluate(() => (globalThis as unknown as Win).questlog.tableEntries())).toEqual(
+      sorted(),
+    )
+    await expect.poll(() => nodeTable.size, { timeout: 30_000 }).toBe(state.size)
+    expect([...nodeTable].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))).toEqual(sorted())
+    // the log's own snapshot says the same
+    const snap = await http<{ events: Array<{ key: string; data: unknown }>; page: string | null }>(
+      'GET',
+      `/v1/topics/${topic}/snapshot?limit=1000`,
+    )
+    expect(snap.body.page).toBeNull()
+    expect(
+      snap.body.events.map((e) => [e.key, e.data]).sort(([a], [b]) => (String(a) < String(b) ? -1 : 1)),
+    ).toEqual(sorted())
+    nodeTable.close()
+    await node.close()
+  })
+}

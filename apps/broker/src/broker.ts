@@ -23,9 +23,11 @@ import { createHttpServer } from './http/server'
 import { HealthMonitor } from './observability/health'
 import { createMetrics } from './observability/metrics'
 import { StatsSampler } from './observability/timeseries'
+import { OutboxRelay } from './outbox/outbox-relay'
 import { WriteLanes } from './publish/lanes'
 import { PublishPipeline } from './publish/pipeline'
 import { Publisher } from './publish/publisher'
+import { Compactor } from './retention/compaction'
 import { RetentionWorker } from './retention/retention'
 import { rpcRouterOf } from './rpc/rpc-router'
 import { Scheduler } from './schedule/scheduler'
@@ -190,6 +192,25 @@ export async function createBroker(
   const retention = new RetentionWorker(sql, topics, segments, metrics, log)
   // work the cluster runs once: on the broker holding its lease (see cluster/cluster.ts)
   retention.start(config.retentionIntervalMs, () => cluster.leads('retention'))
+  const compactor = new Compactor(
+    sql,
+    topics,
+    { minDirtyRatio: config.compactionMinDirtyRatio, lockTimeoutMs: 200, drainMs: 10_000, brokerId },
+    log,
+    () => cluster.leases.get('singleton:compaction'),
+  )
+  compactor.start(config.compactionIntervalMs)
+  // the application's outbox, relayed by one broker of the cluster
+  const outbox =
+    config.outboxDatabaseUrl === undefined
+      ? undefined
+      : new OutboxRelay({
+          url: config.outboxDatabaseUrl,
+          pipeline,
+          leads: () => cluster.leads('outbox-relay'),
+          log,
+        })
+  outbox?.start()
 
   const outbound = new OutboundGuard(config.webhookAllow)
   const delivery = new DeliveryService(sql, topics, pipeline, fanout, outbound, metrics)
@@ -267,6 +288,7 @@ export async function createBroker(
     health,
     stats,
     retention,
+    compactor,
     delivery,
     replays,
     scheduler,
@@ -283,6 +305,8 @@ export async function createBroker(
   const stop = () => {
     stopping ??= (async () => {
       // first: the others stop counting on this broker while it winds down
+      // the relay ends its run before its lease is given up, so the next holder starts after it
+      await withTimeout(outbox?.stop() ?? Promise.resolve(), 5000)
       await withTimeout(cluster.stop(), 5000)
       await withTimeout(peers.stop(), 2000)
       health.stop()
@@ -290,6 +314,7 @@ export async function createBroker(
       stats.stop()
       // each step is bounded: a broker whose database is gone must still stop
       await withTimeout(retention.stop(), 5000)
+      await withTimeout(compactor.stop(), 5000)
       await withTimeout(replays.stop(), 5000)
       await withTimeout(scheduler.stop(), 5000)
       await withTimeout(webhooks.stop(), 5000)

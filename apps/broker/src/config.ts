@@ -55,6 +55,16 @@ export const brokerConfigSchema = z.strictObject({
     .default(16 * 1024 * 1024),
   /** How often retention and segment upkeep run. */
   retentionIntervalMs: z.coerce.number().int().min(100).default(30_000),
+  /** How often compaction looks at compacted topics' sealed segments. */
+  compactionIntervalMs: z.coerce.number().int().min(100).default(30_000),
+  /** A sealed segment is rewritten once at least this share of its events is superseded or expired (0: any). */
+  compactionMinDirtyRatio: z.coerce.number().min(0).max(1).default(0.1),
+  /**
+   * PostgreSQL URL of an application database holding a Questlog outbox table (the Node SDK's
+   * `publishInTransaction`, table `questlog_outbox`): the broker relays its committed rows into the
+   * log, in commit order, and prunes them.
+   */
+  outboxDatabaseUrl: databaseUrlSchema.optional(),
   /** Events waiting in one partition's write queue before publishers are told to slow down. */
   softQueueEvents: z.coerce.number().int().min(1).default(20_000),
   /** Events waiting in one partition's write queue before publishes are refused with 429. */
@@ -192,6 +202,9 @@ export const ENV_NAMES: Record<keyof BrokerConfig, string> = {
   maxBatchEvents: 'QUESTLOG_MAX_BATCH_EVENTS',
   maxBodyBytes: 'QUESTLOG_MAX_BODY_BYTES',
   retentionIntervalMs: 'QUESTLOG_RETENTION_INTERVAL_MS',
+  compactionIntervalMs: 'QUESTLOG_COMPACTION_INTERVAL_MS',
+  compactionMinDirtyRatio: 'QUESTLOG_COMPACTION_MIN_DIRTY_RATIO',
+  outboxDatabaseUrl: 'QUESTLOG_OUTBOX_DATABASE_URL',
   softQueueEvents: 'QUESTLOG_SOFT_QUEUE_EVENTS',
   hardQueueEvents: 'QUESTLOG_HARD_QUEUE_EVENTS',
   tlsCert: 'QUESTLOG_TLS_CERT',

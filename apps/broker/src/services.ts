@@ -16,6 +16,7 @@ import type { Metrics } from './observability/metrics'
 import type { StatsSampler } from './observability/timeseries'
 import type { PublishPipeline } from './publish/pipeline'
 import type { Publisher } from './publish/publisher'
+import type { Compactor } from './retention/compaction'
 import type { RetentionWorker } from './retention/retention'
 import type { Scheduler } from './schedule/scheduler'
 import type { SchemaRegistry } from './schemas/schema-registry'
@@ -44,6 +45,8 @@ export interface Services {
   health: HealthMonitor
   stats: StatsSampler
   retention: RetentionWorker
+  /** Compaction of compacted topics (on the broker holding its lease). */
+  compactor: Compactor
   delivery: DeliveryService
   replays: ReplayJobs
   scheduler: Scheduler

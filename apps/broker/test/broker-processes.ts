@@ -66,7 +66,8 @@ export function brokerProcesses() {
 }
 
 async function startBrokerProcess(databaseUrl: string, env: Record<string, string>): Promise<BrokerProcess> {
-  const port = await freePort()
+  // a PORT of the caller's starts a broker again where a killed one was
+  const port = env.PORT ? Number(env.PORT) : await freePort()
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', MAIN], {
     cwd: brokerDir,
     env: {

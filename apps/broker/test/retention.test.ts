@@ -85,6 +85,20 @@ describe('retention', () => {
     expect(after.body.partitionInfo[0].earliest).toBe(String(offsets[0]))
   })
 
+  it('leaves a compact-only topic to compaction, and applies its retention to a compact,delete one', async () => {
+    for (const cleanup of ['compact', 'compact,delete']) {
+      const name = `profiles.${cleanup.replace(',', '-')}`
+      await createTopic(broker.url, name, { segmentMs: 1000, retentionMs: 1000, cleanup })
+      await api(broker.url, 'POST', `/v1/topics/${name}/events`, { events: [{ key: 'a', data: 1 }] })
+    }
+    await sleep(2200)
+    const result = await broker.services.retention.runOnce()
+    expect(result.dropped.filter((d) => d.topic === 'profiles.compact')).toEqual([])
+    expect(result.dropped.filter((d) => d.topic === 'profiles.compact-delete').length).toBeGreaterThan(0)
+    const kept = await api(broker.url, 'GET', '/v1/topics/profiles.compact/keys/a')
+    expect(kept.body.data).toBe(1)
+  })
+
   it('keeps everything when no retention is set', async () => {
     await createTopic(broker.url, 'audit.trail', { segmentMs: 1000 })
     await publish('audit.trail', [1])

@@ -49,3 +49,12 @@ export const streamQuerySchema = z.strictObject({
 })
 
 export type StreamQuery = z.infer<typeof streamQuerySchema>
+
+/** Query of `GET /v1/topics/{topic}/snapshot` (compacted topics): the latest event of every key, a page at a time. */
+export const snapshotQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1, 'must be at least 1').max(1000, 'at most 1000').default(500),
+  /** The `page` of the previous answer: the next keys of the same snapshot. */
+  page: z.string().max(16_384).optional(),
+})
+
+export type SnapshotQuery = z.infer<typeof snapshotQuerySchema>

@@ -31,6 +31,7 @@ export {
   defineTopic,
   EventDroppedError,
   type EventSubscription,
+  LiveTable,
   type OverrunPolicy,
   type ProducerStats,
   type PublishOptions,
@@ -47,6 +48,8 @@ export {
   type ScheduleOptions,
   type Status,
   type SubscribeOptions,
+  type TableChange,
+  type TableOptions,
   type TopicDef,
 } from '@questlog/sdk-core'
 export { BrowserClient, type BrowserClientOptions } from './browser-client'

@@ -30,6 +30,7 @@ import type { RequestRef } from './rpc-def'
 import { Session, type TokenSource } from './session'
 import type { Status } from './status'
 import { type EventSubscription, type SubscribeOptions, Subscription } from './subscription'
+import { LiveTable, type TableOptions } from './table'
 import { checkPayload, type TopicDef, type TopicRef, topicName } from './topic'
 import { type Transport, webSocketUrl } from './transport'
 
@@ -258,6 +259,37 @@ export class QuestlogClient {
   subscribe<T>(topic: TopicRef<T>, options: SubscribeOptions = {}): EventSubscription<T> {
     if (this.closing) throw new ClientClosedError()
     return new Subscription<T>(this.session, `s${++this.subscriptions}`, topicName(topic), options)
+  }
+
+  /**
+   * A compacted topic as a live `Map` of key → latest value: its snapshot, then every change
+   * (`on('change', …)`), a tombstone (`data: null`) removing its key. Await `ready` for the snapshot.
+   */
+  table<T>(topic: TopicRef<T>, options: TableOptions = {}): LiveTable<T> {
+    if (this.closing) throw new ClientClosedError()
+    return new LiveTable<T>(
+      {
+        topic: topicName(topic),
+        getJson: (path) => this.getFromAnyBroker(path),
+        subscribe: (o) => this.subscribe(topic as TopicRef<T | null>, o),
+      },
+      options,
+    )
+  }
+
+  /** A GET over HTTP, from the brokers in turn while they cannot be reached. */
+  private async getFromAnyBroker<R>(path: string): Promise<R> {
+    let failure: unknown
+    for (const broker of this.brokers) {
+      try {
+        return await httpCall<R>(broker, this.token, 'GET', path)
+      } catch (e) {
+        // a broker's answer (an error body) is final; only an unreachable one sends us to the next
+        if (e instanceof QuestlogError || (e as { code?: unknown }).code !== undefined) throw e
+        failure = e
+      }
+    }
+    throw failure
   }
 
   /**

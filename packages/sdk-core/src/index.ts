@@ -62,6 +62,7 @@ export {
   type SubscribeOptions,
   Subscription,
 } from './subscription'
+export { LiveTable, type TableChange, type TableOptions, type TableSource } from './table'
 export {
   checkPayload,
   type DefineTopicOptions,

@@ -37,6 +37,7 @@ export {
   defineRequest,
   defineTopic,
   EventDroppedError,
+  LiveTable,
   type OverrunPolicy,
   type ProducerStats,
   type PublishOptions,
@@ -55,8 +56,20 @@ export {
   type Status,
   type SubscribeOptions,
   Subscription,
+  type TableChange,
+  type TableOptions,
   type TopicDef,
 } from '@questlog/sdk-core'
+
+export {
+  type DrizzleTransaction,
+  type OutboxPublishOptions,
+  type OutboxReceipt,
+  type OutboxTransaction,
+  type PgTransaction,
+  type PostgresJsTransaction,
+  publishInTransaction,
+} from './outbox'
 
 export interface NodeClientOptions extends Omit<ClientOptions, 'transport'> {
   /** Replaces the default transport (WebSocket through the `ws` package). */

@@ -8,13 +8,15 @@ import { BrokerRegistry, type BrokerSelf } from './registry'
 /**
  * Background work of which the cluster runs one at a time, on the broker that holds its lease:
  * retention and segment upkeep, the audit log's retention, the subscription stats collector, and
- * the sweep that publishes dead-letter copies a dying broker left unpublished.
+ * the sweep that publishes dead-letter copies a dying broker left unpublished, compaction, and the outbox relay.
  */
 export const SINGLETONS = [
   'retention',
   'audit-retention',
   'subscription-stats',
   'dead-letter-copies',
+  'compaction',
+  'outbox-relay',
 ] as const
 export type Singleton = (typeof SINGLETONS)[number]
 

@@ -28,6 +28,7 @@ import { scheduledRoutes } from './scheduled-routes'
 import { schemasRoutes } from './schemas-routes'
 import { streamRoute } from './stream-route'
 import { eventStatusRoute, subscriptionsRoutes } from './subscriptions-routes'
+import { tableRoutes } from './table-routes'
 import { topicsRoutes } from './topics-routes'
 
 export async function createHttpServer(s: Services): Promise<FastifyInstance> {
@@ -94,6 +95,7 @@ export async function createHttpServer(s: Services): Promise<FastifyInstance> {
   topicsRoutes(app, s)
   keysRoutes(app, s)
   eventsRoutes(app, s)
+  tableRoutes(app, s)
   streamRoute(app, s)
   cloudEventsRoute(app, s)
   healthRoutes(app, s)

@@ -1,4 +1,4 @@
-import { type BackpressureHint, type Receipt, ValidationError } from '@questlog/protocol'
+import { type BackpressureHint, isCompacted, type Receipt, ValidationError } from '@questlog/protocol'
 import { type Principal, requireTopic } from '../auth/principal'
 import type { RateLimiter } from '../auth/rate-limiter'
 import { tracePublish } from '../observability/tracing'
@@ -16,6 +16,7 @@ export const DOOR_SOURCES = {
   scheduled: '/scheduled',
   replay: '/replay',
   'dead-letter': '/dead-letter',
+  outbox: '/outbox',
 } as const
 
 export type Door = keyof typeof DOOR_SOURCES
@@ -105,7 +106,22 @@ export class PublishPipeline {
 
   private validate(req: PublishRequest, topic: Topic): Admitted {
     const ctx = { topic, defaultSource: DOOR_SOURCES[req.door] }
-    return { topic, events: req.events.map((e, i) => validateEvent(e, req.batch ? i : null, ctx)) }
+    const events = req.events.map((e, i) => validateEvent(e, req.batch ? i : null, ctx))
+    if (isCompacted(topic.cleanup)) {
+      // compaction keeps the latest event of each key: an event without one has no place there (as in Kafka)
+      const issues = events.flatMap((e, i) =>
+        e.key === null
+          ? [
+              {
+                path: req.batch ? `events.${i}.key` : 'key',
+                message: 'a compacted topic needs a key on every event',
+              },
+            ]
+          : [],
+      )
+      if (issues.length > 0) throw new ValidationError(issues)
+    }
+    return { topic, events }
   }
 
   /** The topic's schema, if it has one: refuses the publish, or names the events to divert to `{topic}.invalid`. */

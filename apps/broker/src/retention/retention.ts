@@ -58,6 +58,8 @@ export class RetentionWorker {
   private async topic(topic: Topic, now: number, result: RetentionResult): Promise<void> {
     await this.segments.ensure(topic.id, topic.segmentMs, now)
     await this.segments.ensure(topic.id, topic.segmentMs, now + topic.segmentMs)
+    // a topic that is only compacted keeps every key's latest event for good: retention leaves it to compaction
+    const drops = topic.cleanup !== 'compact'
     let segs = await listSegments(this.sql, topic.id)
     const current = Math.floor(now / topic.segmentMs) * topic.segmentMs
     const drop = async (startMs: number, reason: 'time' | 'size') => {
@@ -72,14 +74,14 @@ export class RetentionWorker {
       }
       return false
     }
-    if (topic.retentionMs !== null) {
+    if (drops && topic.retentionMs !== null) {
       // a segment goes once its newest possible event is older than the retention
       for (const s of segs) {
         if (s.endMs <= now - topic.retentionMs && s.startMs < current) await drop(s.startMs, 'time')
       }
       segs = await listSegments(this.sql, topic.id)
     }
-    if (topic.retentionBytes !== null) {
+    if (drops && topic.retentionBytes !== null) {
       let total = segs.reduce((sum, s) => sum + s.bytes, 0)
       // oldest first, never the segment being written nor those ahead of it
       for (const s of segs) {

@@ -21,6 +21,10 @@ export const topics = pgTable('ql_topics', {
   encryption: text('encryption', { enum: ['none', 'topic', 'per-key'] })
     .notNull()
     .default('none'),
+  cleanup: text('cleanup', { enum: ['delete', 'compact', 'compact,delete'] })
+    .notNull()
+    .default('delete'),
+  deleteRetentionMs: bigint('delete_retention_ms', { mode: 'number' }).notNull().default(86_400_000),
   /** The key that created the topic, whose quotas it counts toward (null: an administrator's or the broker's). */
   ownerKey: text('owner_key'),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
@@ -45,6 +49,9 @@ export const segments = pgTable(
     startMs: bigint('start_ms', { mode: 'number' }).notNull(),
     endMs: bigint('end_ms', { mode: 'number' }).notNull(),
     tableName: text('table_name').notNull(),
+    compactedAt: timestamp('compacted_at', { withTimezone: true }),
+    compactedBy: text('compacted_by'),
+    compactedRows: bigint('compacted_rows', { mode: 'number' }),
   },
   (t) => [primaryKey({ columns: [t.topicId, t.startMs] })],
 )

@@ -13,11 +13,24 @@ export function segmentStart(timeMs: number, segmentMs: number): number {
   return Math.floor(timeMs / segmentMs) * segmentMs
 }
 
-/** Creates the topic's branch of the log: a LIST partition, itself RANGE-partitioned by time. */
-export async function createTopicLog(tx: Sql | TransactionSql, topicId: number): Promise<void> {
+/**
+ * Creates the topic's branch of the log: a LIST partition, itself RANGE-partitioned by time. A
+ * compacted topic's branch also gets an index on (partition, key, offset): the latest event of a
+ * key is one index probe, for reads of a key and for compaction.
+ */
+export async function createTopicLog(
+  tx: Sql | TransactionSql,
+  topicId: number,
+  compacted = false,
+): Promise<void> {
   await tx.unsafe(
     `CREATE TABLE IF NOT EXISTS ${topicTable(topicId)} PARTITION OF ql_events FOR VALUES IN (${topicId}) PARTITION BY RANGE (time)`,
   )
+  if (compacted) {
+    await tx.unsafe(
+      `CREATE INDEX IF NOT EXISTS ${topicTable(topicId)}_keys ON ${topicTable(topicId)} (partition, key, "offset")`,
+    )
+  }
 }
 
 export async function dropTopicLog(tx: Sql | TransactionSql, topicId: number): Promise<void> {

@@ -2,6 +2,7 @@ import {
   type CreateTopic,
   type CreateTopicInput,
   createTopicSchema,
+  isCompacted,
   isQuestlogError,
   TopicExistsError,
   type TopicInfo,
@@ -102,6 +103,8 @@ export class TopicService {
             schemaCompatibility: input.schemaCompatibility,
             onInvalid: input.onInvalid,
             encryption: input.encryption,
+            cleanup: input.cleanup,
+            deleteRetentionMs: input.deleteRetentionMs,
             ownerKey: owner?.keyId ?? null,
           })
           .returning()
@@ -117,7 +120,7 @@ export class TopicService {
       if (causeCode(e) === '23505') throw new TopicExistsError(input.name)
       throw e
     }
-    await createTopicLog(this.sql, topic.id)
+    await createTopicLog(this.sql, topic.id, isCompacted(topic.cleanup))
     await this.segments.ensure(topic.id, topic.segmentMs, Date.now())
     this.cache.set(topic.name, topic)
     this.events.onChanged(topic.name)
@@ -140,6 +143,11 @@ export class TopicService {
   async update(name: string, patch: UpdateTopic, owner?: QuotaOwner): Promise<Topic> {
     this.checkEncryption(patch.encryption)
     const current = await this.get(name)
+    if (isCompacted(current.cleanup) && patch.encryption !== undefined && patch.encryption !== 'none') {
+      throw new ValidationError([
+        { path: 'encryption', message: 'a compacted topic cannot encrypt its payloads' },
+      ])
+    }
     if (patch.partitions !== undefined && patch.partitions < current.partitions) {
       throw new ValidationError([
         { path: 'partitions', message: `partitions can only grow (the topic has ${current.partitions})` },
@@ -163,6 +171,7 @@ export class TopicService {
           ...(patch.schemaCompatibility !== undefined && { schemaCompatibility: patch.schemaCompatibility }),
           ...(patch.onInvalid !== undefined && { onInvalid: patch.onInvalid }),
           ...(patch.encryption !== undefined && { encryption: patch.encryption }),
+          ...(patch.deleteRetentionMs !== undefined && { deleteRetentionMs: patch.deleteRetentionMs }),
         })
         .where(eq(topicsTable.id, current.id))
         .returning()
@@ -232,6 +241,8 @@ export function toTopicInfo(t: Topic): TopicInfo {
     schemaCompatibility: t.schemaCompatibility,
     onInvalid: t.onInvalid,
     encryption: t.encryption,
+    cleanup: t.cleanup,
+    deleteRetentionMs: t.deleteRetentionMs,
     createdAt: t.createdAt.toISOString(),
   }
 }

@@ -18,6 +18,17 @@ export {
   ConnectionLostError,
   EventDroppedError,
 } from './errors'
+export {
+  createLocalBus,
+  type DispatchMode,
+  type LocalBatchEntry,
+  LocalBus,
+  type LocalBusOptions,
+  type LocalBusStats,
+  type LocalPublishOptions,
+} from './local-bus'
+export { LocalEvent } from './local-event'
+export { type LocalSubscribeOptions, LocalSubscription } from './local-subscription'
 export { Pacer } from './pacer'
 export {
   type BatchOrder,

@@ -1,4 +1,13 @@
 export { type BatchItem, type BatchLimits, batchIsFull, nextBatchSize, splitIntoBatches } from './batcher'
+export {
+  BRIDGE_HEADER,
+  Bridge,
+  type BridgeClient,
+  type BridgeInbound,
+  type BridgeOptions,
+  type BridgeStats,
+  bridge,
+} from './bridge'
 export { BoundedBuffer, type OverrunPolicy } from './buffer'
 export {
   type BatchEntry,

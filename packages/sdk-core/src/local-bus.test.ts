@@ -19,7 +19,7 @@ const settled = (p: Promise<unknown>, outcomes: string[], n: number) =>
 
 const tick = () => new Promise((r) => setTimeout(r, 0))
 
-describe('local bus: overrun policies (the table of the network client, ws-overrun.test.ts)', () => {
+describe('local bus: overrun policies and their counters (the shared table is in apps/broker/test/ws-overrun.test.ts)', () => {
   // 15 events into a buffer of 10 while nothing is dispatched (the caller's synchronous code runs)
   async function scenario(overrun: OverrunPolicy, sent = 15) {
     const bus = createLocalBus({ capacity: 10, overrun })

@@ -21,41 +21,59 @@ export interface LocalEventFields {
  */
 export class LocalEvent<T = unknown> implements ReceivedEvent<T> {
   readonly topic: string
-  readonly type: string
-  readonly key: string | null
-  readonly partition: number
-  readonly headers: Record<string, string>
-  readonly dedupeKey: string | null
   readonly data: T
   readonly source: string
-  readonly contentType = 'application/json'
-  readonly redelivery = 0
   /** Position in the bus: every event of the bus counts, so a topic's offsets rise but may skip. */
   readonly seq: number
   readonly #publishedAt: number
+  readonly #o: LocalEventFields | undefined
   #id: string | undefined
   #settle: { resolve: (r: Receipt) => void; reject: (e: unknown) => void } | undefined
 
-  constructor(topic: string, data: T, source: string, seq: number, o: LocalEventFields | undefined) {
+  constructor(
+    topic: string,
+    data: T,
+    source: string,
+    seq: number,
+    publishedAt: number,
+    o: LocalEventFields | undefined,
+  ) {
     this.topic = topic
     this.data = data
     this.source = source
     this.seq = seq
-    this.#publishedAt = Date.now()
-    if (o === undefined) {
-      this.type = topic
-      this.key = null
-      this.partition = 0
-      this.headers = NO_HEADERS
-      this.dedupeKey = null
-    } else {
-      this.type = o.type ?? topic
-      this.key = o.key ?? null
-      this.partition = o.partition ?? 0
-      this.headers = o.headers ?? NO_HEADERS
-      this.dedupeKey = o.dedupeKey ?? null
-      this.#id = o.id
-    }
+    this.#publishedAt = publishedAt
+    this.#o = o
+    this.#id = o?.id
+  }
+
+  // read from the publish options when asked: an event is a small object to make and to keep queued
+  get type(): string {
+    return this.#o?.type ?? this.topic
+  }
+
+  get key(): string | null {
+    return this.#o?.key ?? null
+  }
+
+  get partition(): number {
+    return this.#o?.partition ?? 0
+  }
+
+  get headers(): Record<string, string> {
+    return this.#o?.headers ?? NO_HEADERS
+  }
+
+  get dedupeKey(): string | null {
+    return this.#o?.dedupeKey ?? null
+  }
+
+  get contentType(): string {
+    return 'application/json'
+  }
+
+  get redelivery(): number {
+    return 0
   }
 
   /** A UUIDv7 of the publish time, unless the publisher gave one. */
@@ -68,7 +86,7 @@ export class LocalEvent<T = unknown> implements ReceivedEvent<T> {
     return String(this.seq)
   }
 
-  /** When it was published (the network client's is the broker's commit time). */
+  /** When it was published, to the ms, read once per synchronous run of the publisher (the network client's is the broker's commit time). */
   get time(): string {
     return new Date(this.#publishedAt).toISOString()
   }

@@ -262,7 +262,11 @@ export class LocalBus {
 
   private make(topic: string, data: unknown, o: LocalPublishOptions | undefined): LocalEvent {
     if (this.closed) throw new ClientClosedError('the local bus is closed')
-    if (!this.routes.has(topic) && !(topic.length <= 200 && TOPIC_NAME_PATTERN.test(topic)))
+    if (
+      topic !== this.lastTopic &&
+      !this.routes.has(topic) &&
+      !(topic.length <= 200 && TOPIC_NAME_PATTERN.test(topic))
+    )
       throw new RangeError(`invalid topic name '${topic}'`)
     return new LocalEvent(topic, data, this.source, this.seq++, this.now(), o)
   }

@@ -51,7 +51,8 @@ export class LocalSubscription<T = unknown> implements EventSubscription<T>, Loc
   private wake: (() => void) | undefined
   private ended = false
   private iterating = false
-  private last: LocalEvent<T> | undefined
+  /** Position of the last event received (a number: no reference to the event kept). */
+  private lastSeq = -1
 
   constructor(
     readonly topic: string,
@@ -72,7 +73,7 @@ export class LocalSubscription<T = unknown> implements EventSubscription<T>, Loc
 
   /** The cursor of the last event received (local positions cannot resume a broker subscription). */
   get cursor(): string | undefined {
-    return this.last?.cursor
+    return this.lastSeq < 0 ? undefined : `local:${this.lastSeq}`
   }
 
   get iterable(): boolean {
@@ -98,7 +99,7 @@ export class LocalSubscription<T = unknown> implements EventSubscription<T>, Loc
   deliver(e: LocalEvent): void {
     if (this.ended) return
     const ev = e as LocalEvent<T>
-    this.last = ev
+    this.lastSeq = ev.seq
     if (this.handler !== undefined) {
       try {
         this.handler(ev)

@@ -1,5 +1,5 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type BrokerProcess, buildBroker, nodeStartMs, startBroker, stopAll } from '@questlog/testkit'
@@ -239,16 +239,17 @@ function readAnalysis(): string {
 
 /** The in-process bus against EventEmitter, eventemitter3 and mitt: seconds, no broker. */
 async function localBusRun(command: string): Promise<LocalBusResults> {
-  const run = { reps: o.quick ? 3 : 7, events: o.quick ? 50_000 : 200_000, turn: 1000 }
+  const run = { reps: o.quick ? 3 : 5, events: o.quick ? 50_000 : 100_000, turn: 1000 }
+  const loadAverage = loadavg()[0]!
   log(
     `in-process bus: ${run.events.toLocaleString('en')} events in turns of ${run.turn}, ${run.reps} repetitions`,
   )
-  const rows = await measureLocalBus({ ...run, listenerCounts: [1, 10], warmups: 2 })
+  const rows = await measureLocalBus({ ...run, listenerCounts: [1, 10], warmups: 1 })
   for (const r of rows)
     log(
       `  ${r.system}, ${r.listeners} listener(s): ${r.enqueueNs.median.toFixed(0)} ns/op, ${r.eventsPerSecond.median.toFixed(0)} events/s`,
     )
-  return { date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), command, ...run, rows }
+  return { date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), command, ...run, loadAverage, rows }
 }
 
 /** Measures the in-process bus alone and renders it into the saved results (the rest is left as measured). */

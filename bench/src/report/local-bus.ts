@@ -19,7 +19,10 @@ export function localBusSection(r: Results): string[] {
     `gets the same ${lb.events.toLocaleString('en')} payload objects (\`{n, player, x, y}\`, all distinct), sent in turns of ${lb.turn}`,
     '(each turn awaited until the last listener had it, as a game tick would), to the same number of listeners,',
     'each adding `n` to a total that is checked after every run. Contenders alternate inside each of',
-    `${lb.reps} repetitions, after unmeasured warm-up passes; median (min–max).`,
+    `${lb.reps} repetitions, after unmeasured warm-up passes; median (min–max).` +
+      (lb.loadAverage === undefined
+        ? ''
+        : ` The machine's load average was ${lb.loadAverage.toFixed(1)} as it began (${r.machine.nproc} CPUs, shared).`),
     '',
     table(
       ['system', 'listeners', 'enqueue ns/op', 'dispatch events/s', 'dispatch vs EventEmitter'],

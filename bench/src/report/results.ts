@@ -56,5 +56,7 @@ export interface LocalBusResults {
   reps: number
   events: number
   turn: number
+  /** The machine's 1-minute load average as the section began (the bench shares its cores). */
+  loadAverage?: number
   rows: LocalBusRow[]
 }

@@ -149,6 +149,23 @@ describe('local bus: topics, patterns and typed topics', () => {
     expect(bus.stats().published).toBe(1)
   })
 
+  it('checks every entry of a batch before queuing any, naming the entry in the field path', async () => {
+    const bus = createLocalBus({ dispatch: 'sync' })
+    const got: unknown[] = []
+    bus.subscribe(score, { onEvent: (e) => got.push(e.data) })
+    const err = await bus
+      .publishBatch(score, [{ data: { player: 'a', points: 1 } }, { data: { player: 'b', points: 0.5 } }])
+      .catch((e) => e)
+    expect(err.name).toBe('ValidationError')
+    expect(JSON.stringify(err.details)).toContain('events.1.data.points')
+    expect(got).toEqual([])
+    const receipts = await bus.publishBatch(score, [
+      { data: { player: 'a', points: 1 } },
+      { data: { player: 'b', points: 2 }, key: 'b' },
+    ])
+    expect(receipts.map((r) => r.offset)).toEqual(['0', '1'])
+  })
+
   it('gives each event the envelope fields of the network client', async () => {
     const bus = createLocalBus({ source: 'match-7' })
     const sub = bus.subscribe(score)

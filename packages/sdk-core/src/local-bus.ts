@@ -1,4 +1,5 @@
-import { type Receipt, TOPIC_NAME_PATTERN } from '@questlog/protocol'
+import { type Receipt, TOPIC_NAME_PATTERN, validationErrorFromZod } from '@questlog/protocol'
+import type { ZodError } from 'zod'
 import { BoundedBuffer, type OverrunPolicy } from './buffer'
 import { ClientClosedError, EventDroppedError } from './errors'
 import { LocalEvent, type LocalEventFields } from './local-event'
@@ -155,7 +156,9 @@ export class LocalBus {
   publishBatch<T>(topic: TopicRef<T>, entries: LocalBatchEntry<T>[]): Promise<Receipt[]> {
     for (let i = 0; i < entries.length; i++) {
       const invalid = checkPayload(topic, entries[i]!.data)
-      if (invalid) return Promise.reject(invalid)
+      // the field path names the entry, as the network client's does
+      if (invalid)
+        return Promise.reject(validationErrorFromZod(invalid.cause as ZodError, `events.${i}.data`))
     }
     return Promise.all(entries.map(({ data, ...o }) => this.publish(topic, data, o)))
   }

@@ -313,6 +313,20 @@ describe('local bus: slow subscribers, order and counts', () => {
     expect(rest).toEqual([1])
   })
 
+  it('close refuses new publishes at once, and still dispatches what was queued or held back', async () => {
+    const bus = createLocalBus({ dispatch: 'manual', capacity: 2, overrun: 'block' })
+    const got: number[] = []
+    bus.subscribe<number>('g.a', { onEvent: (e) => got.push(e.data) })
+    const receipts = [1, 2, 3].map((n) => bus.publish('g.a', n))
+    expect(bus.stats()).toMatchObject({ buffered: 2, blocked: 1 })
+    const closing = bus.close()
+    await expect(bus.publish('g.a', 4)).rejects.toMatchObject({ name: 'ClientClosedError' })
+    await closing
+    expect((await Promise.all(receipts)).map((r) => r.offset)).toEqual(['0', '1', '2'])
+    expect(got).toEqual([1, 2, 3])
+    expect(bus.close()).toBe(closing)
+  })
+
   it('every subscriber gets its topics’ events in publish order, whatever the mode, pace and policy (counts add up)', async () => {
     const step = fc.record({
       topic: fc.constantFrom('game.a', 'game.b', 'chat.x'),

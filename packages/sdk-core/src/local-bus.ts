@@ -82,6 +82,7 @@ export class LocalBus {
   /** The subscriber dispatch waits for, if any. */
   private stalled: LocalSubscriber | undefined
   private closed = false
+  private closing: Promise<void> | undefined
   private idleWaiters: Array<() => void> = []
   private readonly counts = { published: 0, dispatched: 0, delivered: 0, refused: 0, handlerErrors: 0 }
   private readonly run = () => {
@@ -243,15 +244,18 @@ export class LocalBus {
   }
 
   /**
-   * Dispatches what is queued, then ends every subscription (iterations end after
-   * the events they hold) and refuses further publishes.
+   * Refuses further publishes, dispatches what is queued, then ends every
+   * subscription (iterations end after the events they hold). It waits for a full
+   * iterated subscriber to make room, and in `manual` mode for your `drain` calls.
    */
-  async close(): Promise<void> {
-    if (this.closed) return
-    if (this.dispatchMode === 'manual') this.drain()
-    await this.flush()
-    this.closed = true
-    for (const s of this.subs) s.close()
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true
+      if (this.dispatchMode === 'manual') this.drain()
+      await this.flush()
+      for (const s of this.subs) s.close()
+    })()
+    return this.closing
   }
 
   stats(): LocalBusStats {

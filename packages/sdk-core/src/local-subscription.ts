@@ -49,6 +49,7 @@ export class LocalSubscription<T = unknown> implements EventSubscription<T>, Loc
   private readonly matchesType: ((type: string) => boolean) | undefined
   private readonly filtered: boolean
   private wake: (() => void) | undefined
+  private readonly onAbort = () => this.close()
   private ended = false
   private iterating = false
   /** Position of the last event received (a number: no reference to the event kept). */
@@ -68,7 +69,7 @@ export class LocalSubscription<T = unknown> implements EventSubscription<T>, Loc
     this.filtered = o.type !== undefined || o.key !== undefined || o.partition !== undefined
     this.handler = o.onEvent
     if (this.handler === undefined) this.inbox = new BoundedBuffer(o.capacity ?? defaultCapacity, 'error')
-    o.signal?.addEventListener('abort', () => this.close(), { once: true })
+    o.signal?.addEventListener('abort', this.onAbort, { once: true })
   }
 
   /** The cursor of the last event received (local positions cannot resume a broker subscription). */
@@ -120,6 +121,7 @@ export class LocalSubscription<T = unknown> implements EventSubscription<T>, Loc
   close(): void {
     if (this.ended) return
     this.ended = true
+    this.o.signal?.removeEventListener('abort', this.onAbort)
     this.remove(this)
     this.roomMade()
     const w = this.wake

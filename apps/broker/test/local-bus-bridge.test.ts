@@ -76,6 +76,48 @@ describe('the local bus bridged to a broker', () => {
     expect((await api(broker!.url, 'GET', '/v1/topics/arena.local')).status).toBe(404)
   })
 
+  it('forwards local events once each when the broker they went to is killed with batches in flight', async () => {
+    const { brokers } = await procs.cluster(2)
+    const [first, second] = brokers as [BrokerProcess, BrokerProcess]
+    await createTopic(first.url, 'arena.kills', { partitions: 2 }, ADMIN)
+    const bus = createLocalBus()
+    const client = createClient({
+      brokers: [first.url, second.url],
+      token: CLUSTER_ADMIN_KEY,
+      pingIntervalMs: 200,
+      ...FAST,
+    })
+    const link = bridge(bus, client, { toBroker: ['arena.kills'], name: 'match-2' })
+    closers.push(
+      () => client.close(),
+      () => link.close(),
+      () => bus.close(),
+    )
+    const TOTAL = 400
+    let killing: Promise<void> | undefined
+    for (let n = 0; n < TOTAL; n++) {
+      bus.emit('arena.kills', { n }, { key: `p${n % 7}` })
+      // the first hundred are stored on the first broker before the fault
+      if (n === 99) await link.flush()
+      if (n > 99 && n % 5 === 4) await sleep(1)
+      // SIGKILL amid the flow: batches it had taken may be stored with their receipts lost; the client sends them again
+      if (n === 200) killing = first.kill()
+    }
+    await killing
+    await link.flush()
+    // the fault was met: a batch went again
+    expect(client.stats().retries).toBeGreaterThan(0)
+    expect(link.stats()).toMatchObject({ sent: TOTAL, sendFailed: 0 })
+    const stored = [
+      ...(await readAll(second.url, 'arena.kills', 0, 0, ADMIN)),
+      ...(await readAll(second.url, 'arena.kills', 1, 0, ADMIN)),
+    ]
+    expectOncePerKeyInOrder(
+      stored.map((e) => ({ key: e.key, n: e.data.n })),
+      TOTAL,
+    )
+  })
+
   it('publishes a broker topic on the local bus, each event once when its broker stalls and dies, and resumes by its group', async () => {
     // two brokers on one database; the bridge's client is on the first, which stalls (SIGSTOP) with acks unstored, then dies
     const { brokers } = await procs.cluster(2)

@@ -76,7 +76,7 @@ describe('the local bus bridged to a broker', () => {
     expect((await api(broker!.url, 'GET', '/v1/topics/arena.local')).status).toBe(404)
   })
 
-  it('forwards local events once each when the broker they went to is killed with batches in flight', async () => {
+  it('forwards local events once each when the broker they went to is killed amid the flow', async () => {
     const { brokers } = await procs.cluster(2)
     const [first, second] = brokers as [BrokerProcess, BrokerProcess]
     await createTopic(first.url, 'arena.kills', { partitions: 2 }, ADMIN)

@@ -34,6 +34,8 @@ export interface BenchOptions {
   command: string
   /** Re-render BENCHMARKS.md from the saved results.json (after editing analysis.md) without measuring. */
   renderOnly: boolean
+  /** Measure the in-process bus alone (seconds, no broker) and render its section into the saved results. */
+  localBusOnly: boolean
 }
 
 export function parseOptions(argv: string[], docsDir: string): BenchOptions {
@@ -43,6 +45,7 @@ export function parseOptions(argv: string[], docsDir: string): BenchOptions {
       quick: { type: 'boolean', default: false },
       'no-profile': { type: 'boolean', default: false },
       'render-only': { type: 'boolean', default: false },
+      'local-bus-only': { type: 'boolean', default: false },
       reps: { type: 'string' },
       out: { type: 'string' },
     },
@@ -73,6 +76,7 @@ export function parseOptions(argv: string[], docsDir: string): BenchOptions {
         docsDir: path.join(tmpdir(), 'questlog-bench-quick'),
         command: 'npm run bench -- --quick',
         renderOnly: false,
+        localBusOnly: false,
       }
     : {
         quick,
@@ -100,12 +104,14 @@ export function parseOptions(argv: string[], docsDir: string): BenchOptions {
         docsDir,
         command: 'npm run bench',
         renderOnly: false,
+        localBusOnly: false,
       }
   base.renderOnly = values['render-only'] ?? false
+  base.localBusOnly = values['local-bus-only'] ?? false
   if (values.reps) base.reps = Math.max(1, Number(values.reps))
   if (values['no-profile']) base.profile = false
   if (values.out) base.docsDir = values.out
-  const extra = argv.filter((a) => a !== '--quick' && a !== '--render-only')
+  const extra = argv.filter((a) => a !== '--quick' && a !== '--render-only' && a !== '--local-bus-only')
   if (extra.length > 0 && !quick) base.command = `npm run bench -- ${extra.join(' ')}`
   return base
 }

@@ -1,5 +1,5 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type BrokerProcess, buildBroker, nodeStartMs, startBroker, stopAll } from '@questlog/testkit'
@@ -11,11 +11,12 @@ import { natsSupportsSyncAlways, type PrivateServer, startNats, startRedis } fro
 import { summarizeProfile } from './report/cpu-profile'
 import { QL, renderMarkdown } from './report/markdown'
 import { latencyCdf, throughputVsBatch } from './report/plots'
-import type { Results } from './report/results'
+import type { LocalBusResults, Results } from './report/results'
 import { measureCatchUp } from './scenarios/catch-up'
 import { drive } from './scenarios/drive'
 import { measureFanout } from './scenarios/fanout'
 import { measureLatency } from './scenarios/latency'
+import { measureLocalBus } from './scenarios/local-bus'
 import { measureRequestReply } from './scenarios/request-reply'
 import { idleUsage, loadedUsage, watchPeakRss } from './scenarios/resources'
 import { measureThroughput } from './scenarios/throughput'
@@ -134,6 +135,8 @@ async function main(): Promise<void> {
     const enqueue = spread(await sdkEnqueueNs(broker.url, 20_000, o.quick ? 3 : 7))
     log(`  ${enqueue.median.toFixed(0)} ns per call`)
 
+    const localBus = await localBusRun(o.command)
+
     log('broker resources')
     const qlPeak =
       throughput.find((r) => r.system === QL && r.case.partitions === 1 && r.case.producers === 8)
@@ -207,6 +210,7 @@ async function main(): Promise<void> {
       resources: { idle, load, targetRate: qlPeak / 2, peakRssDuringThroughputMb: peakRss },
       coldStart: { spawnToReadyMs: spread(spawnToReady), nodeAloneMs: spread(bareStart) },
       sdkEnqueueNs: enqueue,
+      localBus,
       ...(profile ? { profile } : {}),
       missing:
         o.catchUpEvents < 1_000_000
@@ -231,6 +235,31 @@ function readAnalysis(): string {
   } catch {
     return '' // no hand-written reading yet
   }
+}
+
+/** The in-process bus against EventEmitter, eventemitter3 and mitt: seconds, no broker. */
+async function localBusRun(command: string): Promise<LocalBusResults> {
+  const run = { reps: o.quick ? 3 : 5, events: o.quick ? 50_000 : 100_000, turn: 1000 }
+  const loadAverage = loadavg()[0]!
+  log(
+    `in-process bus: ${run.events.toLocaleString('en')} events in turns of ${run.turn}, ${run.reps} repetitions`,
+  )
+  const rows = await measureLocalBus({ ...run, listenerCounts: [1, 10], warmups: 1 })
+  for (const r of rows)
+    log(
+      `  ${r.system}, ${r.listeners} listener(s): ${r.enqueueNs.median.toFixed(0)} ns/op, ${r.eventsPerSecond.median.toFixed(0)} events/s`,
+    )
+  return { date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), command, ...run, loadAverage, rows }
+}
+
+/** Measures the in-process bus alone and renders it into the saved results (the rest is left as measured). */
+async function localBusOnly(): Promise<void> {
+  const file = path.join(o.docsDir, 'bench', 'results.json')
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as Results
+  saved.localBus = await localBusRun(`npm run bench -- --local-bus-only${o.quick ? ' --quick' : ''}`)
+  writeFileSync(file, `${JSON.stringify(saved)}\n`)
+  writeOutputs(saved)
+  log(`rendered ${path.join(o.docsDir, 'BENCHMARKS.md')} with the in-process bus measured now`)
 }
 
 /** Renders BENCHMARKS.md and the plots again from the saved results, without measuring. */
@@ -270,6 +299,11 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 if (o.renderOnly) renderOnly()
+else if (o.localBusOnly)
+  localBusOnly().catch((e) => {
+    log(String(e?.stack ?? e))
+    process.exit(1)
+  })
 else
   main().catch(async (e) => {
     log(String(e?.stack ?? e))

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
@@ -54,5 +55,19 @@ describe('README examples', () => {
     } finally {
       await relaying.stop()
     }
+  })
+
+  it('the in-process bus example is the README’s, and prints what the README shows', async () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8')
+    const section = readme.slice(readme.indexOf('### In-process bus'))
+    const code = /```ts\n([\s\S]*?)```/.exec(section)![1]!
+    const printed = /prints\n\n```text\n([\s\S]*?)```/.exec(section)![1]!
+    const file = readFileSync(path.join(ROOT, 'examples/local-bus.ts'), 'utf8')
+    expect(file.split('\n').slice(1).join('\n')).toBe(code)
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'examples/local-bus.ts'], {
+      cwd: ROOT,
+      timeout: 60_000,
+    })
+    expect(stdout).toBe(printed)
   })
 })

@@ -1,6 +1,7 @@
 import type { ThroughputRow } from '../scenarios/throughput'
 import type { ThroughputCase } from '../systems/types'
 import { ms, rate, ratio, si, table } from './format'
+import { localBusSection } from './local-bus'
 import type { Results } from './results'
 
 export const QL = 'Questlog HTTP'
@@ -376,6 +377,7 @@ export function renderMarkdown(r: Results, analysis: string): string {
       '',
     )
   }
+  s.push(...localBusSection(r))
   if (r.profile) {
     const p = r.profile
     s.push(

@@ -2,6 +2,7 @@ import type { MachineInfo } from '../machine'
 import type { CatchUpRow } from '../scenarios/catch-up'
 import type { FanoutRow } from '../scenarios/fanout'
 import type { LatencyRow } from '../scenarios/latency'
+import type { LocalBusRow } from '../scenarios/local-bus'
 import type { RequestReplyRow } from '../scenarios/request-reply'
 import type { UsageSample } from '../scenarios/resources'
 import type { ThroughputRow } from '../scenarios/throughput'
@@ -41,7 +42,21 @@ export interface Results {
   coldStart?: { spawnToReadyMs: Spread; nodeAloneMs: Spread }
   /** Nanoseconds per SDK `publish()` call, enqueue only. */
   sdkEnqueueNs?: Spread
+  /** The in-process bus against Node's EventEmitter, eventemitter3 and mitt. */
+  localBus?: LocalBusResults
   profile?: ProfileSummary & { eventsPerSecond: number }
   /** Scenarios not run, and why. */
   missing: string[]
+}
+
+export interface LocalBusResults {
+  /** When and how this section was measured (it can be measured alone, with `--local-bus-only`). */
+  date: string
+  command: string
+  reps: number
+  events: number
+  turn: number
+  /** The machine's 1-minute load average as the section began (the bench shares its cores). */
+  loadAverage?: number
+  rows: LocalBusRow[]
 }

@@ -1,6 +1,7 @@
 import { isQuestlogError } from '@questlog/protocol'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { BoundedBuffer } from './buffer'
+import { BoundedBuffer, type OverrunPolicy } from './buffer'
 
 describe('BoundedBuffer', () => {
   it('drop-oldest evicts the head and reports it', () => {
@@ -63,5 +64,47 @@ describe('BoundedBuffer', () => {
     setTimeout(() => b.push('x'), 5)
     await waiting
     expect(b.length).toBe(1)
+  })
+
+  it('keeps FIFO order and its bound under any mix of pushes and takes (against an array model)', () => {
+    const op = fc.oneof(
+      fc.constant<'take'>('take'),
+      fc.nat({ max: 3 }).map((n) => ({ shift: n })),
+      fc.integer(),
+    )
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.constantFrom<OverrunPolicy>('drop-oldest', 'drop-newest', 'error'),
+        fc.array(op, { maxLength: 300 }),
+        (capacity, policy, ops) => {
+          const dropped: number[] = []
+          const b = new BoundedBuffer<number>(capacity, policy, (n) => dropped.push(n))
+          const model: number[] = []
+          const modelDropped: number[] = []
+          for (const o of ops) {
+            if (o === 'take') expect(b.take()).toBe(model.shift())
+            else if (typeof o === 'object') expect(b.shift(o.shift)).toEqual(model.splice(0, o.shift))
+            else if (model.length < capacity) {
+              b.push(o)
+              model.push(o)
+            } else if (policy === 'drop-oldest') {
+              b.push(o)
+              modelDropped.push(model.shift()!)
+              model.push(o)
+            } else if (policy === 'drop-newest') {
+              b.push(o)
+              modelDropped.push(o)
+            } else expect(() => b.push(o)).toThrow(/is full/)
+            expect(b.length).toBe(model.length)
+            expect(b.length).toBeLessThanOrEqual(capacity)
+          }
+          for (let i = 0; i < model.length; i++) expect(b.at(i)).toBe(model[i])
+          expect(b.at(model.length)).toBeUndefined()
+          expect(dropped).toEqual(modelDropped)
+          expect(b.dropped).toBe(modelDropped.length)
+        },
+      ),
+    )
   })
 })

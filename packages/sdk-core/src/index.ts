@@ -1,4 +1,13 @@
 export { type BatchItem, type BatchLimits, batchIsFull, nextBatchSize, splitIntoBatches } from './batcher'
+export {
+  BRIDGE_HEADER,
+  Bridge,
+  type BridgeClient,
+  type BridgeInbound,
+  type BridgeOptions,
+  type BridgeStats,
+  bridge,
+} from './bridge'
 export { BoundedBuffer, type OverrunPolicy } from './buffer'
 export {
   type BatchEntry,
@@ -19,6 +28,17 @@ export {
   ConnectionLostError,
   EventDroppedError,
 } from './errors'
+export {
+  createLocalBus,
+  type DispatchMode,
+  type LocalBatchEntry,
+  LocalBus,
+  type LocalBusOptions,
+  type LocalBusStats,
+  type LocalPublishOptions,
+} from './local-bus'
+export { LocalEvent } from './local-event'
+export { type LocalSubscribeOptions, LocalSubscription } from './local-subscription'
 export { Pacer } from './pacer'
 export {
   type BatchOrder,

@@ -180,7 +180,7 @@ export class WsSubscription implements GroupHost {
       if (refused.size > 0) {
         const partitions = [...refused].sort((a, b) => a - b)
         throw new AttemptExpiredError(
-          `partitions ${partitions.join(', ')} of '${this.o.topic.name}' moved to another member of group '${member === undefined ? '' : this.o.group?.name}'; it delivers their un-acked events again`,
+          `partitions ${partitions.join(', ')} of '${this.o.topic.name}' moved to another member of group '${this.o.group?.name ?? ''}'; it delivers their un-acked events again`,
           { partitions },
         )
       }

@@ -2,7 +2,7 @@
 // (and a CommonJS one for Node packages), and one self-contained declaration file per entry, copied
 // as .d.cts for `require`. Dependencies stay imports; only the package's own files are bundled.
 //
-//   node ../../tooling/build/package.mjs [--cjs] [--platform=node|browser|neutral] [entry=src/file.ts …]
+//   node ../../tooling/build/package.mjs [--cjs] [--no-types] [--platform=node|browser|neutral] [name=src/file.ts …]
 import { copyFile, readFile, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { build } from 'esbuild'
@@ -11,6 +11,7 @@ import { dts } from 'rollup-plugin-dts'
 
 const args = process.argv.slice(2)
 const cjs = args.includes('--cjs')
+const types = !args.includes('--no-types')
 const platform = args.find((a) => a.startsWith('--platform='))?.slice(11) ?? 'neutral'
 const named = args.filter((a) => !a.startsWith('--'))
 const entries = Object.fromEntries(
@@ -44,17 +45,19 @@ const common = {
 await build({ ...common, format: 'esm', outExtension: { '.js': '.js' } })
 if (cjs) await build({ ...common, format: 'cjs', outExtension: { '.js': '.cjs' } })
 
-const bundle = await rollup({
-  input: entries,
-  external: isExternal,
-  plugins: [dts({ tsconfig: 'tsconfig.json', compilerOptions: { noEmit: false } })],
-  onwarn(warning, warn) {
-    if (warning.code !== 'CIRCULAR_DEPENDENCY') warn(warning)
-  },
-})
-await bundle.write({ dir: 'dist', format: 'es', entryFileNames: '[name].d.ts' })
-await bundle.close()
-if (cjs) for (const name of Object.keys(entries)) await copyFile(`dist/${name}.d.ts`, `dist/${name}.d.cts`)
+if (types) {
+  const bundle = await rollup({
+    input: entries,
+    external: isExternal,
+    plugins: [dts({ tsconfig: 'tsconfig.json', compilerOptions: { noEmit: false } })],
+    onwarn(warning, warn) {
+      if (warning.code !== 'CIRCULAR_DEPENDENCY') warn(warning)
+    },
+  })
+  await bundle.write({ dir: 'dist', format: 'es', entryFileNames: '[name].d.ts' })
+  await bundle.close()
+  if (cjs) for (const name of Object.keys(entries)) await copyFile(`dist/${name}.d.ts`, `dist/${name}.d.cts`)
+}
 
 console.log(
   `${pkg.name}: built ${Object.keys(entries).join(', ')} into ${path.join(path.basename(process.cwd()), 'dist')}`,

@@ -154,7 +154,7 @@ describe('the packed packages, installed into an empty project', () => {
     )
     await writeFile(
       path.join(project, 'consumer.ts'),
-      `import { createClient, defineTopic, isQuestlogError, type ReceivedEvent } from '@questlog/sdk-node'
+      `import { createClient, defineTopic, gameKillSchema, isQuestlogError, type ReceivedEvent } from '@questlog/sdk-node'
 import { createClient as createBrowserClient } from '@questlog/sdk-browser'
 import { envelopeSchema, type Envelope } from '@questlog/protocol'
 import { z } from 'zod'
@@ -171,6 +171,9 @@ for await (const ev of bus.subscribe(kills, { from: 'earliest' })) {
 }
 // @ts-expect-error: the payload is checked against the topic's schema
 await bus.publish(kills, { killer: 1 })
+// the game event catalogue's schemas are topic schemas too
+const catalogued = defineTopic('game.events', gameKillSchema)
+for await (const ev of bus.subscribe(catalogued)) console.log(ev.data.killer)
 const page = createBrowserClient({ brokers: ['http://localhost:4600'] })
 const e: Envelope = envelopeSchema.parse({})
 console.log(page, e, isQuestlogError(new Error()))

@@ -1,4 +1,12 @@
+import { register } from 'node:module'
 import { defineConfig } from '@playwright/test'
+
+// the Questlog packages resolve to their source here, as in the other suites: in this process through
+// a module hook, in the processes it starts (workers, broker, console build) through NODE_OPTIONS
+register(new URL('../tooling/node/source-conditions.mjs', import.meta.url))
+const flag = '--conditions=@questlog/source'
+if (!(process.env.NODE_OPTIONS ?? '').includes(flag))
+  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} ${flag}`.trim()
 
 /**
  * Every suite in tests/ runs against the stack global-setup.ts starts (PostgreSQL,

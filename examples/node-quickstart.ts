@@ -1,4 +1,4 @@
-// Run with the broker up (`npm run broker`): node --import tsx examples/node-quickstart.ts
+// Run with the broker up (`npm run broker`): node --import tsx --conditions=@questlog/source examples/node-quickstart.ts
 import { createClient, defineTopic } from '@questlog/sdk-node'
 import { z } from 'zod'
 

@@ -7,9 +7,10 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
 const config: NextConfig = {
   reactStrictMode: true,
-  // the protocol package ships TypeScript source
+  // inside the repository the protocol package is taken from its TypeScript source (what the
+  // `@questlog/source` export condition names for the other tools), so the console never sees a stale dist/
   transpilePackages: ['@questlog/protocol'],
-  turbopack: { root },
+  turbopack: { root, resolveAlias: { '@questlog/protocol': './../../packages/protocol/src/index.ts' } },
   outputFileTracingRoot: root,
   devIndicators: false,
   poweredByHeader: false,

@@ -37,6 +37,12 @@ const log = (s: string) => process.stderr.write(`${s}\n`)
 
 async function main(): Promise<void> {
   const began = performance.now()
+  // what the browser SDK costs an app that bundles it (its size test holds the budget)
+  const { measureBundles } = await import('../../packages/sdk-browser/test/bundle-size')
+  for (const b of await measureBundles())
+    log(
+      `browser SDK, ${b.case}: ${(b.gzipBytes / 1024).toFixed(1)} KiB gzipped, ${(b.minifiedBytes / 1024).toFixed(1)} KiB minified`,
+    )
   buildBroker()
   const db = await openDatabase(process.env)
   stopDatabase = () => db.stop()

@@ -27,6 +27,7 @@ const result = await build({
   bundle: true,
   format: 'esm',
   platform: 'browser',
+  conditions: ['@questlog/source'],
   target: ['es2022'],
   minify: true,
   sourcemap: true,

@@ -17,6 +17,8 @@ await build({
   outdir: 'dist',
   bundle: true,
   platform: 'node',
+  // the workspace packages bundled in are taken from their source
+  conditions: ['@questlog/source'],
   format: 'esm',
   target: 'node20',
   external,

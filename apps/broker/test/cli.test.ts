@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { mkdtemp } from 'node:fs/promises'
+import { mkdtemp, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -9,7 +9,8 @@ import type { Broker } from '../src/broker'
 import { api, startBroker } from './helpers'
 
 const run = promisify(execFile)
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/questlog.mjs')
+// the CLI package's source, run as its built bin runs (the pack-install test runs the built one)
+const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../packages/cli/src/main.ts')
 const ADMIN = `ql_cliadmin0001_${'C'.repeat(43)}`
 let broker: Broker
 
@@ -19,7 +20,7 @@ async function questlog(
   input?: string,
 ): Promise<{ stdout: string; stderr: string; code: number }> {
   const env = { ...process.env, QUESTLOG_URL: broker.url, QUESTLOG_KEY: ADMIN }
-  const child = run(process.execPath, [BIN, ...args], { env, timeout: 60_000 })
+  const child = run(process.execPath, ['--import', 'tsx', BIN, ...args], { env, timeout: 60_000 })
   if (input !== undefined) {
     child.child.stdin?.end(input)
   } else child.child.stdin?.end()
@@ -97,7 +98,10 @@ describe('questlog CLI', () => {
     const dumped = await questlog(['--json', 'dump', 'match.log', '-o', file])
     expect(JSON.parse(dumped.stdout)).toMatchObject({ events: 1201 })
     const restored = await questlog(['--json', 'restore', 'match.copy', '-i', file])
-    expect(JSON.parse(restored.stdout)).toEqual({ topic: 'match.copy', events: 1201 })
+    expect(JSON.parse(restored.stdout)).toEqual({ topic: 'match.copy', events: 1201, skipped: 0 })
+    // the same dump again adds nothing: every event id is already in the topic
+    const again = await questlog(['--json', 'restore', 'match.copy', '-i', file])
+    expect(JSON.parse(again.stdout)).toEqual({ topic: 'match.copy', events: 0, skipped: 1201 })
     const read = async (topic: string) => {
       const out: any[] = []
       for (let p = 0; p < 3; p++) {
@@ -142,11 +146,105 @@ describe('questlog CLI', () => {
     const missing = await questlog(['topics', 'describe', 'nope'])
     expect(missing.code).toBe(1)
     expect(missing.stderr).toMatch(/topic_not_found: topic 'nope' does not exist/)
-    const denied = await run(process.execPath, [BIN, 'topics', 'list'], {
+    const denied = await run(process.execPath, ['--import', 'tsx', BIN, 'topics', 'list'], {
       env: { ...process.env, QUESTLOG_URL: broker.url, QUESTLOG_KEY: '' },
     }).catch((e) => e)
     expect(denied.stderr).toMatch(/unauthorized/)
   })
+
+  it('never prints the key, and tells usage errors (2) from failures (1), as one line', async () => {
+    for (const args of [
+      ['--help'],
+      ['topics', '--help'],
+      ['nonsense'],
+      ['topics', 'create'],
+      ['keys', 'create', 'x'],
+      ['--json', 'replay', 't'],
+    ]) {
+      const r = await questlog(args)
+      expect(r.stdout + r.stderr).not.toContain(ADMIN)
+      expect(r.stdout + r.stderr).not.toContain(ADMIN.slice(16))
+      if (args.includes('--help')) {
+        expect(r.code).toBe(0)
+        if (args.length === 1) expect(r.stdout).toMatch(/default: QUESTLOG_KEY/)
+      } else {
+        expect(r.code, args.join(' ')).toBe(2)
+        expect(r.stderr.trim().split('\n')).toHaveLength(1)
+      }
+    }
+    const usage = await questlog(['--json', 'replay', 'match.log'])
+    expect(JSON.parse(usage.stderr)).toMatchObject({ error: { code: 'usage' } })
+    const failed = await questlog(['--json', 'topics', 'describe', 'nope'])
+    expect(failed.code).toBe(1)
+    expect(JSON.parse(failed.stderr)).toMatchObject({ error: { code: 'topic_not_found' } })
+    const unreachable = await run(process.execPath, ['--import', 'tsx', BIN, 'topics', 'list'], {
+      env: { ...process.env, QUESTLOG_URL: 'http://127.0.0.1:9', QUESTLOG_KEY: ADMIN },
+    }).catch((e) => e)
+    expect(unreachable.code).toBe(1)
+    expect(unreachable.stderr).toMatch(/cannot reach the broker/)
+    expect(unreachable.stderr).not.toContain(ADMIN)
+  }, 240_000)
+
+  it('administers subscriptions, dead letters, schemas, scheduled events and brokers', async () => {
+    const created = await api(
+      broker.url,
+      'POST',
+      '/v1/topics',
+      { name: 'ops.log' },
+      { authorization: `Bearer ${ADMIN}` },
+    )
+    expect(created.status).toBe(201)
+    await api(
+      broker.url,
+      'POST',
+      '/v1/subscriptions',
+      { name: 'ops', topic: 'ops.log', mode: 'queue' },
+      {
+        authorization: `Bearer ${ADMIN}`,
+      },
+    )
+    const listed = JSON.parse((await questlog(['--json', 'subscriptions', 'list'])).stdout)
+    expect(listed.map((s: { name: string }) => s.name)).toContain('ops')
+    expect(JSON.parse((await questlog(['--json', 'subscriptions', 'describe', 'ops'])).stdout)).toMatchObject(
+      {
+        name: 'ops',
+        mode: 'queue',
+      },
+    )
+    expect(JSON.parse((await questlog(['--json', 'subs', 'pause', 'ops'])).stdout)).toMatchObject({
+      paused: true,
+    })
+    expect((await questlog(['subs', 'resume', 'ops'])).stdout).toMatch(/resumed subscription ops/)
+    expect((await questlog(['subs', 'reset', 'ops', '--to', 'latest'])).code).toBe(0)
+    expect((await questlog(['subs', 'reset', 'ops'])).code).toBe(2) // --to is required
+    expect(JSON.parse((await questlog(['--json', 'dlq', 'list', 'ops'])).stdout)).toEqual([])
+    expect((await questlog(['dlq', 'redrive', 'ops'])).code).toBe(2)
+    expect(JSON.parse((await questlog(['--json', 'dlq', 'redrive', 'ops', '--all'])).stdout)).toEqual({
+      redriven: 0,
+    })
+    expect((await questlog(['subs', 'delete', 'ops'])).stdout).toMatch(/deleted subscription ops/)
+    expect((await questlog(['subs', 'describe', 'ops'])).code).toBe(1)
+
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'questlog-cli-'))
+    const schemaFile = path.join(dir, 'score.json')
+    await writeFile(schemaFile, JSON.stringify({ type: 'object' }))
+    expect(
+      JSON.parse((await questlog(['--json', 'schemas', 'register', 'ops.log', schemaFile])).stdout),
+    ).toMatchObject({
+      version: 1,
+    })
+    expect(JSON.parse((await questlog(['--json', 'schemas', 'list', 'ops.log'])).stdout)).toHaveLength(1)
+    const scheduled = JSON.parse(
+      (await questlog(['--json', 'scheduled', 'create', 'ops.log', '{"later":true}', '--in', '3600000']))
+        .stdout,
+    )
+    expect(
+      JSON.parse((await questlog(['--json', 'scheduled', 'list'])).stdout).map((e: { id: string }) => e.id),
+    ).toContain(scheduled.id)
+    expect((await questlog(['scheduled', 'cancel', scheduled.id])).code).toBe(0)
+    const brokers = JSON.parse((await questlog(['--json', 'brokers'])).stdout)
+    expect(brokers.length).toBeGreaterThan(0)
+  }, 240_000)
 
   it('replays with progress and runs a quick bench', async () => {
     const replay = JSON.parse(

@@ -11,7 +11,14 @@ declare module 'fastify' {
 }
 
 // probes and metrics stay reachable for load balancers and scrapers
-const PUBLIC = new Set(['/health', '/health/live', '/health/ready', '/metrics'])
+const PUBLIC = new Set([
+  '/health',
+  '/health/live',
+  '/health/ready',
+  '/metrics',
+  '/openapi.json',
+  '/asyncapi.json',
+])
 const AUDITED = /^\/(v1\/(topics|subscriptions|replays|keys|scheduled)|trpc)\b/
 
 function bearer(req: FastifyRequest, path: string): string | undefined {

@@ -18,6 +18,7 @@ import { redactUrl } from '../auth/query-credential'
 import { toQuestlogError } from '../errors'
 import type { Services } from '../services'
 import { registerWebSocket } from '../ws/ws-route'
+import { apiDocsRoutes } from './api-docs-routes'
 import { brokersRoutes } from './brokers-routes'
 import { cloudEventsRoute } from './cloudevents-route'
 import { eventsRoutes } from './events-routes'
@@ -99,6 +100,7 @@ export async function createHttpServer(s: Services): Promise<FastifyInstance> {
   streamRoute(app, s)
   cloudEventsRoute(app, s)
   healthRoutes(app, s)
+  apiDocsRoutes(app)
   brokersRoutes(app, s)
   subscriptionsRoutes(app, s)
   eventStatusRoute(app, s)

@@ -598,17 +598,17 @@ export class WsConnection {
       },
     )
     this.subs.set(f.sid, sub)
-    if (f.group === undefined) this.announce(f.sid, positions)
+    // a resume point before the first event (a group resumes from its committed positions instead)
+    if (f.group === undefined) this.announce(f.sid, positions, encodeCursor({ topicId: topic.id, positions }))
     await sub.start()
   }
 
-  private announce(sid: string, positions: Map<number, number>): void {
+  private announce(sid: string, positions: Map<number, number>, cursor?: string): void {
     this.send({
       op: 'subscribed',
       sid,
       positions: Object.fromEntries([...positions].map(([p, o]) => [String(p), String(o)])),
-      // a resume point before the first event (a group resumes from its committed positions instead)
-      ...(f.group === undefined ? { cursor: encodeCursor({ topicId: topic.id, positions }) } : {}),
+      ...(cursor === undefined ? {} : { cursor }),
     })
   }
 

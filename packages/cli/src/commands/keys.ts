@@ -1,11 +1,12 @@
 import type { Command } from 'commander'
 import { type Context, collect, int } from '../context'
+import { UsageError } from '../errors'
 import { table } from '../output'
 
 /** `publish,subscribe:game.*,chat.>` → one rule. */
 function rule(effect: 'allow' | 'deny', spec: string) {
   const i = spec.indexOf(':')
-  if (i < 1) throw new Error(`'${spec}' is not actions:topics (e.g. publish,subscribe:game.*)`)
+  if (i < 1) throw new UsageError(`'${spec}' is not actions:topics (e.g. publish,subscribe:game.*)`)
   return { effect, actions: spec.slice(0, i).split(','), topics: spec.slice(i + 1).split(',') }
 }
 
@@ -24,7 +25,7 @@ export function keysCommand(program: Command, ctx: () => Context): void {
         ...o.allow.map((s: string) => rule('allow', s)),
         ...o.deny.map((s: string) => rule('deny', s)),
       ]
-      if (rules.length === 0) throw new Error('give at least one --allow rule')
+      if (rules.length === 0) throw new UsageError('give at least one --allow rule')
       const body: Record<string, unknown> = { name, rules }
       if (o.expires) body.expiresAt = o.expires
       if (o.rate) body.rateEventsPerSec = o.rate

@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
 import { type Context, int } from '../context'
+import { UsageError } from '../errors'
 
 export function replayCommand(program: Command, ctx: () => Context): void {
   program
@@ -17,7 +18,8 @@ export function replayCommand(program: Command, ctx: () => Context): void {
     .option('--no-wait', 'return once the job is created')
     .action(async (topic: string, o) => {
       const c = ctx()
-      if (!o.toSubscription === !o.toTopic) throw new Error('give one of --to-subscription or --to-topic')
+      if (!o.toSubscription === !o.toTopic)
+        throw new UsageError('give one of --to-subscription or --to-topic')
       const spec: Record<string, unknown> = {
         topic,
         filter: { ...(o.type && { type: o.type }), ...(o.key && { key: o.key }) },

@@ -1,6 +1,7 @@
 import { createReadStream, createWriteStream } from 'node:fs'
 import { createInterface } from 'node:readline'
 import type { Writable } from 'node:stream'
+import { isQuestlogError } from '@questlog/protocol'
 import type { Command } from 'commander'
 import type { Context } from '../context'
 
@@ -25,6 +26,28 @@ function write(out: Writable, line: string): Promise<void> {
   })
 }
 
+interface PartitionInfo {
+  partition: number
+  earliest: string
+  next: string
+}
+
+/** Every stored event of a topic, a page at a time, partition by partition in offset order. */
+async function* pages(c: Context, topic: string, partitions: PartitionInfo[]): AsyncGenerator<Envelope[]> {
+  for (const p of partitions) {
+    let from = p.earliest
+    while (BigInt(from) < BigInt(p.next)) {
+      const page = await c.http.call(
+        'GET',
+        `/v1/topics/${encodeURIComponent(topic)}/events?partition=${p.partition}&from=${from}&limit=1000`,
+      )
+      if (page.events.length === 0) break
+      yield page.events as Envelope[]
+      from = page.next
+    }
+  }
+}
+
 export function dumpCommands(program: Command, ctx: () => Context): void {
   program
     .command('dump <topic>')
@@ -39,19 +62,10 @@ export function dumpCommands(program: Command, ctx: () => Context): void {
       )
       const out: Writable = o.out ? createWriteStream(o.out) : process.stdout
       let done = 0
-      for (const p of t.partitionInfo as Array<{ partition: number; earliest: string; next: string }>) {
-        let from = p.earliest
-        while (Number(from) < Number(p.next)) {
-          const page = await c.http.call(
-            'GET',
-            `/v1/topics/${encodeURIComponent(topic)}/events?partition=${p.partition}&from=${from}&limit=1000`,
-          )
-          if (page.events.length === 0) break
-          for (const e of page.events) await write(out, `${JSON.stringify(e)}\n`)
-          done += page.events.length
-          from = page.next
-          c.out.progress(done, total, `dumped ${topic}`)
-        }
+      for await (const page of pages(c, topic, t.partitionInfo)) {
+        for (const e of page) await write(out, `${JSON.stringify(e)}\n`)
+        done += page.length
+        c.out.progress(done, total, `dumped ${topic}`)
       }
       if (o.out) await new Promise((r) => (out as ReturnType<typeof createWriteStream>).end(r))
       c.out.endProgress()
@@ -76,10 +90,31 @@ export function dumpCommands(program: Command, ctx: () => Context): void {
         if (line.trim()) envelopes.push(JSON.parse(line) as Envelope)
       }
       const partitions = envelopes.reduce((n, e) => Math.max(n, e.partition + 1), 1)
-      const existing = await c.http.call('GET', `/v1/topics/${encodeURIComponent(topic)}`).catch(() => null)
+      const existing = await c.http
+        .call('GET', `/v1/topics/${encodeURIComponent(topic)}`)
+        .catch((e: unknown) => {
+          if (isQuestlogError(e) && e.code === 'topic_not_found') return null
+          throw e
+        })
       if (!existing) await c.http.call('POST', '/v1/topics', { name: topic, partitions })
+      // an event whose id the topic already holds is not sent again: a second restore of the same
+      // dump, or one after an interrupted restore, adds only what is missing
+      const stored = new Set<string>()
+      if (existing)
+        for await (const page of pages(c, topic, existing.partitionInfo))
+          for (const e of page) stored.add(e.id)
       const byPartition = new Map<number, Envelope[]>()
-      for (const e of envelopes) byPartition.set(e.partition, [...(byPartition.get(e.partition) ?? []), e])
+      let skipped = 0
+      for (const e of envelopes) {
+        if (stored.has(e.id)) {
+          skipped++
+          continue
+        }
+        stored.add(e.id)
+        const list = byPartition.get(e.partition)
+        if (list) list.push(e)
+        else byPartition.set(e.partition, [e])
+      }
       let done = 0
       for (const [partition, list] of byPartition) {
         list.sort((a, b) => Number(a.offset) - Number(b.offset))
@@ -97,10 +132,14 @@ export function dumpCommands(program: Command, ctx: () => Context): void {
           }))
           await c.http.call('POST', `/v1/topics/${encodeURIComponent(topic)}/events`, { events })
           done += events.length
-          c.out.progress(done, envelopes.length, `restored into ${topic}`)
+          c.out.progress(done, envelopes.length - skipped, `restored into ${topic}`)
         }
       }
       c.out.endProgress()
-      c.out.result({ topic, events: done }, () => `restored ${done} event(s) into ${topic}`)
+      c.out.result(
+        { topic, events: done, skipped },
+        () =>
+          `restored ${done} event(s) into ${topic}${skipped > 0 ? `; ${skipped} already there, skipped` : ''}`,
+      )
     })
 }

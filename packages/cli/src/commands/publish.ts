@@ -1,13 +1,14 @@
 import { createInterface } from 'node:readline'
 import type { Command } from 'commander'
 import { type Context, collect } from '../context'
+import { UsageError } from '../errors'
 
 function headers(pairs: string[]): Record<string, string> | undefined {
   if (pairs.length === 0) return undefined
   return Object.fromEntries(
     pairs.map((p) => {
       const i = p.indexOf('=')
-      if (i < 1) throw new Error(`header '${p}' is not name=value`)
+      if (i < 1) throw new UsageError(`header '${p}' is not name=value`)
       return [p.slice(0, i), p.slice(i + 1)]
     }),
   )

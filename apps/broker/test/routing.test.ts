@@ -23,7 +23,7 @@ function client(brokers: BrokerProcess[], o: Parameters<typeof createClient>[0][
 type Open = Extract<Status, { state: 'open' }>
 
 /** The client's status once it is open on `broker`. */
-async function onBroker(c: QuestlogClient, broker: BrokerProcess, ms = 15_000): Promise<Open> {
+async function onBroker(c: QuestlogClient, broker: BrokerProcess, ms = 30_000): Promise<Open> {
   return waitFor(`on broker ${broker.port}`, ms, async () => {
     const s = c.currentStatus()
     return s.state === 'open' && s.broker === broker.id ? s : undefined

@@ -38,3 +38,17 @@ export function formatTime(iso: string | number): string {
   const d = new Date(iso)
   return `${d.toLocaleDateString('en-CA')} ${d.toLocaleTimeString('en-GB')}.${String(d.getMilliseconds()).padStart(3, '0')}`
 }
+
+/** Events a second: "—" until there are two samples to tell it from. */
+export function formatRate(perSecond: number | null | undefined): string {
+  if (perSecond === null || perSecond === undefined) return '—'
+  const digits = perSecond > 0 && perSecond < 10 ? 1 : 0
+  return `${perSecond.toLocaleString('en-US', { maximumFractionDigits: digits })}/s`
+}
+
+/** Lag in seconds as an operator reads it: "0 s", "12 s", "3 min 5 s". */
+export function formatLagSeconds(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined) return '—'
+  if (seconds < 1) return seconds === 0 ? '0 s' : '< 1 s'
+  return formatDuration(Math.round(seconds) * 1000)
+}

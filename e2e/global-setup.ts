@@ -12,7 +12,7 @@ import {
   freePort,
   startEmbeddedPostgres,
 } from '@questlog/broker'
-import { ADMIN_KEY, BROKER_URL_VAR, CONSOLE_URL_VAR } from './stack-env'
+import { ADMIN_KEY, BROKER_URL_VAR, CONSOLE_URL_VAR, DATABASE_URL_VAR } from './stack-env'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const consoleDir = path.resolve(here, '../apps/console')
@@ -55,6 +55,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     await waitForHttp(`${consoleUrl}/login`, consoleProcess)
     process.env[BROKER_URL_VAR] = broker.url
     process.env[CONSOLE_URL_VAR] = consoleUrl
+    process.env[DATABASE_URL_VAR] = db.url
     return teardown
   } catch (e) {
     await teardown()

@@ -1,6 +1,8 @@
 /** Where global setup tells the tests (in other processes) the stack it started. */
 export const BROKER_URL_VAR = 'QUESTLOG_E2E_BROKER_URL'
 export const CONSOLE_URL_VAR = 'QUESTLOG_E2E_CONSOLE_URL'
+/** The stack's PostgreSQL: a suite that needs a cluster of its own makes a database there. */
+export const DATABASE_URL_VAR = 'QUESTLOG_E2E_DATABASE_URL'
 
 /**
  * The administrator key global setup gives the broker (`adminKey`): tests use it for setup over

@@ -22,6 +22,7 @@ test('a subscription created in the console shows its lag rise with 1,000 events
     .subscriptions
 
   await page.goto(`${consoleUrl}/subscriptions`)
+  await page.getByLabel('Search').fill(id)
   await expect(page.locator(`tr[data-subscription="${taken}"]`)).toContainText('stream')
   await page.getByRole('button', { name: 'New subscription' }).click()
 
@@ -98,6 +99,7 @@ test('a subscription created in the console shows its lag rise with 1,000 events
   expect(await num(overview, 'data-max-lag-total')).toBeGreaterThanOrEqual(1000)
 
   await page.goto(`${consoleUrl}/subscriptions`)
+  await page.getByLabel('Search').fill(name)
   const row = page.locator(`tr[data-subscription="${name}"]`)
   await expect(row.locator('td').nth(2)).toHaveText('stream')
   await expect(row.locator('td').nth(4)).toHaveText('0')

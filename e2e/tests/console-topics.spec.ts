@@ -65,19 +65,19 @@ test('a topic created and fed through the console shows its events, and HTTP pub
   await expect(page.getByTestId('topic-events')).toContainText('2')
   await saveScreenshot(page, info, 'topic', 'console-topic.png')
 
-  // the browser's filters: by key, by type, by partition + offset
-  await page.getByRole('button', { name: 'Key', exact: true }).click()
+  // the browser's filters: by key, by type, by time, by partition + offset
   await page.locator('#browse-key').fill('player-9')
   await page.getByRole('button', { name: 'Show' }).click()
   await expect(events).toHaveCount(1)
   await expect(events.first()).toHaveAttribute('data-type', 'order.shipped')
 
-  await page.getByRole('button', { name: 'Type', exact: true }).click()
+  await page.locator('#browse-key').fill('')
   await page.locator('#browse-type').fill('order.placed')
   await page.getByRole('button', { name: 'Show' }).click()
   await expect(events).toHaveCount(1)
   await expect(events.first()).toHaveAttribute('data-type', 'order.placed')
 
+  await page.locator('#browse-type').fill('')
   await page.getByRole('button', { name: 'Time', exact: true }).click()
   await page.locator('#browse-since').fill('1h')
   await page.getByRole('button', { name: 'Show' }).click()
@@ -87,7 +87,7 @@ test('a topic created and fed through the console shows its events, and HTTP pub
   await expect(page.getByTestId('no-events')).toBeVisible()
   await expect(events).toHaveCount(0)
 
-  await page.getByRole('button', { name: 'Partition + offset' }).click()
+  await page.getByRole('button', { name: 'Offset', exact: true }).click()
   await page.locator('#browse-partition').selectOption(String(published.body.partition))
   await page.locator('#browse-from').fill(published.body.offset)
   await page.getByRole('button', { name: 'Show' }).click()
@@ -95,6 +95,7 @@ test('a topic created and fed through the console shows its events, and HTTP pub
   await expect(events.first()).toHaveAttribute('data-offset', published.body.offset)
 
   await page.goto(`${consoleUrl}/topics`)
+  await page.getByLabel('Search').fill(name)
   const row = page.locator(`tr[data-topic="${name}"]`)
   await expect(row).toBeVisible()
   await expect(row.locator('td').nth(2)).toHaveText('2')

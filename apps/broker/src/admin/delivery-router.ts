@@ -8,6 +8,7 @@ import {
 import { z } from 'zod'
 import { requireNewSubscription, requireReplay } from '../auth/consumer-access'
 import { deadLetterViews, reportView, subscriptionView } from '../delivery/views'
+import { subscriptionPage, subscriptionPageSchema } from './list-pages'
 import { procedure, router } from './trpc'
 
 const byName = z.object({ name: subscriptionNameSchema })
@@ -18,6 +19,8 @@ export const subscriptionsRouter = router({
     const subs = await ctx.s.delivery.subs.list()
     return Promise.all(subs.map(async (s) => reportView(await ctx.s.delivery.report(s.name))))
   }),
+  /** One page of the subscription list, with the lag the stats collector stored last, in one query. */
+  page: procedure.input(subscriptionPageSchema).query(({ ctx, input }) => subscriptionPage(ctx.s.sql, input)),
   get: procedure
     .input(byName)
     .query(async ({ ctx, input }) => reportView(await ctx.s.delivery.report(input.name))),

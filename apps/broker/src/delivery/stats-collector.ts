@@ -152,12 +152,20 @@ export class SubscriptionStats {
   ) {
     const behind = partitions.filter((p) => p.lag > 0)
     if (behind.length === 0) return 0
-    const rows = await this.sql`
-      SELECT min(e.time) AS oldest FROM ql_events e JOIN ql_topics t ON t.id = e.topic_id
-      JOIN unnest(${behind.map((p) => p.topic)}::text[], ${behind.map((p) => p.partition)}::int[],
-                  ${behind.map((p) => p.position)}::bigint[]) AS u(topic, p, o)
-        ON t.name = u.topic AND e.partition = u.p AND e."offset" = u.o`
-    const oldest = rows[0]?.oldest
-    return oldest ? Math.max(0, (Date.now() - new Date(oldest as string).getTime()) / 1000) : 0
+    // one read per topic, naming its id: a join over every topic's log would lock all of them
+    const topics = [...new Set(behind.map((p) => p.topic))]
+    const ids = await this.sql`SELECT id, name FROM ql_topics WHERE name = ANY(${topics}::text[])`
+    let oldestMs = Number.POSITIVE_INFINITY
+    for (const t of ids) {
+      const mine = behind.filter((p) => p.topic === t.name)
+      const rows = await this.sql`
+        SELECT (extract(epoch FROM min(e.time)) * 1000)::float8 AS oldest FROM ql_events e
+        JOIN unnest(${mine.map((p) => p.partition)}::int[], ${mine.map((p) => p.position)}::bigint[]) AS u(p, o)
+          ON e.partition = u.p AND e."offset" = u.o
+        WHERE e.topic_id = ${t.id as number}`
+      const at = rows[0]?.oldest
+      if (at !== null && at !== undefined) oldestMs = Math.min(oldestMs, Number(at))
+    }
+    return Number.isFinite(oldestMs) ? Math.max(0, (Date.now() - oldestMs) / 1000) : 0
   }
 }

@@ -431,11 +431,16 @@ export async function highWatermarks(sql: Sql, topicId: number): Promise<Map<num
   return new Map(rows.map((r) => [Number(r.partition), Number(r.next_offset)]))
 }
 
-/** Lowest stored offset of every partition; a partition with nothing stored gets its high watermark. */
+/**
+ * Lowest stored offset of every partition; a partition with nothing stored gets its high watermark.
+ * The log is named by the topic's id itself, not through the partitions' column, so the planner
+ * reads (and locks) that topic's tables only: with a thousand topics, a read of all of them runs
+ * out of lock slots ("out of shared memory").
+ */
 export async function lowWatermarks(sql: Sql, topicId: number): Promise<Map<number, number>> {
   const rows = await sql`
     SELECT p.partition, p.next_offset,
-           (SELECT e."offset" FROM ql_events e WHERE e.topic_id = p.topic_id AND e.partition = p.partition
+           (SELECT e."offset" FROM ql_events e WHERE e.topic_id = ${topicId} AND e.partition = p.partition
             ORDER BY e."offset" LIMIT 1) AS first
     FROM ql_partitions p WHERE p.topic_id = ${topicId}`
   return new Map(
@@ -452,7 +457,7 @@ export async function offsetsForTime(
   const at = new Date(timeMs)
   const rows = await sql`
     SELECT p.partition, p.next_offset,
-           (SELECT e."offset" FROM ql_events e WHERE e.topic_id = p.topic_id AND e.partition = p.partition
+           (SELECT e."offset" FROM ql_events e WHERE e.topic_id = ${topicId} AND e.partition = p.partition
               AND e.time >= ${at.toISOString()}::timestamptz ORDER BY e."offset" LIMIT 1) AS first
     FROM ql_partitions p WHERE p.topic_id = ${topicId}`
   return new Map(
@@ -472,5 +477,58 @@ export async function readAt(
     FROM ql_events e
     WHERE e.topic_id = ${topicId} AND e.partition = ${partition} AND e."offset" = ANY(${offsets}::bigint[])
     ORDER BY e."offset"`
+  return decoded(sql, topicId, rows.map(rowToStored))
+}
+
+export interface NewestFilter {
+  /** Per partition: read offsets below this one, down to `floor`. */
+  before: Map<number, number>
+  /** Per partition: the lowest offset this read may look at (its window's start). */
+  floor: Map<number, number>
+  /** Payload bytes that must appear in the event (a plain, case-sensitive substring). */
+  contains?: string | undefined
+  /** A JSON field (its path, one key per step) and the text its value must equal. */
+  field?: { path: string[]; equals: string } | undefined
+  key?: string | undefined
+  typeRegex?: string | undefined
+  limit: number
+}
+
+/**
+ * The newest events below a position per partition, newest first by time over the partitions.
+ * Each partition looks only at its window [floor, before), by its offset index, so a search
+ * for a rare value costs the window's rows, not the topic's; payload filters run in the
+ * database. Encrypted payloads are never matched by payload filters (their bytes are sealed).
+ */
+export async function readNewestEvents(sql: Sql, topicId: number, f: NewestFilter): Promise<StoredEvent[]> {
+  const parts = [...f.before.keys()]
+  const befores = parts.map((p) => f.before.get(p)!)
+  const floors = parts.map((p) => f.floor.get(p) ?? 0)
+  const key = f.key === undefined ? sql`` : sql`AND e.key = ${f.key}`
+  const type = f.typeRegex === undefined ? sql`` : sql`AND e.type ~ ${f.typeRegex}`
+  const contains =
+    f.contains === undefined
+      ? sql``
+      : sql`AND e.enc_key IS NULL AND position(convert_to(${f.contains}, 'UTF8') IN e.data) > 0`
+  // only JSON payloads are parsed, and only ones that are valid JSON text: a stored event of
+  // another content type, or bytes the broker kept as sent, fails nobody's search
+  const field =
+    f.field === undefined
+      ? sql``
+      : sql`AND e.enc_key IS NULL AND e.content_type LIKE 'application/json%'
+            AND ql_try_jsonb(e.data) #>> ${f.field.path}::text[] = ${f.field.equals}`
+  const rows = await sql`
+    SELECT e.*
+    FROM unnest(${parts}::int[], ${befores}::bigint[], ${floors}::bigint[]) AS c(p, b, f)
+    CROSS JOIN LATERAL (
+      SELECT ${sql.unsafe(COLUMNS)}
+      FROM ql_events e
+      WHERE e.topic_id = ${topicId} AND e.partition = c.p AND e."offset" < c.b AND e."offset" >= c.f
+        ${key} ${type} ${contains} ${field}
+      ORDER BY e."offset" DESC
+      LIMIT ${f.limit}
+    ) e
+    ORDER BY e.time_ms DESC, e.partition, e."offset" DESC
+    LIMIT ${f.limit}`
   return decoded(sql, topicId, rows.map(rowToStored))
 }

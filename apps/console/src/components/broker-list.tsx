@@ -1,11 +1,74 @@
 'use client'
 
 import { useQuery } from '@tanstack/react-query'
-import { formatBytes, formatDuration } from '@/lib/format'
+import { formatBytes, formatDuration, formatTime } from '@/lib/format'
 import { trpc } from '@/lib/trpc'
 import { ErrorNote, Loading, PageHeader } from './states'
 
-/** The broker node this console talks to, live from its health report. */
+/** Every broker of the cluster from the registry, with its last heartbeat's health. */
+function ClusterTable({ self }: { self: string | undefined }) {
+  const brokers = useQuery({
+    queryKey: ['brokers'],
+    queryFn: () => trpc.brokers.query(),
+    refetchInterval: 2000,
+  })
+  if (brokers.error) return <ErrorNote error={brokers.error} title="The cluster's brokers cannot load." />
+  if (!brokers.data) return <Loading what="the cluster's brokers" />
+  return (
+    <section className="panel" aria-labelledby="cluster-heading">
+      <h2 id="cluster-heading">Cluster</h2>
+      <div className="table-scroll">
+        <table data-testid="cluster-table">
+          <thead>
+            <tr>
+              <th>Broker</th>
+              <th>URL</th>
+              <th>State</th>
+              <th>Health</th>
+              <th className="num">Load</th>
+              <th className="num">Event-loop delay</th>
+              <th className="num">Database latency</th>
+              <th className="num">Connections</th>
+              <th>Started</th>
+              <th>Last heartbeat</th>
+            </tr>
+          </thead>
+          <tbody>
+            {brokers.data.map((b) => (
+              <tr key={b.id} data-broker={b.id} data-state={b.state}>
+                <td className="mono wrap">
+                  {b.id}
+                  {b.id === self && <span className="muted"> (this console's)</span>}
+                </td>
+                <td className="mono wrap">{b.url}</td>
+                <td>
+                  <span
+                    className={`badge ${b.state === 'live' ? 'ok' : b.state === 'stopped' ? 'degraded' : 'down'}`}
+                  >
+                    {b.state}
+                  </span>
+                </td>
+                <td>
+                  <span className={`badge ${b.health.status}`}>{b.health.status}</span>
+                </td>
+                <td className="num">{b.health.load}</td>
+                <td className="num">{b.health.lag_ms} ms</td>
+                <td className="num">
+                  {b.health.db_latency_ms === null ? 'no answer' : `${b.health.db_latency_ms} ms`}
+                </td>
+                <td className="num">{b.health.connections}</td>
+                <td className="nowrap">{formatTime(b.startedAt)}</td>
+                <td className="nowrap">{formatTime(b.lastSeenAt)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  )
+}
+
+/** The brokers of the cluster, and the one this console talks to in detail, live from its health report. */
 export function BrokerList() {
   const health = useQuery({
     queryKey: ['health'],
@@ -16,6 +79,7 @@ export function BrokerList() {
   return (
     <>
       <PageHeader title="Brokers" />
+      {h && !health.error && <ClusterTable self={h.brokerId} />}
       {health.error && (
         <ErrorNote
           error={health.error}
@@ -25,44 +89,43 @@ export function BrokerList() {
       {health.isPending && <Loading what="the broker's health" />}
       {h && (
         <>
-          <table data-testid="brokers-table">
-            <thead>
-              <tr>
-                <th>Broker</th>
-                <th>Status</th>
-                <th>Version</th>
-                <th className="num">Uptime</th>
-                <th className="num">Load (1, 5, 15 min)</th>
-                <th className="num">Event-loop delay</th>
-                <th className="num">Database latency</th>
-                <th className="num">Disk free</th>
-                <th className="num">Open streams</th>
-                <th className="num">Memory</th>
-              </tr>
-            </thead>
-            <tbody>
-              <tr>
-                <td className="mono">{h.brokerId}</td>
-                <td>
-                  <span className={`badge ${h.status}`} data-testid="broker-status">
-                    {h.status}
-                  </span>
-                </td>
-                <td>{h.version}</td>
-                <td className="num">{formatDuration(h.uptime * 1000)}</td>
-                <td className="num">{h.load.join(', ')}</td>
-                <td className="num">{h.lag_ms} ms</td>
-                <td className="num">{h.db_latency_ms === null ? 'no answer' : `${h.db_latency_ms} ms`}</td>
-                <td className="num">{h.disk_free_pct === null ? '—' : `${h.disk_free_pct} %`}</td>
-                <td className="num">{h.open_streams}</td>
-                <td className="num">{formatBytes(h.memory_rss_bytes)}</td>
-              </tr>
-            </tbody>
-          </table>
-          <p className="muted">
-            This broker reports on itself; other brokers sharing its database will be listed here once brokers
-            register their heartbeats.
-          </p>
+          <h2>This console's broker</h2>
+          <div className="table-scroll">
+            <table data-testid="brokers-table">
+              <thead>
+                <tr>
+                  <th>Broker</th>
+                  <th>Status</th>
+                  <th>Version</th>
+                  <th className="num">Uptime</th>
+                  <th className="num">Load (1, 5, 15 min)</th>
+                  <th className="num">Event-loop delay</th>
+                  <th className="num">Database latency</th>
+                  <th className="num">Disk free</th>
+                  <th className="num">Open streams</th>
+                  <th className="num">Memory</th>
+                </tr>
+              </thead>
+              <tbody>
+                <tr>
+                  <td className="mono">{h.brokerId}</td>
+                  <td>
+                    <span className={`badge ${h.status}`} data-testid="broker-status">
+                      {h.status}
+                    </span>
+                  </td>
+                  <td>{h.version}</td>
+                  <td className="num">{formatDuration(h.uptime * 1000)}</td>
+                  <td className="num">{h.load.join(', ')}</td>
+                  <td className="num">{h.lag_ms} ms</td>
+                  <td className="num">{h.db_latency_ms === null ? 'no answer' : `${h.db_latency_ms} ms`}</td>
+                  <td className="num">{h.disk_free_pct === null ? '—' : `${h.disk_free_pct} %`}</td>
+                  <td className="num">{h.open_streams}</td>
+                  <td className="num">{formatBytes(h.memory_rss_bytes)}</td>
+                </tr>
+              </tbody>
+            </table>
+          </div>
           <section className="panel">
             <h2>Health report</h2>
             <pre className="json" data-testid="health-json">

@@ -34,7 +34,28 @@ export function formatNumber(n: number | null | undefined): string {
   return n === null || n === undefined ? '—' : n.toLocaleString('en-US')
 }
 
+/** The browser's time zone as a short label ("UTC", "GMT+1"). */
+export function zoneLabel(d: Date = new Date()): string {
+  const parts = new Intl.DateTimeFormat('en-GB', { timeZoneName: 'short' }).formatToParts(d)
+  return parts.find((p) => p.type === 'timeZoneName')?.value ?? ''
+}
+
+/** A date and time with milliseconds, labelled with its zone: at 3 a.m. nobody should guess which. */
 export function formatTime(iso: string | number): string {
   const d = new Date(iso)
-  return `${d.toLocaleDateString('en-CA')} ${d.toLocaleTimeString('en-GB')}.${String(d.getMilliseconds()).padStart(3, '0')}`
+  return `${d.toLocaleDateString('en-CA')} ${d.toLocaleTimeString('en-GB')}.${String(d.getMilliseconds()).padStart(3, '0')} ${zoneLabel(d)}`
+}
+
+/** Events a second: "—" until there are two samples to tell it from. */
+export function formatRate(perSecond: number | null | undefined): string {
+  if (perSecond === null || perSecond === undefined) return '—'
+  const digits = perSecond > 0 && perSecond < 10 ? 1 : 0
+  return `${perSecond.toLocaleString('en-US', { maximumFractionDigits: digits })}/s`
+}
+
+/** Lag in seconds as an operator reads it: "0 s", "12 s", "3 min 5 s". */
+export function formatLagSeconds(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined) return '—'
+  if (seconds < 1) return seconds === 0 ? '0 s' : '< 1 s'
+  return formatDuration(Math.round(seconds) * 1000)
 }

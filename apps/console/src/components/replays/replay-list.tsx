@@ -114,7 +114,7 @@ function JobRow({ job: j, onCancel }: { job: Job; onCancel(): void }) {
       : `topic ${j.spec.target.topic}`
   return (
     <tr data-replay={j.id} data-status={j.status}>
-      <td title={formatTime(j.createdAt)}>{new Date(j.createdAt).toLocaleTimeString('en-GB')}</td>
+      <td className="nowrap">{formatTime(j.createdAt)}</td>
       <td className="mono">{j.topic}</td>
       <td>{describeRange(j)}</td>
       <td>{target}</td>

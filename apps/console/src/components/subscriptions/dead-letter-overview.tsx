@@ -9,11 +9,12 @@ import { trpc } from '@/lib/trpc'
 /** Which subscriptions hold dead letters; each links to its page, where they are browsed and redriven. */
 export function DeadLetterOverview() {
   const subs = useQuery({
-    queryKey: ['subscriptions.list'],
-    queryFn: () => trpc.subscriptions.list.query(),
+    queryKey: ['subscriptions.page', 'dead-letters'],
+    queryFn: () =>
+      trpc.subscriptions.page.query({ state: 'dead-letters', sort: 'deadLetters', desc: true, limit: 200 }),
     refetchInterval: 2000,
   })
-  const withLetters = (subs.data ?? []).filter((s) => s.deadLetters > 0)
+  const withLetters = subs.data?.rows ?? []
   return (
     <>
       <PageHeader title="Dead letters" />

@@ -61,7 +61,7 @@ export function SubscriptionPage({ name }: { name: string }) {
       return
     try {
       await trpc.subscriptions.delete.mutate({ name })
-      await qc.invalidateQueries({ queryKey: ['subscriptions.list'] })
+      await qc.invalidateQueries({ queryKey: ['subscriptions.page'] })
       router.push('/subscriptions')
     } catch (e) {
       window.alert(describeError(e))

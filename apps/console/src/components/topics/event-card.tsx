@@ -1,12 +1,11 @@
 import type { Envelope } from '@questlog/protocol'
+import { useState } from 'react'
 import { formatTime } from '@/lib/format'
+import { hexView, payloadBytes, payloadText } from './payload'
 
-function payloadText(e: Envelope): string {
-  if (e.dataBase64 !== undefined) return `(${e.contentType}, base64)\n${e.dataBase64}`
-  return JSON.stringify(e.data, null, 2) ?? 'null'
-}
-
+/** One event whole: its fields, headers and payload, as text or as bytes. */
 export function EventCard({ event }: { event: Envelope }) {
+  const [hex, setHex] = useState(false)
   const headers = Object.entries(event.headers)
   return (
     <article
@@ -15,6 +14,7 @@ export function EventCard({ event }: { event: Envelope }) {
       data-partition={event.partition}
       data-offset={event.offset}
       data-type={event.type}
+      data-time={event.time}
     >
       <div className="meta">
         <span>
@@ -31,6 +31,9 @@ export function EventCard({ event }: { event: Envelope }) {
         </span>
         <span>{formatTime(event.time)}</span>
         <span className="mono">{event.id}</span>
+        <button type="button" className="link" aria-pressed={hex} onClick={() => setHex(!hex)}>
+          Hex
+        </button>
       </div>
       {headers.length > 0 && (
         <div className="headers" data-testid="event-headers">
@@ -41,7 +44,7 @@ export function EventCard({ event }: { event: Envelope }) {
           ))}
         </div>
       )}
-      <pre data-testid="event-payload">{payloadText(event)}</pre>
+      <pre data-testid="event-payload">{hex ? hexView(payloadBytes(event)) : payloadText(event)}</pre>
     </article>
   )
 }

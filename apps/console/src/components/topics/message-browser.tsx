@@ -1,79 +1,142 @@
 'use client'
 
+import type { Envelope } from '@questlog/protocol'
 import { type FormEvent, useState } from 'react'
 import { ErrorNote, Loading } from '@/components/states'
 import { EventCard } from './event-card'
-import { type FeedQuery, useMessageFeed } from './use-message-feed'
+import { EventTable } from './event-table'
+import { type FeedQuery, type Start, useMessageFeed } from './use-message-feed'
 
-const MODES = [
-  { value: 'offset', label: 'Partition + offset' },
+const STARTS = [
+  { value: 'newest', label: 'Newest' },
+  { value: 'earliest', label: 'Earliest' },
+  { value: 'offset', label: 'Offset' },
   { value: 'time', label: 'Time' },
-  { value: 'key', label: 'Key' },
-  { value: 'type', label: 'Type' },
 ] as const
 
-type Mode = (typeof MODES)[number]['value']
+type StartAt = (typeof STARTS)[number]['value']
 
 interface Draft {
   partition: string
-  from: string
+  offset: string
   since: string
-  until: string
   key: string
   type: string
+  contains: string
+  path: string
+  equals: string
 }
 
-const START: Draft = { partition: '', from: 'earliest', since: '15m', until: '', key: '', type: '' }
+const BLANK: Draft = {
+  partition: '',
+  offset: '0',
+  since: '15m',
+  key: '',
+  type: '',
+  contains: '',
+  path: '',
+  equals: '',
+}
 
-function toQuery(mode: Mode, d: Draft): FeedQuery {
-  const q: FeedQuery = {}
+function toQuery(at: StartAt, d: Draft): FeedQuery {
+  const search = d.contains.trim() !== '' || d.path.trim() !== ''
+  // a payload search reads newest first: the broker looks a window at a time from the end
+  const start: Start =
+    search || at === 'newest'
+      ? { at: 'newest' }
+      : at === 'earliest'
+        ? { at: 'earliest' }
+        : at === 'offset'
+          ? { at: 'offset', offset: d.offset.trim() || '0' }
+          : { at: 'time', since: d.since.trim() || '15m' }
+  const q: FeedQuery = { start }
   if (d.partition !== '') q.partition = Number(d.partition)
-  if (mode === 'offset' && d.from.trim()) q.from = d.from.trim()
-  if (mode === 'time') {
-    if (d.since.trim()) q.since = d.since.trim()
-    if (d.until.trim()) q.until = d.until.trim()
-  }
-  if (mode === 'key' && d.key.trim()) q.key = d.key.trim()
-  if (mode === 'type' && d.type.trim()) q.type = d.type.trim()
+  if (d.key.trim()) q.key = d.key.trim()
+  if (d.type.trim()) q.type = d.type.trim()
+  if (d.contains.trim()) q.contains = d.contains.trim()
+  if (d.path.trim()) q.field = { path: d.path.trim(), equals: d.equals }
   return q
 }
 
-/** Browse a topic's events by offset, time, key or type, and follow new ones live. */
+function exportLines(events: Envelope[], topic: string): void {
+  const blob = new Blob([events.map((e) => JSON.stringify(e)).join('\n') + '\n'], {
+    type: 'application/x-ndjson',
+  })
+  const url = URL.createObjectURL(blob)
+  const a = document.createElement('a')
+  a.href = url
+  a.download = `${topic}.jsonl`
+  a.click()
+  setTimeout(() => URL.revokeObjectURL(url), 1000)
+}
+
+/**
+ * A topic's events, newest first by default (as Kafka consoles show them), followed live from the
+ * newest; the operator jumps to the earliest, an offset or a time, and searches payloads, which
+ * the broker does without sending the topic to the page.
+ */
 export function MessageBrowser({ topic, partitions }: { topic: string; partitions: number }) {
-  const [mode, setMode] = useState<Mode>('offset')
-  const [draft, setDraft] = useState<Draft>(START)
-  const [query, setQuery] = useState<FeedQuery>(toQuery('offset', START))
+  const [at, setAt] = useState<StartAt>('newest')
+  const [draft, setDraft] = useState<Draft>(BLANK)
+  const [query, setQuery] = useState<FeedQuery>(toQuery('newest', BLANK))
   const [follow, setFollow] = useState(true)
+  const [view, setView] = useState<'table' | 'cards'>('cards')
+  const [copied, setCopied] = useState(false)
   const feed = useMessageFeed(topic, query, follow)
   const set = (k: keyof Draft) => (e: { target: { value: string } }) =>
     setDraft({ ...draft, [k]: e.target.value })
+  const newest = query.start.at === 'newest'
 
   function apply(e: FormEvent) {
     e.preventDefault()
-    setQuery(toQuery(mode, draft))
+    setQuery(toQuery(at, draft))
+  }
+
+  function jump(to: StartAt) {
+    setAt(to)
+    // live means the newest events: reading from the earliest, an offset or a time stays put
+    if (to !== 'newest') setFollow(false)
+    // newest and earliest need nothing more: they read at once
+    if (to === 'newest' || to === 'earliest') setQuery(toQuery(to, { ...draft, contains: '', path: '' }))
+    if (to !== 'newest' || draft.contains || draft.path) setDraft({ ...draft, contains: '', path: '' })
   }
 
   return (
     <section className="panel" aria-label="Messages">
-      <div className="page-header" style={{ marginBottom: 10 }}>
-        <h2 style={{ margin: 0 }}>Messages</h2>
-        <label>
-          <input type="checkbox" checked={follow} onChange={(e) => setFollow(e.target.checked)} /> Follow live
-          {follow && <span className="live-dot" style={{ marginLeft: 8 }} aria-hidden="true" />}
-        </label>
+      <div className="page-header compact">
+        <h2>Messages</h2>
+        <div className="actions">
+          <label>
+            <input
+              type="checkbox"
+              checked={follow}
+              onChange={(e) => {
+                setFollow(e.target.checked)
+                if (e.target.checked && at !== 'newest') jump('newest')
+              }}
+            />{' '}
+            Follow live
+            {follow && <span className="live-dot" aria-hidden="true" />}
+          </label>
+          <fieldset className="segmented">
+            <legend className="visually-hidden">View</legend>
+            <button type="button" aria-pressed={view === 'cards'} onClick={() => setView('cards')}>
+              Cards
+            </button>
+            <button type="button" aria-pressed={view === 'table'} onClick={() => setView('table')}>
+              Table
+            </button>
+          </fieldset>
+        </div>
       </div>
-      <div className="segmented" style={{ marginBottom: 10 }}>
-        {MODES.map((m) => (
-          <button
-            key={m.value}
-            type="button"
-            aria-pressed={mode === m.value}
-            onClick={() => setMode(m.value)}
-          >
-            {m.label}
+      <fieldset className="segmented spaced">
+        <legend className="visually-hidden">Start from</legend>
+        {STARTS.map((s) => (
+          <button key={s.value} type="button" aria-pressed={at === s.value} onClick={() => jump(s.value)}>
+            {s.label}
           </button>
         ))}
-      </div>
+      </fieldset>
       <form className="toolbar" onSubmit={apply} aria-label="Message filter">
         <div className="field">
           <label htmlFor="browse-partition">Partition</label>
@@ -86,68 +149,103 @@ export function MessageBrowser({ topic, partitions }: { topic: string; partition
             ))}
           </select>
         </div>
-        {mode === 'offset' && (
+        {at === 'offset' && (
           <div className="field">
             <label htmlFor="browse-from">From offset</label>
+            <input id="browse-from" inputMode="numeric" value={draft.offset} onChange={set('offset')} />
+          </div>
+        )}
+        {at === 'time' && (
+          <div className="field">
+            <label htmlFor="browse-since">Since</label>
             <input
-              id="browse-from"
-              value={draft.from}
-              onChange={set('from')}
-              placeholder="earliest, latest or 42"
+              id="browse-since"
+              value={draft.since}
+              onChange={set('since')}
+              placeholder="15m, 1h or ISO time"
             />
           </div>
         )}
-        {mode === 'time' && (
-          <>
-            <div className="field">
-              <label htmlFor="browse-since">Since</label>
-              <input
-                id="browse-since"
-                value={draft.since}
-                onChange={set('since')}
-                placeholder="15m, 1h or ISO time"
-              />
-            </div>
-            <div className="field">
-              <label htmlFor="browse-until">Until</label>
-              <input id="browse-until" value={draft.until} onChange={set('until')} placeholder="now" />
-            </div>
-          </>
-        )}
-        {mode === 'key' && (
+        <div className="field">
+          <label htmlFor="browse-key">Key</label>
+          <input id="browse-key" value={draft.key} onChange={set('key')} placeholder="player-42" />
+        </div>
+        <div className="field">
+          <label htmlFor="browse-type">Type</label>
+          <input id="browse-type" value={draft.type} onChange={set('type')} placeholder="game.* or game.>" />
+        </div>
+        <div className="field">
+          <label htmlFor="browse-contains">Payload contains</label>
+          <input
+            id="browse-contains"
+            value={draft.contains}
+            onChange={set('contains')}
+            placeholder="gold-drop"
+          />
+        </div>
+        <div className="field">
+          <label htmlFor="browse-path">JSON field</label>
+          <input id="browse-path" value={draft.path} onChange={set('path')} placeholder="player.id" />
+        </div>
+        {draft.path.trim() !== '' && (
           <div className="field">
-            <label htmlFor="browse-key">Key</label>
-            <input id="browse-key" value={draft.key} onChange={set('key')} placeholder="player-42" />
-          </div>
-        )}
-        {mode === 'type' && (
-          <div className="field">
-            <label htmlFor="browse-type">Type</label>
-            <input
-              id="browse-type"
-              value={draft.type}
-              onChange={set('type')}
-              placeholder="game.* or game.>"
-            />
+            <label htmlFor="browse-equals">equals</label>
+            <input id="browse-equals" value={draft.equals} onChange={set('equals')} placeholder="p-42" />
           </div>
         )}
         <button type="submit">Show</button>
       </form>
+      <div className="toolbar">
+        <span className="muted" data-testid="feed-position">
+          {newest ? 'Newest first' : 'Oldest first'} · {feed.events.length} shown
+        </span>
+        <button
+          type="button"
+          disabled={feed.events.length === 0}
+          onClick={async () => {
+            await navigator.clipboard.writeText(feed.events.map((e) => JSON.stringify(e)).join('\n'))
+            setCopied(true)
+            setTimeout(() => setCopied(false), 1500)
+          }}
+        >
+          {copied ? 'Copied' : 'Copy'}
+        </button>
+        <button
+          type="button"
+          disabled={feed.events.length === 0}
+          onClick={() => exportLines(feed.events, topic)}
+        >
+          Export JSON lines
+        </button>
+      </div>
       {feed.error ? <ErrorNote error={feed.error} title="The events cannot load." /> : null}
       {feed.loading && <Loading what="events" />}
       {!feed.loading && !feed.error && feed.events.length === 0 && (
         <div className="empty" data-testid="no-events">
-          No events match{follow ? ' yet: new ones appear here as they are published' : ''}.
+          {feed.searchedDown
+            ? 'Nothing matches in the newest events searched so far.'
+            : `No events match${follow ? ' yet: new ones appear here as they are published' : ''}.`}
         </div>
       )}
-      <div className="events" data-testid="events" data-count={feed.events.length}>
-        {feed.events.map((e) => (
-          <EventCard key={`${e.partition}:${e.offset}`} event={e} />
-        ))}
-      </div>
-      {feed.more && !follow && (
-        <button type="button" onClick={feed.loadMore} style={{ marginTop: 10 }}>
-          Load more
+      {view === 'table' ? (
+        <EventTable events={feed.events} />
+      ) : (
+        <div className="events" data-testid="events" data-count={feed.events.length}>
+          {feed.events.map((e) => (
+            <EventCard key={`${e.partition}:${e.offset}`} event={e} />
+          ))}
+        </div>
+      )}
+      {feed.more && !(follow && !newest) && (
+        <button
+          type="button"
+          className="spaced-top"
+          onClick={() => {
+            if (newest) setFollow(false)
+            feed.loadMore()
+          }}
+        >
+          {newest ? (feed.searchedDown ? 'Search older events' : 'Older events') : 'Load more'}
         </button>
       )}
     </section>

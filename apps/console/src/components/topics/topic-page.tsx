@@ -44,7 +44,7 @@ export function TopicPage({ name }: { name: string }) {
     if (!window.confirm(`Delete topic ${name} and all its events? This cannot be undone.`)) return
     try {
       await trpc.topics.delete.mutate({ name })
-      await qc.invalidateQueries({ queryKey: ['topics.list'] })
+      await qc.invalidateQueries({ queryKey: ['topics.page'] })
       router.push('/topics')
     } catch (e) {
       window.alert(describeError(e))

@@ -61,6 +61,8 @@ export interface LoadOptions {
   /** Publishes each client keeps in flight. */
   window: number
   keys: number
+  /** Each client publishes to one partition (client number mod this) instead of by key. */
+  pinToPartitions?: number
 }
 
 /**
@@ -121,7 +123,11 @@ export class PublishLoad {
       n++
       this.log.started.set(id, performance.now())
       const p: Promise<void> = bus
-        .publish(this.o.topic, { id }, { key })
+        .publish(
+          this.o.topic,
+          { id },
+          this.o.pinToPartitions === undefined ? { key } : { key, partition: c % this.o.pinToPartitions },
+        )
         .then(
           (r) => {
             this.log.acked.set(id, { partition: r.partition, offset: Number(r.offset) })

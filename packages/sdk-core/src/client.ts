@@ -426,8 +426,8 @@ export class QuestlogClient {
     }
     // serialized as the batch formed: spliced into the frame, not serialized again
     const json = encoded !== undefined && 'json' in encoded ? encoded.json : undefined
-    // a wait for the connection ends at the deadline; an open connection needs no signal
-    const signal = this.session.isOpen ? undefined : deadline.signal()
+    // the deadline ends the wait for a connection and the wait for an answer that never comes
+    const signal = deadline.signal()
     const frame = await this.session.request((id) => {
       this.publishedOn = this.session.connection
       // (a batch put in columns for a broker that takes them, sent after a reconnect to one that does not, goes as JSON)

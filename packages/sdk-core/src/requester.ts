@@ -41,7 +41,7 @@ export async function sendRequest<Req, Res>(
     if (!session.isOpen) await session.whenOpen(signal)
     clearTimeout(local)
     local = setTimeout(() => timer.abort('timeout'), deadline.remainingMs() + LOCAL_GRACE_MS)
-    const answer = await session.ask((id) => {
+    const answer = await session.request((id) => {
       // time spent waiting for a connection counts against the timeout
       const f: RequestFrame = {
         op: 'request',

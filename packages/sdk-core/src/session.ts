@@ -117,50 +117,53 @@ export class Session {
     return this.isOpen ? this.opened : undefined
   }
 
-  /** Sends a request and resolves with its answer (`receipts` or `ok`); an `error` answer rejects. */
+  /**
+   * Sends a request and resolves with its answer (`receipts` or `ok`); an `error` answer rejects.
+   * `signal` ends the wait for a connection, and the wait for the answer too: a request whose
+   * answer never comes (a broker that answers pings but not it) rejects when the signal aborts,
+   * and its answer, should it come later, is ignored.
+   */
   request(
     make: (id: number) => ClientFrame | string | Uint8Array,
     signal?: AbortSignal,
   ): Promise<ServerFrame> {
     // sent at once when open, so frames keep the order of the calls
-    if (this.isOpen) return this.sendRequest(make)
+    if (this.isOpen) return this.sendRequest(make, signal)
     return this.whenOpen(signal).then(() =>
-      this.conn ? this.sendRequest(make) : Promise.reject(new ConnectionLostError('no connection is open')),
+      this.conn
+        ? this.sendRequest(make, signal)
+        : Promise.reject(new ConnectionLostError('no connection is open')),
     )
   }
 
-  /**
-   * Like `request`, but `signal` also cancels a request already sent: its answer
-   * is then ignored. For answers that may never come (request/reply).
-   */
-  async ask(make: (id: number) => ClientFrame, signal: AbortSignal): Promise<ServerFrame> {
-    if (!this.isOpen) await this.whenOpen(signal)
-    if (signal.aborted) throw new AbortedError(signal.reason)
-    if (!this.conn) throw new ConnectionLostError('no connection is open')
-    const conn = this.conn
+  /** `make` gives the frame, its JSON text when the caller has it ready, or a binary frame. */
+  private sendRequest(
+    make: (id: number) => ClientFrame | string | Uint8Array,
+    signal: AbortSignal | undefined,
+  ): Promise<ServerFrame> {
+    if (signal?.aborted) return Promise.reject(new AbortedError(signal.reason))
+    const conn = this.conn!
     const id = this.nextId++
-    let onAbort: (() => void) | undefined
-    try {
-      return await new Promise<ServerFrame>((resolve, reject) => {
-        this.pending.set(id, { resolve, reject })
-        onAbort = () => {
+    return new Promise<ServerFrame>((resolve, reject) => {
+      if (signal === undefined) this.pending.set(id, { resolve, reject })
+      else {
+        const onAbort = () => {
           this.pending.delete(id)
           reject(new AbortedError(signal.reason))
         }
         signal.addEventListener('abort', onAbort, { once: true })
-        conn.send(JSON.stringify(make(id)))
-      })
-    } finally {
-      if (onAbort) signal.removeEventListener('abort', onAbort)
-    }
-  }
-
-  /** `make` gives the frame, its JSON text when the caller has it ready, or a binary frame. */
-  private sendRequest(make: (id: number) => ClientFrame | string | Uint8Array): Promise<ServerFrame> {
-    const conn = this.conn!
-    const id = this.nextId++
-    return new Promise<ServerFrame>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject })
+        const settled = () => signal.removeEventListener('abort', onAbort)
+        this.pending.set(id, {
+          resolve: (f) => {
+            settled()
+            resolve(f)
+          },
+          reject: (e) => {
+            settled()
+            reject(e)
+          },
+        })
+      }
       const frame = make(id)
       conn.send(typeof frame === 'string' || frame instanceof Uint8Array ? frame : JSON.stringify(frame))
     })

@@ -44,4 +44,47 @@ describe('connection heartbeat', () => {
     expect(connections).toBe(2)
     await bus.close()
   })
+
+  it('fails a publish at its delivery deadline when the broker keeps the connection alive but never answers it', async () => {
+    // a wedged broker: it answers the handshake and every ping, and never a publish
+    server = new WebSocketServer({ host: '127.0.0.1', port: 0 })
+    await new Promise((resolve) => server!.once('listening', resolve))
+    let publishes = 0
+    server.on('connection', (ws) => {
+      ws.on('message', (raw) => {
+        const f = JSON.parse(String(raw)) as { op: string; t?: number }
+        if (f.op === 'hello') {
+          ws.send(
+            JSON.stringify({
+              op: 'welcome',
+              v: PROTOCOL_VERSION,
+              brokerId: 'wedged',
+              publishCredits: 100,
+              maxBatchEvents: 100,
+            }),
+          )
+        } else if (f.op === 'ping') ws.send(JSON.stringify({ op: 'pong', t: f.t }))
+        else if (f.op === 'publish') publishes++
+      })
+    })
+    const { port } = server.address() as { port: number }
+    const bus = createClient({
+      brokers: [`http://127.0.0.1:${port}`],
+      pingIntervalMs: 100,
+      deliveryTimeoutMs: 800,
+      lingerMs: 0,
+    })
+    const started = performance.now()
+    const outcome = await bus.publish('wedged.t', { n: 1 }).then(
+      () => 'stored',
+      (e: Error & { code?: string }) => e.code,
+    )
+    const ms = performance.now() - started
+    expect(outcome).toBe('timeout')
+    expect(publishes).toBeGreaterThanOrEqual(1)
+    // the deadline, not the end of the test, settled it
+    expect(ms).toBeGreaterThanOrEqual(700)
+    expect(ms).toBeLessThan(5000)
+    await bus.close()
+  })
 })

@@ -16,8 +16,15 @@ afterEach(async () => {
   await Promise.all(pools.splice(0).map((p) => p.end()))
 })
 
+// Each client keeps to its one broker (no discovery of the others): killing that broker then ends
+// the member, as a crashed worker would; a client free to move would rejoin on the survivor.
 function client(url: string): QuestlogClient {
-  const c = createClient({ brokers: [url], connectTimeoutMs: 5000, backoff: { initialMs: 50, maxMs: 300 } })
+  const c = createClient({
+    brokers: [url],
+    connectTimeoutMs: 5000,
+    backoff: { initialMs: 50, maxMs: 300 },
+    routing: { discover: false },
+  })
   clients.push(c)
   return c
 }

@@ -33,6 +33,8 @@ class Member {
       brokers: [broker],
       token: CHAOS_ADMIN_KEY,
       backoff: { initialMs: 50, maxMs: 500 },
+      // kept to its broker: the kill ends this member, as a crashed worker's would
+      routing: { discover: false },
     })
     const sub = this.bus.subscribe<{ id: string }>(topic, {
       group: GROUP,

@@ -1,6 +1,13 @@
 import { createClient, type QuestlogClient, type Receipt, type Status } from '@questlog/sdk-node'
 import { afterEach, describe, expect, it } from 'vitest'
-import { ADMIN, type BrokerProcess, brokerProcesses, CLUSTER_ADMIN_KEY, waitFor } from './broker-processes'
+import {
+  ADMIN,
+  type BrokerProcess,
+  brokerProcesses,
+  CLUSTER_ADMIN_KEY,
+  FAST_CLUSTER,
+  waitFor,
+} from './broker-processes'
 import { api, createTopic, readAll, sleep } from './helpers'
 
 const procs = brokerProcesses()
@@ -24,10 +31,18 @@ type Open = Extract<Status, { state: 'open' }>
 
 /** The client's status once it is open on `broker`. */
 async function onBroker(c: QuestlogClient, broker: BrokerProcess, ms = 30_000): Promise<Open> {
-  return waitFor(`on broker ${broker.port}`, ms, async () => {
-    const s = c.currentStatus()
-    return s.state === 'open' && s.broker === broker.id ? s : undefined
-  })
+  try {
+    return await waitFor(`on broker ${broker.port}`, ms, async () => {
+      const s = c.currentStatus()
+      return s.state === 'open' && s.broker === broker.id ? s : undefined
+    })
+  } catch (e) {
+    // where it is instead, and what it knows of the brokers
+    const known = c.liveBrokers().map((y) => ({ url: y.url, id: y.id, health: y.health }))
+    throw new Error(
+      `${(e as Error).message}; status ${JSON.stringify(c.currentStatus())}; knows ${JSON.stringify(known)}`,
+    )
+  }
 }
 
 /** A host's own load stays under this in a test run, even on a busy machine (the knob adds hundreds). */
@@ -62,6 +77,9 @@ describe('health-aware routing in the SDK: three broker processes, one database'
     // a worst, c in between, b the healthiest
     await inflate(a, 1000)
     await inflate(c, 200)
+    // GET /v1/brokers reads the database; a welcome carries the live set as of its broker's last
+    // heartbeat: five more heartbeats, so a's welcome has these figures (else c may look as good as b)
+    await sleep(5 * Number(FAST_CLUSTER.QUESTLOG_HEARTBEAT_MS))
 
     // given a first, the client learns the figures from a's welcome and moves to b
     const first = client([a, b, c], ROUTING)

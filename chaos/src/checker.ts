@@ -88,3 +88,27 @@ export function check(log: PublishLog, entries: LogEntry[]): CheckResult {
     stored: entries.length,
   }
 }
+
+/** The check's figures, as every scenario reports them (in this order). */
+export function checkFigures(c: CheckResult): Record<string, number> {
+  return {
+    'events acked': c.acked,
+    lost: c.lost,
+    duplicated: c.duplicated,
+    'offset gaps': c.gaps,
+    'receipts not matching the log': c.receiptMismatches,
+    'publishes failed (after the SDK gave up)': c.failed,
+    'stored but not acked': c.storedUnacked,
+  }
+}
+
+/** The properties every scenario holds the log to. */
+export function expectLogHolds(
+  ctx: { expect(holds: boolean, property: string): void },
+  c: CheckResult,
+): void {
+  ctx.expect(c.lost === 0, 'no acked event is lost')
+  ctx.expect(c.duplicated === 0, 'no event is stored twice')
+  ctx.expect(c.gaps === 0, 'offsets are gapless per partition')
+  ctx.expect(c.receiptMismatches === 0, "the receipts' offsets match the log")
+}

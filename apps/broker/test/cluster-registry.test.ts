@@ -73,7 +73,13 @@ describe('the broker registry: three processes, one database', () => {
     expect(trpcNarrow.status).toBe(403)
 
     // WebSocket clients learn the live set from the welcome frame
-    const admin = await hello(a.url, ADMIN.authorization.slice(7))
+    // (a broker's welcome carries its own view as of its last heartbeat, which a loaded machine may delay)
+    const admin = await waitFor('a welcome listing three brokers', 5000, async () => {
+      const s = await hello(a.url, ADMIN.authorization.slice(7))
+      if (s.welcome.brokers?.length === 3) return s
+      s.ws.close()
+      return undefined
+    })
     const game = await hello(a.url, narrow.body.key)
     expect(admin.welcome.op).toBe('welcome')
     expect(admin.welcome.brokers.map((y: { id: string }) => y.id).sort()).toEqual(ids)

@@ -2,7 +2,7 @@ import { createClient } from '@questlog/sdk-node'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { Broker } from '../src/broker'
 import { freePort } from '../src/storage/embedded'
-import { api, createTopic, freshDatabase, startBroker } from './helpers'
+import { api, createTopic, freshDatabase, sleep, startBroker } from './helpers'
 
 const TOTAL = 300
 
@@ -60,10 +60,17 @@ describe('consumer group across a broker restart', () => {
     // a new member of the group starts after the last ack: nothing left
     const again = createClient({ brokers: [broker.url] })
     const rest = again.subscribe('ws.group', { group: 'analytics', from: 'earliest' })
-    const late = setTimeout(() => rest.close(), 500)
+    // the first member's partitions come to it once the broker has seen it leave; then half a second more
     let count = 0
-    for await (const _ of rest) count++
-    clearTimeout(late)
+    const drained = (async () => {
+      for await (const _ of rest) count++
+    })()
+    const deadline = Date.now() + 10_000
+    while (Object.keys(rest.positions).length < 2 && Date.now() < deadline) await sleep(50)
+    await sleep(500)
+    rest.close()
+    await drained
+    expect(Object.keys(rest.positions).sort()).toEqual(['0', '1'])
     expect(count).toBe(0)
     expect(Object.values(rest.positions).reduce((s, o) => s + Number(o), 0)).toBe(TOTAL)
     await again.close()

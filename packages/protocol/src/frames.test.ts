@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { catalogueSchemaFor, gameKillSchema } from './catalogue'
-import { clientFrameSchema, PROTOCOL_VERSION, serverFrameSchema } from './frames'
+import { clientFrameSchema, serverFrameSchema } from './frames'
+import { PROTOCOL_VERSION } from './wire'
 
 describe('frames', () => {
   it('parses a hello, a publish and a subscribe', () => {

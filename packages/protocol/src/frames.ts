@@ -13,8 +13,6 @@ import { topicNameSchema } from './topic'
  * A client opens with `hello`; the broker answers `welcome`, or `error` + `close`
  * when it does not speak the client's protocol version.
  */
-export const PROTOCOL_VERSION = 1
-export const SUPPORTED_PROTOCOL_VERSIONS: readonly number[] = [1]
 
 /** Client-chosen id that ties an answer (`receipts`, `ok`, `error`) to its request. */
 const requestId = z.number().int().nonnegative()
@@ -411,16 +409,3 @@ export type SubscribedFrame = z.infer<typeof subscribedFrameSchema>
 export type EventsFrame = z.infer<typeof eventsFrameSchema>
 export type ErrorFrame = z.infer<typeof errorFrameSchema>
 export type ServerFrame = z.infer<typeof serverFrameSchema>
-
-/** WebSocket close codes the broker uses (4000–4999 is the application range). */
-export const WS_CLOSE_CODES = {
-  normal: 1000,
-  goingAway: 1001,
-  protocolError: 4400,
-  unauthorized: 4401,
-  /** Too many frames: the client flooded past its limit. */
-  rateLimited: 4429,
-  /** The client read nothing of what was sent to it for `slowConsumerMs`: reconnect and resume. */
-  slowConsumer: 4408,
-  unsupportedVersion: 4426,
-} as const

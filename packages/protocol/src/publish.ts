@@ -193,6 +193,7 @@ export const publishBatchResponseSchema = z.object({
   receipts: z.array(receiptSchema),
   backpressure: backpressureHintSchema.optional(),
 })
+export type PublishBatchResponse = z.infer<typeof publishBatchResponseSchema>
 
 /** A publish that waits: stored now, written to the log (and so delivered) at `deliverAt` or after `delayMs`. */
 export const schedulePublishSchema = z

@@ -1,6 +1,5 @@
 import { z } from 'zod'
-
-export const TOPIC_NAME_PATTERN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/
+import { TOPIC_NAME_PATTERN } from './wire'
 
 export const topicNameSchema = z
   .string()

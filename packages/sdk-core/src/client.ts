@@ -7,7 +7,6 @@ import {
   type ValidationError,
   validationErrorFromZod,
 } from '@questlog/protocol'
-import { z } from 'zod'
 import type { OverrunPolicy } from './buffer'
 import { columnsFrame, columnsOf } from './columns'
 import type { Deadline } from './deadline'
@@ -239,7 +238,7 @@ export class QuestlogClient {
       'POST',
       `/v1/topics/${encodeURIComponent(topic.name)}/schemas`,
       {
-        schema: z.toJSONSchema(topic.schema),
+        schema: topic.schema.toJSONSchema(),
         ...options,
       },
     )

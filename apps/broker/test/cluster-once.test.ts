@@ -129,7 +129,8 @@ describe('work that must run once runs once, across three broker processes', () 
     expect(seen.size).toBe(total)
     expect([...seen.values()].every((n) => n === 1)).toBe(true)
     expect(events).toHaveLength(total)
-  })
+    // (three processes and 2,000 scheduling requests: a loaded machine needs more than the default)
+  }, 120_000)
 
   it('a webhook survives kill -9 of its pusher mid-batch: every event arrives, a repeat only under the key in flight', async () => {
     const { brokers } = await threeBrokers()

@@ -98,7 +98,7 @@ describe('the broker registry: three processes, one database', () => {
       const frame = await waitFor(
         'a brokers frame without the killed broker',
         DEAD_AFTER_MS + 3000,
-        async () => admin.frames.find((f) => f.op === 'brokers' && f.brokers.length === 2),
+        async () => admin.brokerFrames.find((f) => f.brokers.length === 2),
       )
       const frameMs = Date.now() - killedAt
       expect(frame.brokers.map((y: { id: string }) => y.id).sort()).toEqual([a.id, b.id].sort())
@@ -108,21 +108,21 @@ describe('the broker registry: three processes, one database', () => {
       await waitFor('the SDK drops it', 2000, async () => (sdk.liveBrokers().length === 2 ? true : undefined))
       expect(sdk.liveBrokers().every((y) => y.version === undefined)).toBe(true)
       // (a frame may also come when a broker's health figures moved far: the one after the kill lists two)
-      const narrowFrame = game.frames.find((f) => f.op === 'brokers' && f.brokers.length === 2)
+      const narrowFrame = game.brokerFrames.find((f) => f.brokers.length === 2)
       expect(narrowFrame.brokers).toHaveLength(2)
       expect(narrowFrame.brokers[0].version).toBeUndefined()
 
       // only on change: a quiet cluster sends no more frames
-      const before = admin.frames.length
+      const before = admin.brokerFrames.length
       await sleep(5 * HEARTBEAT_MS)
       // (figures that moved far may still be sent; the set and the statuses do not change)
       const membership = (f: { brokers: Array<{ id: string; health: { status: string } }> }) =>
         f.brokers.map((y) => `${y.id}:${y.health.status}`).join(',')
-      const last = membership(admin.frames.filter((f) => f.op === 'brokers').at(-1))
+      const last = membership(admin.brokerFrames.at(-1))
       expect(
-        admin.frames
+        admin.brokerFrames
           .slice(before)
-          .filter((f) => f.op === 'brokers' && membership(f) !== last)
+          .filter((f) => membership(f) !== last)
           .map(membership),
       ).toEqual([])
 
@@ -130,7 +130,7 @@ describe('the broker registry: three processes, one database', () => {
       const stoppedAt = Date.now()
       await b.stop()
       const after = await waitFor('a frame without the stopped broker', 3000, async () =>
-        admin.frames.slice(before).find((f) => f.op === 'brokers' && f.brokers.length === 1),
+        admin.brokerFrames.slice(before).find((f) => f.brokers.length === 1),
       )
       expect(after.brokers[0].id).toBe(a.id)
       expect(Date.now() - stoppedAt).toBeLessThan(DEAD_AFTER_MS + 2000)

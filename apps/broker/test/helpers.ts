@@ -144,9 +144,14 @@ export async function trpcCall(base: string, kind: 'query' | 'mutation', path: s
 export async function rawSocket(url: string) {
   const ws = new WebSocket(`${url.replace('http', 'ws')}/v1/ws`)
   const frames: any[] = []
+  // the broker's view of the cluster comes whenever it changes (a broker joins, leaves, or its health
+  // moves far, as on a loaded machine): kept apart, so that `next(n)` counts answers to the test's frames
+  const brokerFrames: any[] = []
   const waiters: Array<() => void> = []
   ws.on('message', (d) => {
-    frames.push(JSON.parse(d.toString()))
+    const frame = JSON.parse(d.toString())
+    if (frame.op === 'brokers') brokerFrames.push(frame)
+    else frames.push(frame)
     for (const w of waiters.splice(0)) w()
   })
   const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)))
@@ -161,6 +166,7 @@ export async function rawSocket(url: string) {
   return {
     ws,
     frames,
+    brokerFrames,
     next,
     closed,
     send: (f: unknown) => ws.send(JSON.stringify(f)),

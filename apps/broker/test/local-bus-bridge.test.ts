@@ -162,7 +162,13 @@ describe('the local bus bridged to a broker', () => {
       async () => got.length,
       (n) => n >= 80,
     )
-    await sleep(300)
+    // the local bus is full behind the gated reader; the broker sends the rest of the 200 ahead (credits
+    // 1000) into the client's queue, where nothing acks them until the reader goes on
+    await waitFor(
+      async () => link.stats().received,
+      (n) => n >= 80 + 8,
+    )
+    await sleep(1000)
     // the events it sent ahead are handed on and acked while it is stalled, so it stores none of those
     // acks: the client gives up on it and the second broker delivers them again from the group's position
     first.pause()

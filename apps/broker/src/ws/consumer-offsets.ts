@@ -38,13 +38,20 @@ export async function heartbeatMember(sql: Sql, g: GroupRef, sessionTimeoutMs: n
 }
 
 /** The members heard from within their own session timeouts, sorted: every broker computes the same list. */
-export async function liveMembers(sql: Sql, g: GroupRef): Promise<string[]> {
-  const rows = await sql`
-    SELECT member FROM ql_group_members
-    WHERE group_name = ${g.group} AND topic_id = ${g.topicId}
-      AND last_seen > now() - make_interval(secs => session_timeout_ms / 1000.0)
-    ORDER BY member COLLATE "C"`
-  return rows.map((r) => r.member as string)
+/**
+ * The group as every member sees it on a heartbeat: its live members, sorted, and the topic's
+ * partitions now (a topic may grow: its new partitions are divided on the next heartbeat).
+ */
+export async function groupView(sql: Sql, g: GroupRef): Promise<{ members: string[]; partitions: number }> {
+  const [row] = await sql`
+    SELECT
+      (SELECT partitions FROM ql_topics WHERE id = ${g.topicId}) AS partitions,
+      ARRAY(
+        SELECT member FROM ql_group_members
+        WHERE group_name = ${g.group} AND topic_id = ${g.topicId}
+          AND last_seen > now() - make_interval(secs => session_timeout_ms / 1000.0)
+        ORDER BY member COLLATE "C") AS members`
+  return { members: row!.members as string[], partitions: Number(row!.partitions ?? 0) }
 }
 
 /** The partitions `member` should own: round-robin over the sorted live members. */

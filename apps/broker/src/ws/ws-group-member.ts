@@ -6,9 +6,9 @@ import {
   claimPartitions,
   commitPartitions,
   type GroupRef,
+  groupView,
   heartbeatMember,
   leaveGroup,
-  liveMembers,
   type PartitionState,
   releasePartitions,
 } from './consumer-offsets'
@@ -28,7 +28,6 @@ export interface GroupHost {
 export interface GroupMemberOptions {
   sql: Sql
   ref: GroupRef
-  partitions: number
   sessionTimeoutMs: number
   /** Where a partition the group never read starts. */
   start: Map<number, number>
@@ -90,7 +89,8 @@ export class GroupMember {
     if (this.stopped) return
     const { sql, ref } = this.o
     await heartbeatMember(sql, ref, this.o.sessionTimeoutMs)
-    const want = new Set(assignedPartitions(await liveMembers(sql, ref), this.o.partitions, ref.member))
+    const view = await groupView(sql, ref)
+    const want = new Set(assignedPartitions(view.members, view.partitions, ref.member))
     const revoked = [...this.owned.keys()].filter((p) => !want.has(p))
     if (revoked.length > 0) await this.letGo(revoked)
     const gained = [...want].filter((p) => !this.owned.has(p))

@@ -78,7 +78,6 @@ export class WsSubscription implements GroupHost {
       this.member = new GroupMember({
         sql: s.sql,
         ref: { group: o.group.name, topicId: o.topic.id, member: o.group.member },
-        partitions: o.topic.partitions,
         sessionTimeoutMs: o.group.sessionTimeoutMs,
         start: o.positions,
         host: this,

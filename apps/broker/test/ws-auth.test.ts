@@ -39,6 +39,26 @@ describe('WebSocket authentication and ACLs', () => {
     }
   })
 
+  it('rejects a publish and ends a subscribe with an AuthError when the key is bad or missing', async () => {
+    for (const token of [undefined, `ql_nosuchkey123_${'c'.repeat(43)}`]) {
+      const bus = createClient({ brokers: [broker.url], ...(token ? { token } : {}) })
+      const published = await bus.publish('ws.auth', { n: 1 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      expect((published as Error | undefined)?.name).toBe('AuthError')
+      expect(isQuestlogError(published) && published.code).toBe('unauthorized')
+      let ended: unknown
+      try {
+        for await (const _ of bus.subscribe('ws.auth', { from: 'earliest' })) break
+      } catch (e) {
+        ended = e
+      }
+      expect((ended as Error | undefined)?.name).toBe('AuthError')
+      await bus.close().catch(() => {})
+    }
+  })
+
   it('lets a key publish where its rules allow, and refuses what they do not', async () => {
     const bus = createClient({ brokers: [broker.url], token: publisher })
     const receipt = await bus.publish('ws.auth', { ok: true })

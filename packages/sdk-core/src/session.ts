@@ -81,6 +81,8 @@ export class Session {
   private readonly responders = new Map<string, SessionResponder>()
   private readonly stop = new AbortController()
   private closing = false
+  /** Why the session closed, for subscribers that come after. */
+  private endedWith: QuestlogError | undefined
   private abandoned = false
   /** Picks the broker to be on, by the brokers' health. */
   readonly router: Router
@@ -177,6 +179,12 @@ export class Session {
   }
 
   addSubscriber(sid: string, s: SessionSubscriber): void {
+    if (this.endedWith) {
+      // a session ended for good (its key was refused) opens no more: the subscription ends as it would have
+      const error = this.endedWith
+      queueMicrotask(() => s.onError(error))
+      return
+    }
     this.subscribers.set(sid, s)
     if (this.isOpen) s.onOpen(this)
   }
@@ -231,6 +239,7 @@ export class Session {
   close(error?: Error): void {
     if (this.closing) return
     this.closing = true
+    this.endedWith = error && isQuestlogError(error) ? error : new ClientClosedError('the client is closed', error)
     this.stop.abort()
     const conn = this.conn
     this.conn = undefined

@@ -239,7 +239,8 @@ export class Session {
   close(error?: Error): void {
     if (this.closing) return
     this.closing = true
-    this.endedWith = error && isQuestlogError(error) ? error : new ClientClosedError('the client is closed', error)
+    this.endedWith =
+      error && isQuestlogError(error) ? error : new ClientClosedError('the client is closed', error)
     this.stop.abort()
     const conn = this.conn
     this.conn = undefined

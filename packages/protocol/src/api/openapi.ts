@@ -164,8 +164,7 @@ const ROUTES: Record<string, Partial<Record<'get' | 'post' | 'patch' | 'delete',
   },
   '/v1/topics/{topic}/events/{partition}/{offset}': {
     get: {
-      summary:
-        'one stored event; with Accept: application/cloudevents+json, as a structured CloudEvent',
+      summary: 'one stored event; with Accept: application/cloudevents+json, as a structured CloudEvent',
       ok: [200, ref('Envelope'), 'application/json', { [CLOUDEVENT_MEDIA_TYPE]: ref('CloudEvent') }],
       fails: [400, 401, 403, 404],
     },

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Broker } from '../src/broker'
-import { api, createTopic, readAll, startBroker } from './helpers'
+import { api, createTopic, readAll, startBroker, waitFor } from './helpers'
 
 let broker: Broker
 beforeAll(async () => {
@@ -199,6 +199,39 @@ describe('CloudEvents read back', () => {
     const [, chunk] = await readBatch('ce.rtbin')
     expect(chunk).toMatchObject({ datacontenttype: 'application/octet-stream', data_base64: 'AAH/' })
     expect(chunk!.data).toBeUndefined()
+  })
+
+  it("a key read of a compacted topic gives the key's latest event as a structured CloudEvent", async () => {
+    await createTopic(broker.url, 'ce.table', { cleanup: 'compact' })
+    const latest = { ...typed, id: 'rt-k2', kills: 4 }
+    const sent = await api(
+      broker.url,
+      'POST',
+      '/v1/topics/ce.table/cloudevents',
+      JSON.stringify([{ ...typed, id: 'rt-k1' }, latest]),
+      { 'content-type': 'application/cloudevents-batch+json' },
+    )
+    expect(sent.status).toBe(201)
+    const res = await api(broker.url, 'GET', '/v1/topics/ce.table/keys/player-9', undefined, {
+      accept: 'application/cloudevents+json',
+    })
+    expect(res.status).toBe(200)
+    expect(res.body).toEqual(latest)
+  })
+
+  it('a replay into another topic keeps the event time', async () => {
+    await createTopic(broker.url, 'ce.copies')
+    const job = await api(broker.url, 'POST', '/v1/replays', {
+      topic: 'ce.rt',
+      fromOffset: 0,
+      target: { topic: 'ce.copies' },
+    })
+    expect(job.status).toBe(201)
+    const copies = await waitFor(
+      () => readAll(broker.url, 'ce.copies', 0),
+      (events) => events.length === 1,
+    )
+    expect(copies[0].eventTime).toBe(happened)
   })
 
   it('a batch read says where the page ends in headers', async () => {

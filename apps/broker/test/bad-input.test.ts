@@ -132,7 +132,8 @@ describe('bad input gets a clear JSON error and stores nothing', () => {
       ),
       400,
       'validation_error',
-      'specversion',
+      // a binary event's attributes are named by their headers
+      'ce-specversion',
     )
     expectError(
       await ce(

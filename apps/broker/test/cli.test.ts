@@ -92,7 +92,7 @@ describe('questlog CLI', () => {
     })
   })
 
-  it('dump then restore into a new topic gives identical events, offsets and headers', async () => {
+  it('dump then restore into a new topic gives identical events, offsets, headers and times', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'questlog-cli-'))
     const file = path.join(dir, 'match.ndjson')
     const dumped = await questlog(['--json', 'dump', 'match.log', '-o', file])
@@ -127,11 +127,16 @@ describe('questlog CLI', () => {
           next = more.body.next
         }
       }
-      return out.map(({ topic: _t, time: _time, ...rest }) => rest)
+      return out
     }
     const original = await read('match.log')
     expect(original).toHaveLength(1201)
-    expect(await read('match.copy')).toEqual(original)
+    const copy = await read('match.copy')
+    const fields = (events: any[]) => events.map(({ topic: _t, time: _c, eventTime: _e, ...rest }) => rest)
+    expect(fields(copy)).toEqual(fields(original))
+    // each restored event keeps when it happened: its event time is the original's time, not the restore's
+    expect(copy.map((e) => e.eventTime)).toEqual(original.map((e) => e.eventTime ?? e.time))
+    expect(copy.some((e, i) => e.time !== original[i].time)).toBe(true)
   })
 
   it('creates, lists and revokes keys, and explains errors', async () => {

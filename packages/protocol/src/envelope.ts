@@ -18,8 +18,10 @@ export const envelopeSchema = z.object({
   /** Dotted subject, e.g. `game.match.end`. */
   type: z.string(),
   source: z.string(),
-  /** Broker commit time, ISO-8601. */
+  /** Broker commit time, ISO-8601 (Kafka's LogAppendTime). */
   time: z.string(),
+  /** The producer's event time (publish `time`, CloudEvents `time`), ISO-8601; present only when set. */
+  eventTime: z.string().optional(),
   key: z.string().nullable(),
   dedupeKey: z.string().nullable(),
   contentType: z.string(),

@@ -1,6 +1,7 @@
 export * from './acl'
 export * from './brokers'
 export * from './catalogue'
+export * from './cloudevents'
 export * from './envelope'
 export * from './errors'
 export * from './event-id'

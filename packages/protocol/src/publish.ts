@@ -10,6 +10,19 @@ export const eventTypeSchema = z
 /** Largest batch one request may carry. */
 export const MAX_BATCH_EVENTS = 10_000
 
+/**
+ * How far past the broker's clock an event time may be: a producer's clock may run ahead, but not
+ * by hours (Kafka's `log.message.timestamp.after.max.ms` defaults to the same hour).
+ */
+export const EVENT_TIME_MAX_AHEAD_MS = 3_600_000
+
+const ISO_WITH_ZONE = 'use ISO-8601 with a time zone, e.g. 2026-11-27T18:00:00Z'
+
+/** A producer's event time: ISO-8601 with a zone, from 1970 on (the broker also refuses one more than an hour ahead). */
+export const eventTimeSchema = z.iso
+  .datetime({ offset: true, message: ISO_WITH_ZONE })
+  .refine((t) => Date.parse(t) >= 0, 'an event time is 1970-01-01T00:00:00Z or later')
+
 /** One event as a publisher sends it; the broker fills in the rest of the envelope. */
 export const publishEventSchema = z
   .strictObject({
@@ -32,6 +45,11 @@ export const publishEventSchema = z
     source: z.string().min(1).max(512).optional(),
     /** Event id; a UUIDv7 is assigned when absent. */
     id: z.string().min(1).max(256).optional(),
+    /**
+     * When the event happened, as the producer says (CloudEvents `time`, Kafka's CreateTime); read
+     * back as `eventTime`. The envelope's `time` stays the broker's commit time.
+     */
+    time: eventTimeSchema.optional(),
     headers: headersSchema.optional(),
     /** Defaults to `application/json` for `data`, `application/octet-stream` for `dataBase64`. */
     contentType: z.string().min(1).max(256).optional(),
@@ -114,6 +132,9 @@ function quickEvent(v: unknown): boolean {
         break
       case 'seq':
         if (!Number.isSafeInteger(value) || (value as number) < 0) return false
+        break
+      case 'time':
+        if (!eventTimeSchema.safeParse(value).success) return false
         break
       case 'id':
       case 'contentType':
@@ -199,9 +220,7 @@ export type PublishBatchResponse = z.infer<typeof publishBatchResponseSchema>
 export const schedulePublishSchema = z
   .strictObject({
     event: publishEventSchema,
-    deliverAt: z.iso
-      .datetime({ offset: true, message: 'use ISO-8601 with a time zone, e.g. 2026-11-27T18:00:00Z' })
-      .optional(),
+    deliverAt: z.iso.datetime({ offset: true, message: ISO_WITH_ZONE }).optional(),
     delayMs: z
       .number()
       .int()

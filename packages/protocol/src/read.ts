@@ -38,6 +38,12 @@ export const readQuerySchema = z.strictObject({
 
 export type ReadQuery = z.infer<typeof readQuerySchema>
 
+/** Path of `GET /v1/topics/{topic}/events/{partition}/{offset}`: one stored event. */
+export const eventPositionSchema = z.strictObject({
+  partition: partitionParam,
+  offset: z.string().regex(/^\d{1,15}$/, 'must be an offset (a whole number)'),
+})
+
 /** Query of `GET /v1/topics/{topic}/stream`. */
 export const streamQuerySchema = z.strictObject({
   from: positionSchema.default('latest'),

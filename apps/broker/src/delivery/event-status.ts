@@ -36,29 +36,39 @@ export interface EventStatusAccess {
   subscription(sub: Subscription): boolean
 }
 
+/** Which event: by its id, or by CloudEvents' source + id (the pair a CloudEvents producer knows). */
+export type EventLookup = { id: string; source?: string | undefined }
+
+// copies (a replay into another topic, a dead letter) keep the event's id and source: the first
+// few are looked through for one the caller may see, the original (the earliest) first
+const CANDIDATES = 20
+
 /** Where an event is and, per subscription of its topic, whether it was delivered, acked, is pending or dead. */
 export async function eventStatus(
   sql: Sql,
   subs: SubscriptionService,
-  id: string,
+  lookup: EventLookup,
   access: EventStatusAccess,
 ): Promise<EventStatus> {
-  const at = uuidv7Time(id)
-  const near =
-    at === undefined
-      ? sql``
-      : sql`AND e.time BETWEEN ${new Date(at - WINDOW_MS).toISOString()}::timestamptz
-                           AND ${new Date(at + WINDOW_MS).toISOString()}::timestamptz`
-  let [row] = await sql`
+  const { id, source } = lookup
+  const bySource = source === undefined ? sql`` : sql`AND e.source = ${source}`
+  const find = (near: ReturnType<typeof sql>) => sql`
     SELECT e.topic_id, t.name AS topic, e.partition, e."offset", (extract(epoch FROM e.time) * 1000)::float8 AS time_ms, e.type
-    FROM ql_events e JOIN ql_topics t ON t.id = e.topic_id WHERE e.id = ${id} ${near} LIMIT 1`
-  if (!row && at !== undefined) {
-    // a scheduled event keeps the id it got when scheduled: search everything
-    ;[row] = await sql`
-      SELECT e.topic_id, t.name AS topic, e.partition, e."offset", (extract(epoch FROM e.time) * 1000)::float8 AS time_ms, e.type
-      FROM ql_events e JOIN ql_topics t ON t.id = e.topic_id WHERE e.id = ${id} LIMIT 1`
+    FROM ql_events e JOIN ql_topics t ON t.id = e.topic_id WHERE e.id = ${id} ${bySource} ${near}
+    ORDER BY e.time LIMIT ${CANDIDATES}`
+  const at = uuidv7Time(id)
+  let rows =
+    at === undefined
+      ? await find(sql``)
+      : await find(sql`AND e.time BETWEEN ${new Date(at - WINDOW_MS).toISOString()}::timestamptz
+                                      AND ${new Date(at + WINDOW_MS).toISOString()}::timestamptz`)
+  // a scheduled event keeps the id it got when scheduled: search everything
+  if (rows.length === 0 && at !== undefined) rows = await find(sql``)
+  const row = rows.find((r) => access.topic(r.topic as string))
+  if (!row) {
+    const what = source === undefined ? `id '${id}'` : `source '${source}' and id '${id}'`
+    throw new NotFoundError(`no event with ${what}`, source === undefined ? { id } : { id, source })
   }
-  if (!row || !access.topic(row.topic as string)) throw new NotFoundError(`no event with id '${id}'`, { id })
   const topicId = Number(row.topic_id)
   const partition = Number(row.partition)
   const offset = Number(row.offset)

@@ -1,13 +1,21 @@
-import { readQuerySchema } from '@questlog/protocol'
+import {
+  CLOUDEVENT_MEDIA_TYPE,
+  CLOUDEVENTS_BATCH_MEDIA_TYPE,
+  eventPositionSchema,
+  NotFoundError,
+  readQuerySchema,
+} from '@questlog/protocol'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { requireTopic } from '../auth/principal'
 import { waitForAcks } from '../delivery/confirmations'
 import { parse } from '../parse'
 import { parsePublishBody } from '../publish/parse-body'
+import { acceptsCloudEvents, cloudEventJson } from '../read/cloudevent-json'
 import { envelopeJson } from '../read/envelope-json'
 import { readPage } from '../read/reader'
 import type { Services } from '../services'
+import { readAt } from '../storage/event-store'
 import { type TopicParams, topicName } from './topics-routes'
 
 /** `?confirm=n`: answer only once n subscriptions have acked every event (publisher confirmations). */
@@ -62,6 +70,14 @@ export function eventsRoutes(app: FastifyInstance, s: Services): void {
     const topic = await s.topics.get(name)
     const page = await readPage(s.sql, topic, query)
     s.metrics.eventsOut.inc({ topic: name }, page.events.length)
+    if (acceptsCloudEvents(req.headers.accept, CLOUDEVENTS_BATCH_MEDIA_TYPE)) {
+      // a batch is a bare array: where the page ends travels in headers
+      if (page.next !== null) void reply.header('questlog-next', page.next)
+      return reply
+        .header('questlog-cursor', page.cursor)
+        .type(`${CLOUDEVENTS_BATCH_MEDIA_TYPE}; charset=utf-8`)
+        .send(`[${page.events.map(cloudEventJson).join(',')}]`)
+    }
     // built as text: payloads are spliced in without being parsed
     const events = page.events.map((e) => envelopeJson(name, e)).join(',')
     const next = page.next === null ? 'null' : `"${page.next}"`
@@ -69,4 +85,25 @@ export function eventsRoutes(app: FastifyInstance, s: Services): void {
       .type('application/json; charset=utf-8')
       .send(`{"events":[${events}],"next":${next},"cursor":"${page.cursor}"}`)
   })
+
+  app.get<{ Params: TopicParams & { partition: string; offset: string } }>(
+    '/v1/topics/:topic/events/:partition/:offset',
+    async (req, reply) => {
+      const name = topicName(req.params)
+      requireTopic(req.principal, 'subscribe', name)
+      const { partition, offset } = parse(eventPositionSchema, {
+        partition: req.params.partition,
+        offset: req.params.offset,
+      })
+      const topic = await s.topics.get(name)
+      const [event] =
+        partition < topic.partitions ? await readAt(s.sql, topic.id, partition, [Number(offset)]) : []
+      if (!event)
+        throw new NotFoundError(`no event at offset ${offset} of partition ${partition} of '${name}'`)
+      s.metrics.eventsOut.inc({ topic: name }, 1)
+      if (acceptsCloudEvents(req.headers.accept, CLOUDEVENT_MEDIA_TYPE))
+        return reply.type(`${CLOUDEVENT_MEDIA_TYPE}; charset=utf-8`).send(cloudEventJson(event))
+      return reply.type('application/json; charset=utf-8').send(envelopeJson(name, event))
+    },
+  )
 }

@@ -13,7 +13,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { listsSubscription, requireNewSubscription, usableSubscription } from '../auth/consumer-access'
 import { canSee, requireTopic } from '../auth/principal'
-import { eventStatus } from '../delivery/event-status'
+import { type EventLookup, eventStatus } from '../delivery/event-status'
 import { deadLetterViews, deliveriesJson, reportView, subscriptionView } from '../delivery/views'
 import { parse } from '../parse'
 import type { Services } from '../services'
@@ -26,6 +26,11 @@ const name = (p: Params) => parse(subscriptionNameSchema, decodeURIComponent(p.n
 const deadLetterQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   all: z.enum(['true', 'false']).default('false'),
+})
+const eventLookupQuery = z.strictObject({
+  /** The CloudEvent's `source`; without it, as `/v1/events/{id}`. */
+  source: z.string().min(1).max(512).optional(),
+  id: z.string().min(1).max(256),
 })
 
 export function subscriptionsRoutes(app: FastifyInstance, s: Services): void {
@@ -122,14 +127,19 @@ export function subscriptionsRoutes(app: FastifyInstance, s: Services): void {
 }
 
 export function eventStatusRoute(app: FastifyInstance, s: Services): void {
-  app.get('/v1/events/:id', async (req) => {
-    const { id } = parse(z.object({ id: z.string().min(1).max(256) }), req.params)
+  const status = async (req: FastifyRequest, lookup: EventLookup) => {
     const p = req.principal
-    const status = await eventStatus(s.sql, s.delivery.subs, id, {
+    const found = await eventStatus(s.sql, s.delivery.subs, lookup, {
       topic: (topic) => canSee(p, topic),
       subscription: (sub) => listsSubscription(p, sub),
     })
-    requireTopic(p, 'subscribe', status.topic)
-    return status
+    requireTopic(p, 'subscribe', found.topic)
+    return found
+  }
+  // by CloudEvents' source + id; before `/:id`, which it would otherwise read as the id 'status'
+  app.get('/v1/events/status', async (req) => status(req, parse(eventLookupQuery, req.query)))
+  app.get('/v1/events/:id', async (req) => {
+    const { id } = parse(z.object({ id: z.string().min(1).max(256) }), req.params)
+    return status(req, { id })
   })
 }

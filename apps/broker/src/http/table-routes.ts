@@ -1,7 +1,8 @@
-import { NotFoundError, snapshotQuerySchema } from '@questlog/protocol'
+import { CLOUDEVENT_MEDIA_TYPE, NotFoundError, snapshotQuerySchema } from '@questlog/protocol'
 import type { FastifyInstance } from 'fastify'
 import { requireTopic } from '../auth/principal'
 import { parse } from '../parse'
+import { acceptsCloudEvents, cloudEventJson } from '../read/cloudevent-json'
 import { envelopeJson } from '../read/envelope-json'
 import { isTombstone, latestOfKey, snapshotPage } from '../read/table-reader'
 import type { Services } from '../services'
@@ -18,6 +19,8 @@ export function tableRoutes(app: FastifyInstance, s: Services): void {
     // a tombstone is the key's removal: as absent as a key never written
     if (!event || isTombstone(event)) throw new NotFoundError(`key '${key}' has no value in '${name}'`)
     s.metrics.eventsOut.inc({ topic: name }, 1)
+    if (acceptsCloudEvents(req.headers.accept, CLOUDEVENT_MEDIA_TYPE))
+      return reply.type(`${CLOUDEVENT_MEDIA_TYPE}; charset=utf-8`).send(cloudEventJson(event))
     return reply.type('application/json; charset=utf-8').send(envelopeJson(name, event))
   })
 

@@ -26,6 +26,7 @@ export function copyOfStored(
   // a sealed event's copy keeps its sealed bytes and key: erasing a player's data key erases the copy too
   if (e.sealed) event.sealed = e.sealed
   if (e.key !== null) event.key = e.key
+  if (e.eventTime) event.time = e.eventTime.toISOString()
   if (copy.partition !== undefined) event.partition = copy.partition
   return event
 }

@@ -117,6 +117,9 @@ class CommittedEvent implements StoredEvent {
   get id() {
     return this.e.id
   }
+  get eventTime() {
+    return this.e.eventTime ?? null
+  }
   get type() {
     return this.e.type
   }

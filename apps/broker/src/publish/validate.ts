@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer'
 import {
+  EVENT_TIME_MAX_AHEAD_MS,
   isJsonContentType,
   MAX_JSON_DEPTH,
   nestsDeeperThan,
@@ -120,6 +121,13 @@ export function validateEvent(e: WireEvent, index: number | null, ctx: ValidateC
     }
     if (any) headersJson = JSON.stringify(e.headers)
   }
+  const eventTime = e.time === undefined ? null : new Date(e.time)
+  if (eventTime && eventTime.getTime() > Date.now() + EVENT_TIME_MAX_AHEAD_MS) {
+    issues.push({
+      path: at('time'),
+      message: `an event time is at most ${EVENT_TIME_MAX_AHEAD_MS / 60_000} minutes ahead of the broker's clock`,
+    })
+  }
   if (e.partition !== undefined && e.partition >= ctx.topic.partitions) {
     issues.push({
       path: at('partition'),
@@ -156,6 +164,7 @@ export function validateEvent(e: WireEvent, index: number | null, ctx: ValidateC
     size,
     partition: e.partition,
   }
+  if (eventTime) prepared.eventTime = eventTime
   if (e.producer !== undefined) {
     prepared.producer = e.producer
     prepared.seq = e.seq

@@ -15,7 +15,7 @@ export function envelopeJson(topic: string, e: StoredEvent): string {
   return (
     `{"id":${str(e.id)},"topic":${str(topic)},"partition":${e.partition},"offset":"${e.offset}",` +
     `"type":${str(e.type)},"source":${str(e.source)},"time":"${e.time.toISOString()}",` +
-    `"key":${str(e.key)},"dedupeKey":${str(e.dedupeKey)},"contentType":${str(e.contentType)},` +
+    `${e.eventTime ? `"eventTime":"${e.eventTime.toISOString()}",` : ''}"key":${str(e.key)},"dedupeKey":${str(e.dedupeKey)},"contentType":${str(e.contentType)},` +
     `"headers":${e.headersJson ?? '{}'},${payload}}`
   )
 }

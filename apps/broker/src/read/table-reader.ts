@@ -1,13 +1,9 @@
 import { isCompacted, isJsonContentType, ValidationError } from '@questlog/protocol'
 import { z } from 'zod'
 import type { Sql } from '../storage/db'
-import { highWatermarks, rowToStored, type StoredEvent } from '../storage/event-store'
+import { COLUMNS, highWatermarks, rowToStored, type StoredEvent } from '../storage/event-store'
 import type { Topic } from '../topics/topic-service'
 import { encodeCursor } from './cursor'
-
-// drizzle's driver keeps timestamps as text on the shared client, so rows carry epoch milliseconds
-const COLUMNS = `e.partition, e."offset", (extract(epoch FROM e.time) * 1000)::float8 AS time_ms, e.id, e.type,
-  e.source, e.key, e.dedupe_key, e.content_type, e.headers::text AS headers, e.data, e.enc_key`
 
 /** `data: null`: a compacted topic's way to remove a key. */
 export function isTombstone(e: StoredEvent): boolean {

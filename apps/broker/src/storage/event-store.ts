@@ -4,7 +4,10 @@ import type { Sql } from './db'
 export interface StoredEvent {
   partition: number
   offset: number
+  /** The broker's commit time. */
   time: Date
+  /** The producer's event time, when it gave one (null or absent: none). */
+  eventTime?: Date | null
   id: string
   type: string
   source: string
@@ -108,6 +111,7 @@ function columns(events: NewEvent[]) {
   const seqs = new Array<number | null>(n)
   const headers = new Array<string | null>(n)
   const encKeys = new Array<string | null>(n)
+  const eventTimes = new Array<string | null>(n)
   const binary = new Array<boolean>(n)
   let sameType = true
   let sameSource = true
@@ -117,6 +121,7 @@ function columns(events: NewEvent[]) {
   let anyProducer = false
   let anyHeaders = false
   let anyEncKey = false
+  let anyEventTime = false
   let anyBinary = false
   let payloads = '['
   for (let i = 0; i < n; i++) {
@@ -139,6 +144,8 @@ function columns(events: NewEvent[]) {
     anyHeaders ||= e.headersJson !== null
     encKeys[i] = e.encKey ?? null
     anyEncKey ||= !!e.encKey
+    eventTimes[i] = e.eventTime ? e.eventTime.toISOString() : null
+    anyEventTime ||= !!e.eventTime
     if (i > 0) payloads += ','
     if (e.storedData === undefined && e.dataJson !== undefined && !e.dataJson.includes('\\u')) {
       payloads += e.dataJson
@@ -161,6 +168,7 @@ function columns(events: NewEvent[]) {
     seqs: anyProducer ? arrayLiteral(seqs) : none,
     headers: anyHeaders ? arrayLiteral(headers) : none,
     encKeys: anyEncKey ? arrayLiteral(encKeys) : none,
+    eventTimes: anyEventTime ? arrayLiteral(eventTimes) : none,
     payloads: `${payloads}]`,
     binary: anyBinary ? `{${binary.map((b) => (b ? 't' : 'f')).join(',')}}` : none,
   }
@@ -230,7 +238,7 @@ export async function writeBatch(sql: Sql, batch: WriteBatch): Promise<Appended>
         ${batch.dedupeCutoff.toISOString()}::timestamptz, ${c.ids}::text[], ${c.types}::text[],
         ${c.sources}::text[], ${c.contentTypes}::text[], ${c.keys}::text[], ${c.dedupeKeys}::text[],
         ${c.producers}::text[], ${c.seqs}::bigint[], ${c.headers}::text[], ${c.encKeys}::text[],
-        ${c.payloads}::text::json, ${c.binary}::boolean[], ${keyed}, ${arrayLiteral([...seqs.keys()])}::text[],
+        ${c.eventTimes}::timestamptz[], ${c.payloads}::text::json, ${c.binary}::boolean[], ${keyed}, ${arrayLiteral([...seqs.keys()])}::text[],
         ${arrayLiteral(ranges.map((r) => r.min))}::bigint[], ${arrayLiteral(ranges.map((r) => r.max))}::bigint[],
         ${batch.notifyChannel}, ${batch.notifyPrefix}, ${batch.batch}::bigint, ${batch.after}::bigint)`
     return { base: Number(row!.base), repeats: (row!.repeats as number[]).map((ord) => ord - 1) }
@@ -332,8 +340,9 @@ export interface EventPage {
 }
 
 // drizzle's driver keeps timestamps as text on the shared client, so rows carry epoch milliseconds
-const COLUMNS = `e.partition, e."offset", (extract(epoch FROM e.time) * 1000)::float8 AS time_ms, e.id, e.type,
-  e.source, e.key, e.dedupe_key, e.content_type, e.headers::text AS headers, e.data, e.enc_key`
+export const COLUMNS = `e.partition, e."offset", (extract(epoch FROM e.time) * 1000)::float8 AS time_ms, e.id, e.type,
+  e.source, e.key, e.dedupe_key, e.content_type, e.headers::text AS headers, e.data, e.enc_key,
+  (extract(epoch FROM e.event_time) * 1000)::float8 AS event_time_ms`
 
 /** The latest time of a partition's events up to this one, in offset order (see readEventPage). */
 const SORT_MS = `max(extract(epoch FROM e.time) * 1000) OVER (ORDER BY e."offset") AS sort_ms`
@@ -343,6 +352,8 @@ export function rowToStored(r: Record<string, unknown>): StoredEvent {
     partition: Number(r.partition),
     offset: Number(r.offset),
     time: new Date(Number(r.time_ms)),
+    eventTime:
+      r.event_time_ms === null || r.event_time_ms === undefined ? null : new Date(Number(r.event_time_ms)),
     id: r.id as string,
     type: r.type as string,
     source: r.source as string,

@@ -11,6 +11,10 @@ interface Envelope {
   offset: string
   type: string
   source: string
+  /** The commit time in the dumped topic. */
+  time: string
+  /** The producer's event time, when it gave one. */
+  eventTime?: string
   key: string | null
   dedupeKey: string | null
   contentType: string
@@ -79,7 +83,7 @@ export function dumpCommands(program: Command, ctx: () => Context): void {
   program
     .command('restore <topic>')
     .description(
-      'publish NDJSON envelopes from dump into a topic (created when missing), keeping partitions, order and headers',
+      'publish NDJSON envelopes from dump into a topic (created when missing), keeping partitions, order, headers and times',
     )
     .option('-i, --in <file>', 'file to read (stdin when absent)')
     .action(async (topic: string, o) => {
@@ -124,6 +128,8 @@ export function dumpCommands(program: Command, ctx: () => Context): void {
             partition,
             type: e.type,
             source: e.source,
+            // the restored event keeps when it happened: its event time, else when it was first committed
+            time: e.eventTime ?? e.time,
             contentType: e.contentType,
             ...(e.key !== null && { key: e.key }),
             ...(e.dedupeKey !== null && { dedupeKey: e.dedupeKey }),

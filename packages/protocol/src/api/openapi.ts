@@ -3,6 +3,7 @@
 // serves this document at GET /openapi.json; a broker test validates real responses against it.
 import { z } from 'zod'
 import { createKeySchema, createTokenSchema } from '../acl'
+import { CLOUDEVENT_MEDIA_TYPE, CLOUDEVENTS_BATCH_MEDIA_TYPE, cloudEventSchema } from '../cloudevents'
 import { envelopeSchema } from '../envelope'
 import { ERROR_CODES } from '../errors'
 import {
@@ -54,6 +55,7 @@ export const readPageSchema = z.object({
 export const API_SCHEMAS = {
   Error: [errorBodySchema, 'output'],
   Envelope: [envelopeSchema, 'output'],
+  CloudEvent: [cloudEventSchema, 'output'],
   ReadPage: [readPageSchema, 'output'],
   PublishEvent: [publishEventSchema, 'input'],
   PublishBatch: [publishBatchSchema, 'input'],
@@ -79,19 +81,21 @@ export const API_SCHEMAS = {
 const ref = (name: keyof typeof API_SCHEMAS) => ({ $ref: `#/components/schemas/${name}` })
 const json = (schema: JsonSchema) => ({ content: { 'application/json': { schema } } })
 const anyObject = { type: 'object' }
+const cloudEventsBatch = { type: 'array', items: ref('CloudEvent') }
 const errors = (...statuses: number[]) =>
   Object.fromEntries(statuses.map((s) => [String(s), { description: 'error', ...json(ref('Error')) }]))
 
 interface Op {
   summary: string
   body?: JsonSchema
-  ok: [status: number, schema: JsonSchema | null, type?: string]
+  /** The answer; `alternatives`, by media type, are what an `Accept` header may ask for instead. */
+  ok: [status: number, schema: JsonSchema | null, type?: string, alternatives?: Record<string, JsonSchema>]
   fails?: number[]
   query?: string[]
 }
 
 function operation(o: Op, pathParams: string[]) {
-  const [status, schema, type] = o.ok
+  const [status, schema, type, alternatives] = o.ok
   const parameters = [
     ...pathParams.map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } })),
     ...(o.query ?? []).map((name) => ({ name, in: 'query', required: false, schema: { type: 'string' } })),
@@ -103,7 +107,12 @@ function operation(o: Op, pathParams: string[]) {
     responses: {
       [String(status)]: {
         description: o.summary,
-        ...(schema && (type ? { content: { [type]: { schema } } } : json(schema))),
+        ...(schema && {
+          content: Object.fromEntries([
+            [type ?? 'application/json', { schema }],
+            ...Object.entries(alternatives ?? {}).map(([t, alt]) => [t, { schema: alt }]),
+          ]),
+        }),
       },
       ...errors(...(o.fails ?? [400, 401, 403])),
     },
@@ -146,9 +155,17 @@ const ROUTES: Record<string, Partial<Record<'get' | 'post' | 'patch' | 'delete',
       fails: [400, 401, 403, 404, 413, 429, 503],
     },
     get: {
-      summary: 'read a page by offset (partition, from, limit) or by time (since, until)',
+      summary:
+        'read a page by offset (partition, from, limit) or by time (since, until); with Accept: application/cloudevents-batch+json, the page as a CloudEvents batch (where it ends in the questlog-next and questlog-cursor headers)',
       query: ['partition', 'from', 'limit', 'since', 'until', 'cursor', 'type', 'key'],
-      ok: [200, ref('ReadPage')],
+      ok: [200, ref('ReadPage'), 'application/json', { [CLOUDEVENTS_BATCH_MEDIA_TYPE]: cloudEventsBatch }],
+      fails: [400, 401, 403, 404],
+    },
+  },
+  '/v1/topics/{topic}/events/{partition}/{offset}': {
+    get: {
+      summary: 'one stored event; with Accept: application/cloudevents+json, as a structured CloudEvent',
+      ok: [200, ref('Envelope'), 'application/json', { [CLOUDEVENT_MEDIA_TYPE]: ref('CloudEvent') }],
       fails: [400, 401, 403, 404],
     },
   },
@@ -289,6 +306,14 @@ const ROUTES: Record<string, Partial<Record<'get' | 'post' | 'patch' | 'delete',
   },
   '/v1/events/{id}': {
     get: { summary: "an event's status in each subscription", ok: [200, anyObject], fails: [401, 403, 404] },
+  },
+  '/v1/events/status': {
+    get: {
+      summary: "an event's status found by CloudEvents source + id (id alone: as /v1/events/{id})",
+      query: ['source', 'id'],
+      ok: [200, anyObject],
+      fails: [400, 401, 403, 404],
+    },
   },
   '/v1/keys': {
     post: {

@@ -1,3 +1,4 @@
+import { createClient } from '@questlog/sdk-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Broker } from '../src/broker'
 import { api, createTopic, readAll, startBroker, waitFor } from './helpers'
@@ -265,6 +266,21 @@ describe('event times on publish', () => {
     const [a, b] = await readAll(broker.url, 'ce.times', 0)
     expect(a.eventTime).toBe('2026-01-01T00:59:59.500Z')
     expect('eventTime' in b).toBe(false)
+  })
+
+  it('an SDK publish gives its time as the event time, over the WebSocket', async () => {
+    await createTopic(broker.url, 'ce.sdk')
+    const bus = createClient({ brokers: [broker.url] })
+    try {
+      const happened = new Date('2026-03-01T12:00:00.250Z')
+      await bus.publish('ce.sdk', { n: 1 }, { time: happened, key: 'p1' })
+      await bus.publish('ce.sdk', { n: 2 }, { key: 'p1' })
+      const [a, b] = await readAll(broker.url, 'ce.sdk', 0)
+      expect(a.eventTime).toBe(happened.toISOString())
+      expect('eventTime' in b).toBe(false)
+    } finally {
+      await bus.close()
+    }
   })
 
   it('a time without a zone, before 1970 or more than an hour ahead is a 400 naming the field', async () => {

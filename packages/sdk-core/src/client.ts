@@ -91,6 +91,11 @@ export interface PublishOptions {
   dedupeKey?: string
   /** Event id; the broker assigns a UUIDv7 when absent. */
   id?: string
+  /**
+   * When the event happened, as the game saw it (read back as `eventTime`, beside the broker's
+   * commit `time`); at most an hour ahead of the broker's clock.
+   */
+  time?: Date | string
   /** Cancels the publish while it is still queued. */
   signal?: AbortSignal
 }
@@ -384,6 +389,7 @@ export class QuestlogClient {
     if (o.type !== undefined) event.type = o.type
     if (o.headers !== undefined) event.headers = o.headers
     if (o.id !== undefined) event.id = o.id
+    if (o.time !== undefined) event.time = o.time instanceof Date ? o.time.toISOString() : o.time
     // sized later, by the sender: keeps JSON.stringify off the caller's path
     const q = new QueuedEvent(topic, event, o.signal)
     try {

@@ -36,6 +36,7 @@ export function columnsOf(events: readonly PublishEvent[]): BatchColumns | undef
       e.contentType !== undefined ||
       e.dataBase64 !== undefined ||
       e.schemaVersion !== undefined ||
+      e.time !== undefined ||
       !isPayload(e.data)
     ) {
       return undefined

@@ -9,8 +9,13 @@ export default async function ConsoleLayout({ children }: { children: ReactNode 
   if (!session) redirect('/login')
   return (
     <div className="shell">
+      <a className="skip-link" href="#main">
+        Skip to main content
+      </a>
       <Nav who={{ name: session.name, keyId: session.keyId, configured: session.configured }} />
-      <main className="main">{children}</main>
+      <main className="main" id="main" tabIndex={-1}>
+        {children}
+      </main>
     </div>
   )
 }

@@ -3,9 +3,10 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query'
 import { useState } from 'react'
 import { ErrorNote, Loading, PageHeader } from '@/components/states'
+import { Time } from '@/components/time'
 import { describeError } from '@/lib/errors'
-import { formatTime } from '@/lib/format'
 import { trpc } from '@/lib/trpc'
+import { useEscape } from '@/lib/use-escape'
 import { KeyForm } from './key-form'
 import { NewSecret } from './new-secret'
 import { RuleSummary } from './rule-summary'
@@ -22,6 +23,7 @@ function state(k: Key, now: number): { label: string; tone: string } {
 export function KeyList() {
   const qc = useQueryClient()
   const [creating, setCreating] = useState(false)
+  useEscape(creating, () => setCreating(false))
   const [created, setCreated] = useState<{ name: string; secret: string } | null>(null)
   const [revokeError, setRevokeError] = useState<string | null>(null)
   const keys = useQuery({
@@ -110,11 +112,17 @@ export function KeyList() {
                           .join(', ')
                       : '—'}
                   </td>
-                  <td>{formatTime(k.createdAt)}</td>
-                  <td>{k.expiresAt ? formatTime(k.expiresAt) : 'never'}</td>
+                  <td>
+                    <Time value={k.createdAt} />
+                  </td>
+                  <td>{k.expiresAt ? <Time value={k.expiresAt} /> : 'never'}</td>
                   <td data-testid="key-state">
                     <span className={`badge ${s.tone}`}>{s.label}</span>
-                    {k.revokedAt && <div className="muted">{formatTime(k.revokedAt)}</div>}
+                    {k.revokedAt && (
+                      <div className="muted">
+                        <Time value={k.revokedAt} />
+                      </div>
+                    )}
                   </td>
                   <td>
                     {!k.revokedAt && (

@@ -3,8 +3,11 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query'
 import { useState } from 'react'
 import { ErrorNote, Loading, PageHeader } from '@/components/states'
+import { Time } from '@/components/time'
 import { formatNumber, formatTime } from '@/lib/format'
+import { type TimeZoneChoice, useTimeZoneChoice } from '@/lib/time-zone'
 import { trpc } from '@/lib/trpc'
+import { useEscape } from '@/lib/use-escape'
 import { ReplayForm } from './replay-form'
 
 type Job = Awaited<ReturnType<typeof trpc.replays.list.query>>[number]
@@ -14,6 +17,7 @@ const active = (j: Job) => j.status === 'pending' || j.status === 'running'
 /** Replay jobs, newest first: the running ones with a live progress bar, then the history. */
 export function ReplayList() {
   const [creating, setCreating] = useState(false)
+  useEscape(creating, () => setCreating(false))
   const [actionError, setActionError] = useState<unknown>(null)
   const qc = useQueryClient()
   const jobs = useQuery({
@@ -92,11 +96,12 @@ export function ReplayList() {
   )
 }
 
-function describeRange(j: Job): string {
+/** The range replayed; a time range with dates and zone, since a job may be read days after it ran. */
+function describeRange(j: Job, zone: TimeZoneChoice): string {
   const s = j.spec
   const range =
     s.since !== undefined || s.until !== undefined
-      ? `${s.since ?? 'start'} → ${s.until ?? 'now'}`
+      ? `${s.since === undefined ? 'start' : formatTime(s.since, zone)} → ${s.until === undefined ? 'now' : formatTime(s.until, zone)}`
       : `#${s.fromOffset ?? 0} → ${s.toOffset === undefined ? 'end' : `#${s.toOffset}`}`
   const parts = [range, s.partition === undefined ? null : `partition ${s.partition}`]
   if (s.filter.type) parts.push(`type ${s.filter.type}`)
@@ -106,6 +111,7 @@ function describeRange(j: Job): string {
 }
 
 function JobRow({ job: j, onCancel }: { job: Job; onCancel(): void }) {
+  const zone = useTimeZoneChoice()
   const badge =
     j.status === 'done' ? 'ok' : j.status === 'failed' || j.status === 'cancelled' ? 'down' : 'degraded'
   const target =
@@ -114,9 +120,11 @@ function JobRow({ job: j, onCancel }: { job: Job; onCancel(): void }) {
       : `topic ${j.spec.target.topic}`
   return (
     <tr data-replay={j.id} data-status={j.status}>
-      <td className="nowrap">{formatTime(j.createdAt)}</td>
+      <td className="nowrap">
+        <Time value={j.createdAt} />
+      </td>
       <td className="mono">{j.topic}</td>
-      <td>{describeRange(j)}</td>
+      <td>{describeRange(j, zone)}</td>
       <td>{target}</td>
       <td>
         <span className={`badge ${badge}`} data-testid="replay-status" title={j.error ?? undefined}>

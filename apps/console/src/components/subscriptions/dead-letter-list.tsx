@@ -2,9 +2,10 @@
 
 import { useQuery, useQueryClient } from '@tanstack/react-query'
 import { useState } from 'react'
+import { ScrollBox } from '@/components/scroll-box'
 import { ErrorNote, Loading } from '@/components/states'
+import { Time } from '@/components/time'
 import { describeError } from '@/lib/errors'
-import { formatTime } from '@/lib/format'
 import { trpc } from '@/lib/trpc'
 
 /** A subscription's dead letters, live, with redrive of the selected ones or all of them. */
@@ -95,15 +96,17 @@ export function DeadLetterList({ name }: { name: string }) {
                 <td className="num" data-testid="dead-letter-deliveries">
                   {r.deliveries}
                 </td>
-                <td>{formatTime(r.deadAt)}</td>
+                <td>
+                  <Time value={r.deadAt} />
+                </td>
                 <td className="mono">
                   {r.topic} · p{r.partition} · #{r.offset}
                   {typeof r.event?.type === 'string' && <div className="muted">{r.event.type}</div>}
                 </td>
                 <td>
-                  <pre className="json" data-testid="dead-letter-payload">
+                  <ScrollBox className="json" testId="dead-letter-payload">
                     {r.event ? JSON.stringify(r.event.data, null, 2) : 'no longer stored (retention)'}
-                  </pre>
+                  </ScrollBox>
                 </td>
               </tr>
             ))}

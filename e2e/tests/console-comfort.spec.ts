@@ -55,12 +55,16 @@ test('an unknown address shows a 404 inside the console, with its sidebar', asyn
   const res = await page.goto(`${stack().consoleUrl}/no-such-screen`)
   expect(res?.status()).toBe(404)
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Page not found')
-  await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Topics' })).toBeVisible()
+  await expect(
+    page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Topics' }),
+  ).toBeVisible()
   await page.getByRole('main').getByRole('link', { name: 'overview' }).click()
   await expect(page).toHaveURL(`${stack().consoleUrl}/`)
 })
 
-test('the sidebar stays in view on a long page, and on a phone it is a top bar with a menu', async ({ page }) => {
+test('the sidebar stays in view on a long page, and on a phone it is a top bar with a menu', async ({
+  page,
+}) => {
   const { consoleUrl } = stack()
   await page.setViewportSize({ width: 1440, height: 600 })
   await page.goto(`${consoleUrl}/`)
@@ -85,7 +89,9 @@ test('the sidebar stays in view on a long page, and on a phone it is a top bar w
   await expect(menu).toHaveAttribute('aria-expanded', 'false')
 })
 
-test('the audit log pages back past the newest 200, finds within a page, and exports it', async ({ page }) => {
+test('the audit log pages back past the newest 200, finds within a page, and exports it', async ({
+  page,
+}) => {
   const { brokerUrl, consoleUrl } = stack()
   // 230 refused requests, each naming a key id of its own: the log sums up a source's refusals
   // per minute, so each is a row

@@ -6,6 +6,7 @@ import { setTimeZoneChoice, useTimeZoneChoice } from '@/lib/time-zone'
 /** Shows every time in UTC instead of the browser's zone; the choice outlives the session. */
 export function TimeZoneToggle() {
   const zone = useTimeZoneChoice()
+  const local = zoneLabel()
   return (
     <label className="zone-toggle">
       <input
@@ -16,7 +17,7 @@ export function TimeZoneToggle() {
       />
       Times in UTC
       <span className="zone-now" suppressHydrationWarning>
-        {zone === 'utc' ? '' : ` (now ${zoneLabel()})`}
+        {zone === 'utc' || local === 'UTC' ? '' : ` (now ${local})`}
       </span>
     </label>
   )

@@ -9,6 +9,7 @@ import { type TimeZoneChoice, useTimeZoneChoice } from '@/lib/time-zone'
 import { trpc } from '@/lib/trpc'
 import { useEscape } from '@/lib/use-escape'
 import { ReplayForm } from './replay-form'
+import { ScrollBox } from '@/components/scroll-box'
 
 type Job = Awaited<ReturnType<typeof trpc.replays.list.query>>[number]
 
@@ -71,6 +72,7 @@ export function ReplayList() {
         </div>
       )}
       {sorted.length > 0 && (
+        <ScrollBox as="div" className="table-scroll">
         <table data-testid="replays-table">
           <thead>
             <tr>
@@ -91,6 +93,7 @@ export function ReplayList() {
             ))}
           </tbody>
         </table>
+        </ScrollBox>
       )}
     </>
   )
@@ -123,9 +126,9 @@ function JobRow({ job: j, onCancel }: { job: Job; onCancel(): void }) {
       <td className="nowrap">
         <Time value={j.createdAt} />
       </td>
-      <td className="mono">{j.topic}</td>
-      <td>{describeRange(j, zone)}</td>
-      <td>{target}</td>
+      <td className="mono wrap">{j.topic}</td>
+      <td className="wrap">{describeRange(j, zone)}</td>
+      <td className="wrap">{target}</td>
       <td>
         <span className={`badge ${badge}`} data-testid="replay-status" title={j.error ?? undefined}>
           {j.status}

@@ -124,10 +124,9 @@ async function violations(page: Page): Promise<string[]> {
 
 /** Whether the page itself scrolls sideways (a wide table scrolling inside its own box is fine). */
 const overflow = (page: Page) =>
-  page.evaluate(() => {
-    const el = document.scrollingElement ?? document.documentElement
-    return { scrollWidth: el.scrollWidth, innerWidth: window.innerWidth }
-  })
+  page.evaluate<{ scrollWidth: number; innerWidth: number }>(
+    '({ scrollWidth: (document.scrollingElement ?? document.documentElement).scrollWidth, innerWidth: window.innerWidth })',
+  )
 
 /** Each scheme and width of the screen now loading: no axe violation, no sideways scroll, a screenshot. */
 async function checkEveryVariant(page: Page, info: TestInfo, name: string, load: () => Promise<void>) {
@@ -158,7 +157,7 @@ for (const screen of SCREENS) {
   })
 }
 
-test('login: WCAG 2.1 AA in light and dark, at 1440 and 390 px, no sideways scroll', async ({
+test('signed out, the login page and a 404: WCAG 2.1 AA in light and dark, at 1440 and 390 px, no sideways scroll', async ({
   browser,
 }, info) => {
   const context = await browser.newContext()
@@ -166,6 +165,10 @@ test('login: WCAG 2.1 AA in light and dark, at 1440 and 390 px, no sideways scro
   await checkEveryVariant(page, info, 'login', async () => {
     await page.goto(`${stack().consoleUrl}/login`)
     await expect(page.getByLabel('Admin key')).toBeVisible()
+  })
+  await checkEveryVariant(page, info, 'not-found-signed-out', async () => {
+    await page.goto(`${stack().consoleUrl}/no-such-screen-${id}`)
+    await expect(page.getByRole('link', { name: 'Sign in' })).toBeVisible()
   })
   await context.close()
 })

@@ -1,26 +1,30 @@
 'use client'
 
-import { useEffect, useRef } from 'react'
+import { type RefObject, useEffect, useRef } from 'react'
 
 /**
- * While `active`, the Escape key calls `onEscape`: how every panel that opens over or into the page
- * closes. Focus goes back to what had it when the panel opened (the button that opened it).
+ * While `active`, the Escape key calls `onEscape`: how every panel that opens into the page closes.
+ * Focus then goes back to the button that opened it: the one given the returned ref (for a button
+ * that is hidden while its panel is open and drawn anew after), else what had focus on opening.
  */
-export function useEscape(active: boolean, onEscape: () => void): void {
+export function useEscape(active: boolean, onEscape: () => void): RefObject<HTMLButtonElement | null> {
   const latest = useRef(onEscape)
   latest.current = onEscape
+  const opener = useRef<HTMLButtonElement | null>(null)
   useEffect(() => {
     if (!active) return
-    const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null
+    const focused = document.activeElement instanceof HTMLElement ? document.activeElement : null
     const onKey = (e: KeyboardEvent) => {
       if (e.key !== 'Escape' || e.defaultPrevented) return
       latest.current()
-      // after React has removed the panel, so focus does not fall to the page's start
+      // after React has drawn the page without the panel, so focus does not fall to the page's start
       requestAnimationFrame(() => {
-        if (opener?.isConnected) opener.focus()
+        const back = opener.current ?? (focused?.isConnected ? focused : null)
+        back?.focus()
       })
     }
     document.addEventListener('keydown', onKey)
     return () => document.removeEventListener('keydown', onKey)
   }, [active])
+  return opener
 }

@@ -2,6 +2,7 @@
 
 import { useQuery } from '@tanstack/react-query'
 import { useState } from 'react'
+import { ScrollBox } from '@/components/scroll-box'
 import { ErrorNote, Loading, PageHeader } from '@/components/states'
 import { Time } from '@/components/time'
 import { downloadJsonLines } from '@/lib/json-lines'
@@ -81,7 +82,7 @@ export function AuditLog() {
           disabled={shown.length === 0}
           onClick={() => downloadJsonLines(shown, 'audit.jsonl')}
         >
-          Export {shown.length === page.length ? 'page' : 'matches'} (JSON lines)
+          Export {shown.length} as JSON lines
         </button>
       </search>
       {entries.error && <ErrorNote error={entries.error} title="The audit log cannot load." />}
@@ -96,48 +97,55 @@ export function AuditLog() {
         </div>
       )}
       {shown.length > 0 && (
-        <table data-testid="audit-table">
-          <thead>
-            <tr>
-              <th>When</th>
-              <th>Who</th>
-              <th>What</th>
-              <th>Target</th>
-              <th>Outcome</th>
-              <th className="num">Status</th>
-            </tr>
-          </thead>
-          <tbody>
-            {shown.map((e) => {
-              const d = describeAction(e.action, e.target)
-              const status = typeof e.details.status === 'number' ? e.details.status : null
-              return (
-                <tr key={e.id} data-testid="audit-entry" data-outcome={e.outcome} data-key-id={e.keyId ?? ''}>
-                  <td>
-                    <Time value={e.at} />
-                  </td>
-                  <td className="wrap">
-                    {e.keyId ? (
-                      <>
-                        {names.get(e.keyId) ?? 'unknown key'} <span className="mono muted">{e.keyId}</span>
-                      </>
-                    ) : (
-                      <span className="muted">no valid key</span>
-                    )}
-                  </td>
-                  <td className="mono">{d.what}</td>
-                  <td className="mono wrap" data-testid="audit-target">
-                    {d.target}
-                  </td>
-                  <td>
-                    <span className={`badge ${OUTCOME_TONE[e.outcome] ?? ''}`}>{e.outcome}</span>
-                  </td>
-                  <td className="num">{status ?? '—'}</td>
-                </tr>
-              )
-            })}
-          </tbody>
-        </table>
+        <ScrollBox as="div" className="table-scroll">
+          <table data-testid="audit-table">
+            <thead>
+              <tr>
+                <th>When</th>
+                <th>Who</th>
+                <th>What</th>
+                <th>Target</th>
+                <th>Outcome</th>
+                <th className="num">Status</th>
+              </tr>
+            </thead>
+            <tbody>
+              {shown.map((e) => {
+                const d = describeAction(e.action, e.target)
+                const status = typeof e.details.status === 'number' ? e.details.status : null
+                return (
+                  <tr
+                    key={e.id}
+                    data-testid="audit-entry"
+                    data-outcome={e.outcome}
+                    data-key-id={e.keyId ?? ''}
+                  >
+                    <td>
+                      <Time value={e.at} />
+                    </td>
+                    <td className="wrap">
+                      {e.keyId ? (
+                        <>
+                          {names.get(e.keyId) ?? 'unknown key'} <span className="mono muted">{e.keyId}</span>
+                        </>
+                      ) : (
+                        <span className="muted">no valid key</span>
+                      )}
+                    </td>
+                    <td className="mono">{d.what}</td>
+                    <td className="mono wrap" data-testid="audit-target">
+                      {d.target}
+                    </td>
+                    <td>
+                      <span className={`badge ${OUTCOME_TONE[e.outcome] ?? ''}`}>{e.outcome}</span>
+                    </td>
+                    <td className="num">{status ?? '—'}</td>
+                  </tr>
+                )
+              })}
+            </tbody>
+          </table>
+        </ScrollBox>
       )}
       <nav className="pager" aria-label="Audit log pages">
         <span className="muted" data-testid="audit-page">

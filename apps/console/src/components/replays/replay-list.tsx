@@ -2,6 +2,7 @@
 
 import { useQuery, useQueryClient } from '@tanstack/react-query'
 import { useState } from 'react'
+import { ScrollBox } from '@/components/scroll-box'
 import { ErrorNote, Loading, PageHeader } from '@/components/states'
 import { Time } from '@/components/time'
 import { formatNumber, formatTime } from '@/lib/format'
@@ -9,7 +10,6 @@ import { type TimeZoneChoice, useTimeZoneChoice } from '@/lib/time-zone'
 import { trpc } from '@/lib/trpc'
 import { useEscape } from '@/lib/use-escape'
 import { ReplayForm } from './replay-form'
-import { ScrollBox } from '@/components/scroll-box'
 
 type Job = Awaited<ReturnType<typeof trpc.replays.list.query>>[number]
 
@@ -18,7 +18,7 @@ const active = (j: Job) => j.status === 'pending' || j.status === 'running'
 /** Replay jobs, newest first: the running ones with a live progress bar, then the history. */
 export function ReplayList() {
   const [creating, setCreating] = useState(false)
-  useEscape(creating, () => setCreating(false))
+  const opener = useEscape(creating, () => setCreating(false))
   const [actionError, setActionError] = useState<unknown>(null)
   const qc = useQueryClient()
   const jobs = useQuery({
@@ -43,7 +43,7 @@ export function ReplayList() {
     <>
       <PageHeader title="Replay jobs">
         {!creating && (
-          <button type="button" className="primary" onClick={() => setCreating(true)}>
+          <button type="button" className="primary" ref={opener} onClick={() => setCreating(true)}>
             New replay job
           </button>
         )}
@@ -73,26 +73,26 @@ export function ReplayList() {
       )}
       {sorted.length > 0 && (
         <ScrollBox as="div" className="table-scroll">
-        <table data-testid="replays-table">
-          <thead>
-            <tr>
-              <th>Started</th>
-              <th>Topic</th>
-              <th>Range · filter</th>
-              <th>Into</th>
-              <th>Status</th>
-              <th style={{ width: 220 }}>Progress</th>
-              <th className="num">Scanned</th>
-              <th className="num">Delivered</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {sorted.map((j) => (
-              <JobRow key={j.id} job={j} onCancel={() => cancel(j.id)} />
-            ))}
-          </tbody>
-        </table>
+          <table data-testid="replays-table">
+            <thead>
+              <tr>
+                <th>Started</th>
+                <th>Topic</th>
+                <th>Range · filter</th>
+                <th>Into</th>
+                <th>Status</th>
+                <th style={{ width: 220 }}>Progress</th>
+                <th className="num">Scanned</th>
+                <th className="num">Delivered</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {sorted.map((j) => (
+                <JobRow key={j.id} job={j} onCancel={() => cancel(j.id)} />
+              ))}
+            </tbody>
+          </table>
         </ScrollBox>
       )}
     </>

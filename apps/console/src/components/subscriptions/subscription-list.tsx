@@ -20,7 +20,7 @@ const LIMIT = 50
 /** Every subscription a page at a time, with its lag in events and in seconds, searched and sorted by the broker. */
 export function SubscriptionList() {
   const [creating, setCreating] = useState(false)
-  useEscape(creating, () => setCreating(false))
+  const opener = useEscape(creating, () => setCreating(false))
   const [search, setSearch] = useState('')
   const [mode, setMode] = useState<Mode>('all')
   const [state, setState] = useState<State>('all')
@@ -47,7 +47,7 @@ export function SubscriptionList() {
     <>
       <PageHeader title="Subscriptions">
         {!creating && (
-          <button type="button" className="primary" onClick={() => setCreating(true)}>
+          <button type="button" className="primary" ref={opener} onClick={() => setCreating(true)}>
             New subscription
           </button>
         )}

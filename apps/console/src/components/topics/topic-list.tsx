@@ -23,7 +23,7 @@ const LIMIT = 50
  */
 export function TopicList() {
   const [creating, setCreating] = useState(false)
-  useEscape(creating, () => setCreating(false))
+  const opener = useEscape(creating, () => setCreating(false))
   const [search, setSearch] = useState('')
   const [kind, setKind] = useState<Kind>('all')
   const [sorting, setSorting] = useState<Sorting<TopicSort>>({ sort: 'name', desc: false })
@@ -48,7 +48,7 @@ export function TopicList() {
     <>
       <PageHeader title="Topics">
         {!creating && (
-          <button type="button" className="primary" onClick={() => setCreating(true)}>
+          <button type="button" className="primary" ref={opener} onClick={() => setCreating(true)}>
             New topic
           </button>
         )}

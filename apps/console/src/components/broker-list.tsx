@@ -1,7 +1,9 @@
 'use client'
 
 import { useQuery } from '@tanstack/react-query'
-import { formatBytes, formatDuration, formatTime } from '@/lib/format'
+import { ScrollBox } from '@/components/scroll-box'
+import { Time } from '@/components/time'
+import { formatBytes, formatDuration } from '@/lib/format'
 import { trpc } from '@/lib/trpc'
 import { ErrorNote, Loading, PageHeader } from './states'
 
@@ -17,7 +19,7 @@ function ClusterTable({ self }: { self: string | undefined }) {
   return (
     <section className="panel" aria-labelledby="cluster-heading">
       <h2 id="cluster-heading">Cluster</h2>
-      <div className="table-scroll">
+      <ScrollBox as="div" className="table-scroll">
         <table data-testid="cluster-table">
           <thead>
             <tr>
@@ -57,13 +59,17 @@ function ClusterTable({ self }: { self: string | undefined }) {
                   {b.health.db_latency_ms === null ? 'no answer' : `${b.health.db_latency_ms} ms`}
                 </td>
                 <td className="num">{b.health.connections}</td>
-                <td className="nowrap">{formatTime(b.startedAt)}</td>
-                <td className="nowrap">{formatTime(b.lastSeenAt)}</td>
+                <td className="nowrap">
+                  <Time value={b.startedAt} />
+                </td>
+                <td className="nowrap">
+                  <Time value={b.lastSeenAt} />
+                </td>
               </tr>
             ))}
           </tbody>
         </table>
-      </div>
+      </ScrollBox>
     </section>
   )
 }
@@ -90,7 +96,7 @@ export function BrokerList() {
       {h && (
         <>
           <h2>This console's broker</h2>
-          <div className="table-scroll">
+          <ScrollBox as="div" className="table-scroll">
             <table data-testid="brokers-table">
               <thead>
                 <tr>
@@ -125,12 +131,12 @@ export function BrokerList() {
                 </tr>
               </tbody>
             </table>
-          </div>
+          </ScrollBox>
           <section className="panel">
             <h2>Health report</h2>
-            <pre className="json" data-testid="health-json">
+            <ScrollBox className="json" testId="health-json">
               {JSON.stringify(h, null, 2)}
-            </pre>
+            </ScrollBox>
           </section>
         </>
       )}

@@ -2,7 +2,10 @@
 
 import Link from 'next/link'
 import { usePathname } from 'next/navigation'
+import { useEffect, useState } from 'react'
 import { markSigningOut } from '@/lib/trpc'
+import { useEscape } from '@/lib/use-escape'
+import { TimeZoneToggle } from './time-zone-toggle'
 
 const LINKS = [
   { href: '/', label: 'Overview' },
@@ -22,28 +25,56 @@ interface Who {
   configured: boolean
 }
 
+/**
+ * The sidebar: beside the page on a wide screen (it stays in view as the page scrolls), a top bar
+ * with a menu button on a narrow one, whose menu closes on a choice or on Escape.
+ */
 export function Nav({ who }: { who: Who }) {
   const path = usePathname()
+  const [open, setOpen] = useState(false)
+  // a link followed closes the menu
+  // biome-ignore lint/correctness/useExhaustiveDependencies: path is the trigger, not an input
+  useEffect(() => setOpen(false), [path])
+  useEscape(open, () => setOpen(false))
   return (
-    <nav className="nav" aria-label="Main">
-      <div className="brand">Questlog</div>
-      {LINKS.map((l) => {
-        const active = l.href === '/' ? path === '/' : path.startsWith(l.href)
-        return (
-          <Link key={l.href} href={l.href} className={active ? 'active' : undefined}>
-            {l.label}
-          </Link>
-        )
-      })}
-      <div className="who" data-testid="signed-in-as">
-        <span className="muted">Signed in as</span>
-        <strong>{who.name}</strong>
-        <span className="mono muted">{who.keyId}</span>
-        {!who.configured && (
-          <form method="post" action="/logout" onSubmit={markSigningOut}>
-            <button type="submit">Sign out</button>
-          </form>
-        )}
+    <nav className={open ? 'nav open' : 'nav'} aria-label="Main">
+      <div className="nav-top">
+        <div className="brand">Questlog</div>
+        <button
+          type="button"
+          className="menu-button"
+          aria-expanded={open}
+          aria-controls="nav-menu"
+          onClick={() => setOpen(!open)}
+        >
+          Menu
+        </button>
+      </div>
+      <div className="nav-menu" id="nav-menu">
+        {LINKS.map((l) => {
+          const active = l.href === '/' ? path === '/' : path.startsWith(l.href)
+          return (
+            <Link
+              key={l.href}
+              href={l.href}
+              className={active ? 'active' : undefined}
+              aria-current={active ? 'page' : undefined}
+            >
+              {l.label}
+            </Link>
+          )
+        })}
+        <div className="who" data-testid="signed-in-as">
+          <TimeZoneToggle />
+          <span className="nav-muted">Signed in as</span>
+          <strong>{who.name}</strong>
+          <span className="mono nav-muted">{who.keyId}</span>
+          {!who.configured && (
+            <form method="post" action="/logout" onSubmit={markSigningOut}>
+              <button type="submit">Sign out</button>
+            </form>
+          )}
+        </div>
       </div>
     </nav>
   )

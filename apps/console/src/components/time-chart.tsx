@@ -1,6 +1,8 @@
 'use client'
 
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts'
+import { formatClock, zoneLabel } from '@/lib/format'
+import { useTimeZoneChoice } from '@/lib/time-zone'
 
 export interface Series<P> {
   key: keyof P & string
@@ -16,14 +18,14 @@ interface Props<P extends { t: number }> {
   series: Series<P>[]
 }
 
-const clock = (t: number) =>
-  new Date(t).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit' })
-
 /**
  * A line chart over time. The figure carries how many samples it draws and the
  * largest and latest value of each series, so a test can check the data behind the lines.
  */
 export function TimeChart<P extends { t: number }>({ id, title, unit, points, series }: Props<P>) {
+  const zone = useTimeZoneChoice()
+  const zoneName = zone === 'utc' ? 'UTC' : zoneLabel()
+  const clock = (t: number) => formatClock(t, zone)
   const values = (key: string) =>
     points.map((p) => (p as Record<string, unknown>)[key]).filter((v): v is number => typeof v === 'number')
   const attrs: Record<string, string> = {}
@@ -44,19 +46,26 @@ export function TimeChart<P extends { t: number }>({ id, title, unit, points, se
       </figcaption>
       <ResponsiveContainer width="100%" height={210}>
         <LineChart data={points} margin={{ top: 4, right: 12, bottom: 0, left: -8 }}>
-          <CartesianGrid stroke="#eceef2" vertical={false} />
+          <CartesianGrid stroke="var(--line)" vertical={false} />
           <XAxis
             dataKey="t"
             type="number"
             scale="time"
             domain={['dataMin', 'dataMax']}
             tickFormatter={clock}
-            tick={{ fontSize: 11 }}
+            tick={{ fontSize: 11, fill: 'var(--muted)' }}
+            stroke="var(--line)"
             minTickGap={40}
           />
-          <YAxis tick={{ fontSize: 11 }} width={52} allowDecimals />
+          <YAxis
+            tick={{ fontSize: 11, fill: 'var(--muted)' }}
+            stroke="var(--line)"
+            width={52}
+            allowDecimals
+          />
           <Tooltip
-            labelFormatter={(t) => clock(Number(t))}
+            labelFormatter={(t) => `${clock(Number(t))} ${zoneName}`}
+            contentStyle={{ background: 'var(--panel)', borderColor: 'var(--line)', color: 'var(--ink)' }}
             formatter={(v) => (v === null || v === undefined ? '—' : `${v} ${unit}`)}
           />
           <Legend wrapperStyle={{ fontSize: 12 }} />
@@ -74,6 +83,7 @@ export function TimeChart<P extends { t: number }>({ id, title, unit, points, se
           ))}
         </LineChart>
       </ResponsiveContainer>
+      <p className="chart-zone muted">times in {zoneName}</p>
     </figure>
   )
 }

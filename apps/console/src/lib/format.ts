@@ -41,9 +41,22 @@ export function zoneLabel(d: Date = new Date()): string {
 }
 
 /** A date and time with milliseconds, labelled with its zone: at 3 a.m. nobody should guess which. */
-export function formatTime(iso: string | number): string {
+export function formatTime(iso: string | number, zone: 'local' | 'utc' = 'local'): string {
   const d = new Date(iso)
+  if (Number.isNaN(d.getTime())) return String(iso)
+  // 2026-12-06T20:44:48.123Z → 2026-12-06 20:44:48.123 UTC
+  if (zone === 'utc') return `${d.toISOString().replace('T', ' ').replace('Z', '')} UTC`
   return `${d.toLocaleDateString('en-CA')} ${d.toLocaleTimeString('en-GB')}.${String(d.getMilliseconds()).padStart(3, '0')} ${zoneLabel(d)}`
+}
+
+/** The time of day alone, for chart axes whose caption names the zone. */
+export function formatClock(t: number, zone: 'local' | 'utc' = 'local'): string {
+  return new Date(t).toLocaleTimeString('en-GB', {
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    ...(zone === 'utc' ? { timeZone: 'UTC' } : {}),
+  })
 }
 
 /** Events a second: "—" until there are two samples to tell it from. */

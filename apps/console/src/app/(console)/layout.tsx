@@ -1,16 +1,11 @@
 import { redirect } from 'next/navigation'
 import type { ReactNode } from 'react'
-import { Nav } from '@/components/nav'
+import { ConsoleFrame } from '@/components/console-frame'
 import { currentSession } from '@/lib/session'
 
 /** Every screen but the login page: only for a signed-in operator. */
 export default async function ConsoleLayout({ children }: { children: ReactNode }) {
   const session = await currentSession()
   if (!session) redirect('/login')
-  return (
-    <div className="shell">
-      <Nav who={{ name: session.name, keyId: session.keyId, configured: session.configured }} />
-      <main className="main">{children}</main>
-    </div>
-  )
+  return <ConsoleFrame session={session}>{children}</ConsoleFrame>
 }

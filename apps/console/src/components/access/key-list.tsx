@@ -2,10 +2,12 @@
 
 import { useQuery, useQueryClient } from '@tanstack/react-query'
 import { useState } from 'react'
+import { ScrollBox } from '@/components/scroll-box'
 import { ErrorNote, Loading, PageHeader } from '@/components/states'
+import { Time } from '@/components/time'
 import { describeError } from '@/lib/errors'
-import { formatTime } from '@/lib/format'
 import { trpc } from '@/lib/trpc'
+import { useEscape } from '@/lib/use-escape'
 import { KeyForm } from './key-form'
 import { NewSecret } from './new-secret'
 import { RuleSummary } from './rule-summary'
@@ -22,6 +24,7 @@ function state(k: Key, now: number): { label: string; tone: string } {
 export function KeyList() {
   const qc = useQueryClient()
   const [creating, setCreating] = useState(false)
+  const opener = useEscape(creating, () => setCreating(false))
   const [created, setCreated] = useState<{ name: string; secret: string } | null>(null)
   const [revokeError, setRevokeError] = useState<string | null>(null)
   const keys = useQuery({
@@ -47,7 +50,7 @@ export function KeyList() {
     <>
       <PageHeader title="Access keys">
         {!creating && !created && (
-          <button type="button" className="primary" onClick={() => setCreating(true)}>
+          <button type="button" className="primary" ref={opener} onClick={() => setCreating(true)}>
             New key
           </button>
         )}
@@ -77,57 +80,65 @@ export function KeyList() {
         </div>
       )}
       {keys.data && keys.data.length > 0 && (
-        <table data-testid="keys-table">
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>Id</th>
-              <th>Rules</th>
-              <th>Rate limits</th>
-              <th>Created</th>
-              <th>Expires</th>
-              <th>State</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {keys.data.map((k) => {
-              const s = state(k, now)
-              return (
-                <tr key={k.id} data-key-id={k.id} className={k.revokedAt ? 'revoked' : undefined}>
-                  <td className="wrap">{k.name}</td>
-                  <td className="mono">{k.id}</td>
-                  <td className="wrap">
-                    <RuleSummary rules={k.rules} />
-                  </td>
-                  <td>
-                    {k.rateEventsPerSec || k.rateBytesPerSec
-                      ? [
-                          k.rateEventsPerSec && `${k.rateEventsPerSec.toLocaleString('en-US')} events/s`,
-                          k.rateBytesPerSec && `${k.rateBytesPerSec.toLocaleString('en-US')} B/s`,
-                        ]
-                          .filter(Boolean)
-                          .join(', ')
-                      : '—'}
-                  </td>
-                  <td>{formatTime(k.createdAt)}</td>
-                  <td>{k.expiresAt ? formatTime(k.expiresAt) : 'never'}</td>
-                  <td data-testid="key-state">
-                    <span className={`badge ${s.tone}`}>{s.label}</span>
-                    {k.revokedAt && <div className="muted">{formatTime(k.revokedAt)}</div>}
-                  </td>
-                  <td>
-                    {!k.revokedAt && (
-                      <button type="button" onClick={() => revoke(k)}>
-                        Revoke
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              )
-            })}
-          </tbody>
-        </table>
+        <ScrollBox as="div" className="table-scroll">
+          <table data-testid="keys-table">
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Id</th>
+                <th>Rules</th>
+                <th>Rate limits</th>
+                <th>Created</th>
+                <th>Expires</th>
+                <th>State</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {keys.data.map((k) => {
+                const s = state(k, now)
+                return (
+                  <tr key={k.id} data-key-id={k.id} className={k.revokedAt ? 'revoked' : undefined}>
+                    <td className="wrap">{k.name}</td>
+                    <td className="mono">{k.id}</td>
+                    <td className="wrap">
+                      <RuleSummary rules={k.rules} />
+                    </td>
+                    <td>
+                      {k.rateEventsPerSec || k.rateBytesPerSec
+                        ? [
+                            k.rateEventsPerSec && `${k.rateEventsPerSec.toLocaleString('en-US')} events/s`,
+                            k.rateBytesPerSec && `${k.rateBytesPerSec.toLocaleString('en-US')} B/s`,
+                          ]
+                            .filter(Boolean)
+                            .join(', ')
+                        : '—'}
+                    </td>
+                    <td>
+                      <Time value={k.createdAt} />
+                    </td>
+                    <td>{k.expiresAt ? <Time value={k.expiresAt} /> : 'never'}</td>
+                    <td data-testid="key-state">
+                      <span className={`badge ${s.tone}`}>{s.label}</span>
+                      {k.revokedAt && (
+                        <div className="muted">
+                          <Time value={k.revokedAt} />
+                        </div>
+                      )}
+                    </td>
+                    <td>
+                      {!k.revokedAt && (
+                        <button type="button" onClick={() => revoke(k)}>
+                          Revoke
+                        </button>
+                      )}
+                    </td>
+                  </tr>
+                )
+              })}
+            </tbody>
+          </table>
+        </ScrollBox>
       )}
     </>
   )

@@ -2,9 +2,13 @@
 
 import { useQuery, useQueryClient } from '@tanstack/react-query'
 import { useState } from 'react'
+import { ScrollBox } from '@/components/scroll-box'
 import { ErrorNote, Loading, PageHeader } from '@/components/states'
+import { Time } from '@/components/time'
 import { formatNumber, formatTime } from '@/lib/format'
+import { type TimeZoneChoice, useTimeZoneChoice } from '@/lib/time-zone'
 import { trpc } from '@/lib/trpc'
+import { useEscape } from '@/lib/use-escape'
 import { ReplayForm } from './replay-form'
 
 type Job = Awaited<ReturnType<typeof trpc.replays.list.query>>[number]
@@ -14,6 +18,7 @@ const active = (j: Job) => j.status === 'pending' || j.status === 'running'
 /** Replay jobs, newest first: the running ones with a live progress bar, then the history. */
 export function ReplayList() {
   const [creating, setCreating] = useState(false)
+  const opener = useEscape(creating, () => setCreating(false))
   const [actionError, setActionError] = useState<unknown>(null)
   const qc = useQueryClient()
   const jobs = useQuery({
@@ -38,7 +43,7 @@ export function ReplayList() {
     <>
       <PageHeader title="Replay jobs">
         {!creating && (
-          <button type="button" className="primary" onClick={() => setCreating(true)}>
+          <button type="button" className="primary" ref={opener} onClick={() => setCreating(true)}>
             New replay job
           </button>
         )}
@@ -67,36 +72,39 @@ export function ReplayList() {
         </div>
       )}
       {sorted.length > 0 && (
-        <table data-testid="replays-table">
-          <thead>
-            <tr>
-              <th>Started</th>
-              <th>Topic</th>
-              <th>Range · filter</th>
-              <th>Into</th>
-              <th>Status</th>
-              <th style={{ width: 220 }}>Progress</th>
-              <th className="num">Scanned</th>
-              <th className="num">Delivered</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {sorted.map((j) => (
-              <JobRow key={j.id} job={j} onCancel={() => cancel(j.id)} />
-            ))}
-          </tbody>
-        </table>
+        <ScrollBox as="div" className="table-scroll">
+          <table data-testid="replays-table">
+            <thead>
+              <tr>
+                <th>Started</th>
+                <th>Topic</th>
+                <th>Range · filter</th>
+                <th>Into</th>
+                <th>Status</th>
+                <th style={{ width: 220 }}>Progress</th>
+                <th className="num">Scanned</th>
+                <th className="num">Delivered</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {sorted.map((j) => (
+                <JobRow key={j.id} job={j} onCancel={() => cancel(j.id)} />
+              ))}
+            </tbody>
+          </table>
+        </ScrollBox>
       )}
     </>
   )
 }
 
-function describeRange(j: Job): string {
+/** The range replayed; a time range with dates and zone, since a job may be read days after it ran. */
+function describeRange(j: Job, zone: TimeZoneChoice): string {
   const s = j.spec
   const range =
     s.since !== undefined || s.until !== undefined
-      ? `${s.since ?? 'start'} → ${s.until ?? 'now'}`
+      ? `${s.since === undefined ? 'start' : formatTime(s.since, zone)} → ${s.until === undefined ? 'now' : formatTime(s.until, zone)}`
       : `#${s.fromOffset ?? 0} → ${s.toOffset === undefined ? 'end' : `#${s.toOffset}`}`
   const parts = [range, s.partition === undefined ? null : `partition ${s.partition}`]
   if (s.filter.type) parts.push(`type ${s.filter.type}`)
@@ -106,6 +114,7 @@ function describeRange(j: Job): string {
 }
 
 function JobRow({ job: j, onCancel }: { job: Job; onCancel(): void }) {
+  const zone = useTimeZoneChoice()
   const badge =
     j.status === 'done' ? 'ok' : j.status === 'failed' || j.status === 'cancelled' ? 'down' : 'degraded'
   const target =
@@ -114,10 +123,12 @@ function JobRow({ job: j, onCancel }: { job: Job; onCancel(): void }) {
       : `topic ${j.spec.target.topic}`
   return (
     <tr data-replay={j.id} data-status={j.status}>
-      <td className="nowrap">{formatTime(j.createdAt)}</td>
-      <td className="mono">{j.topic}</td>
-      <td>{describeRange(j)}</td>
-      <td>{target}</td>
+      <td className="nowrap">
+        <Time value={j.createdAt} />
+      </td>
+      <td className="mono wrap">{j.topic}</td>
+      <td className="wrap">{describeRange(j, zone)}</td>
+      <td className="wrap">{target}</td>
       <td>
         <span className={`badge ${badge}`} data-testid="replay-status" title={j.error ?? undefined}>
           {j.status}

@@ -2,9 +2,10 @@
 
 import { useQuery, useQueryClient } from '@tanstack/react-query'
 import { useState } from 'react'
+import { ScrollBox } from '@/components/scroll-box'
 import { ErrorNote, Loading } from '@/components/states'
+import { Time } from '@/components/time'
 import { describeError } from '@/lib/errors'
-import { formatTime } from '@/lib/format'
 import { trpc } from '@/lib/trpc'
 
 /** A subscription's dead letters, live, with redrive of the selected ones or all of them. */
@@ -69,46 +70,50 @@ export function DeadLetterList({ name }: { name: string }) {
         </p>
       )}
       {rows.length > 0 && (
-        <table data-testid="dead-letters-table">
-          <thead>
-            <tr>
-              <th aria-label="Select" />
-              <th>Reason</th>
-              <th className="num">Deliveries</th>
-              <th>Dead since</th>
-              <th>Event</th>
-              <th>Payload</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((r) => (
-              <tr key={r.id} data-testid="dead-letter" data-id={r.id}>
-                <td>
-                  <input
-                    type="checkbox"
-                    aria-label={`Select dead letter ${r.id}`}
-                    checked={selected.has(r.id)}
-                    onChange={() => toggle(r.id)}
-                  />
-                </td>
-                <td data-testid="dead-letter-reason">{r.reason}</td>
-                <td className="num" data-testid="dead-letter-deliveries">
-                  {r.deliveries}
-                </td>
-                <td>{formatTime(r.deadAt)}</td>
-                <td className="mono">
-                  {r.topic} · p{r.partition} · #{r.offset}
-                  {typeof r.event?.type === 'string' && <div className="muted">{r.event.type}</div>}
-                </td>
-                <td>
-                  <pre className="json" data-testid="dead-letter-payload">
-                    {r.event ? JSON.stringify(r.event.data, null, 2) : 'no longer stored (retention)'}
-                  </pre>
-                </td>
+        <ScrollBox as="div" className="table-scroll">
+          <table data-testid="dead-letters-table">
+            <thead>
+              <tr>
+                <th aria-label="Select" />
+                <th>Reason</th>
+                <th className="num">Deliveries</th>
+                <th>Dead since</th>
+                <th>Event</th>
+                <th>Payload</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {rows.map((r) => (
+                <tr key={r.id} data-testid="dead-letter" data-id={r.id}>
+                  <td>
+                    <input
+                      type="checkbox"
+                      aria-label={`Select dead letter ${r.id}`}
+                      checked={selected.has(r.id)}
+                      onChange={() => toggle(r.id)}
+                    />
+                  </td>
+                  <td data-testid="dead-letter-reason">{r.reason}</td>
+                  <td className="num" data-testid="dead-letter-deliveries">
+                    {r.deliveries}
+                  </td>
+                  <td>
+                    <Time value={r.deadAt} />
+                  </td>
+                  <td className="mono">
+                    {r.topic} · p{r.partition} · #{r.offset}
+                    {typeof r.event?.type === 'string' && <div className="muted">{r.event.type}</div>}
+                  </td>
+                  <td>
+                    <ScrollBox className="json" testId="dead-letter-payload">
+                      {r.event ? JSON.stringify(r.event.data, null, 2) : 'no longer stored (retention)'}
+                    </ScrollBox>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </ScrollBox>
       )}
     </section>
   )

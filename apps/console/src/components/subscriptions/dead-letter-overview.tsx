@@ -2,6 +2,7 @@
 
 import { useQuery } from '@tanstack/react-query'
 import Link from 'next/link'
+import { ScrollBox } from '@/components/scroll-box'
 import { ErrorNote, Loading, PageHeader } from '@/components/states'
 import { formatNumber } from '@/lib/format'
 import { trpc } from '@/lib/trpc'
@@ -27,28 +28,30 @@ export function DeadLetterOverview() {
         </div>
       )}
       {withLetters.length > 0 && (
-        <table data-testid="dead-letter-subscriptions">
-          <thead>
-            <tr>
-              <th>Subscription</th>
-              <th>Topic</th>
-              <th className="num">Dead letters</th>
-              <th className="num">Max deliveries</th>
-            </tr>
-          </thead>
-          <tbody>
-            {withLetters.map((s) => (
-              <tr key={s.name} data-subscription={s.name}>
-                <td>
-                  <Link href={`/subscriptions/${encodeURIComponent(s.name)}#dead-letters`}>{s.name}</Link>
-                </td>
-                <td className="mono">{s.topic}</td>
-                <td className="num">{formatNumber(s.deadLetters)}</td>
-                <td className="num">{s.maxDeliveries}</td>
+        <ScrollBox as="div" className="table-scroll">
+          <table data-testid="dead-letter-subscriptions">
+            <thead>
+              <tr>
+                <th>Subscription</th>
+                <th>Topic</th>
+                <th className="num">Dead letters</th>
+                <th className="num">Max deliveries</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {withLetters.map((s) => (
+                <tr key={s.name} data-subscription={s.name}>
+                  <td>
+                    <Link href={`/subscriptions/${encodeURIComponent(s.name)}#dead-letters`}>{s.name}</Link>
+                  </td>
+                  <td className="mono">{s.topic}</td>
+                  <td className="num">{formatNumber(s.deadLetters)}</td>
+                  <td className="num">{s.maxDeliveries}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </ScrollBox>
       )}
     </>
   )

@@ -41,7 +41,7 @@ export function LagChart({ name }: { name: string }) {
       unit="events"
       points={points}
       series={[
-        { key: 'lag', name: 'total', color: '#111827' },
+        { key: 'lag', name: 'total', color: 'var(--ink)' },
         ...shown.map((key, i) => ({ key: `partition${i}`, name: key, color: COLORS[i] ?? '#6b7280' })),
       ]}
     />

@@ -5,9 +5,11 @@ import Link from 'next/link'
 import { useRouter } from 'next/navigation'
 import { useState } from 'react'
 import { Pager, SortHeader, type Sorting, useSettled } from '@/components/lists/list-controls'
+import { ScrollBox } from '@/components/scroll-box'
 import { ErrorNote, Loading, PageHeader } from '@/components/states'
 import { formatLagSeconds, formatNumber } from '@/lib/format'
 import { trpc } from '@/lib/trpc'
+import { useEscape } from '@/lib/use-escape'
 import { SubscriptionForm } from './subscription-form'
 
 type SubSort = 'name' | 'topic' | 'lag' | 'lagSeconds' | 'pending' | 'deadLetters' | 'created'
@@ -18,6 +20,7 @@ const LIMIT = 50
 /** Every subscription a page at a time, with its lag in events and in seconds, searched and sorted by the broker. */
 export function SubscriptionList() {
   const [creating, setCreating] = useState(false)
+  const opener = useEscape(creating, () => setCreating(false))
   const [search, setSearch] = useState('')
   const [mode, setMode] = useState<Mode>('all')
   const [state, setState] = useState<State>('all')
@@ -44,7 +47,7 @@ export function SubscriptionList() {
     <>
       <PageHeader title="Subscriptions">
         {!creating && (
-          <button type="button" className="primary" onClick={() => setCreating(true)}>
+          <button type="button" className="primary" ref={opener} onClick={() => setCreating(true)}>
             New subscription
           </button>
         )}
@@ -119,7 +122,7 @@ export function SubscriptionList() {
       )}
       {data && (data.total > 0 || filtered) && (
         <>
-          <div className="table-scroll">
+          <ScrollBox as="div" className="table-scroll">
             <table data-testid="subscriptions-table">
               <thead>
                 <tr>
@@ -178,7 +181,7 @@ export function SubscriptionList() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </ScrollBox>
           <Pager
             offset={data.offset}
             limit={LIMIT}

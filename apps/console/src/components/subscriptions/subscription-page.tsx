@@ -8,6 +8,7 @@ import { ErrorNote, Loading, PageHeader } from '@/components/states'
 import { describeError, questlogError } from '@/lib/errors'
 import { formatDuration, formatNumber } from '@/lib/format'
 import { trpc } from '@/lib/trpc'
+import { useEscape } from '@/lib/use-escape'
 import { DeadLetterList } from './dead-letter-list'
 import { LagChart } from './lag-chart'
 import { ResetForm } from './reset-form'
@@ -15,6 +16,7 @@ import { Members, Partitions } from './subscription-tables'
 
 export function SubscriptionPage({ name }: { name: string }) {
   const [resetting, setResetting] = useState(false)
+  useEscape(resetting, () => setResetting(false))
   const [actionError, setActionError] = useState<unknown>(null)
   const qc = useQueryClient()
   const router = useRouter()

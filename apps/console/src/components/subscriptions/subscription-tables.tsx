@@ -1,3 +1,4 @@
+import { ScrollBox } from '@/components/scroll-box'
 import { formatNumber } from '@/lib/format'
 
 interface PartitionLag {
@@ -15,28 +16,30 @@ export function Partitions({ partitions }: { partitions: PartitionLag[] }) {
       {partitions.length === 0 ? (
         <p className="muted">No topic matches this subscription yet.</p>
       ) : (
-        <table data-testid="sub-partitions-table">
-          <thead>
-            <tr>
-              <th>Topic</th>
-              <th className="num">Partition</th>
-              <th className="num">Position</th>
-              <th className="num">Next offset</th>
-              <th className="num">Lag</th>
-            </tr>
-          </thead>
-          <tbody>
-            {partitions.map((p) => (
-              <tr key={`${p.topic}/${p.partition}`}>
-                <td className="mono">{p.topic}</td>
-                <td className="num">{p.partition}</td>
-                <td className="num">{p.position}</td>
-                <td className="num">{p.high}</td>
-                <td className="num">{formatNumber(p.lag)}</td>
+        <ScrollBox as="div" className="table-scroll">
+          <table data-testid="sub-partitions-table">
+            <thead>
+              <tr>
+                <th>Topic</th>
+                <th className="num">Partition</th>
+                <th className="num">Position</th>
+                <th className="num">Next offset</th>
+                <th className="num">Lag</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {partitions.map((p) => (
+                <tr key={`${p.topic}/${p.partition}`}>
+                  <td className="mono">{p.topic}</td>
+                  <td className="num">{p.partition}</td>
+                  <td className="num">{p.position}</td>
+                  <td className="num">{p.high}</td>
+                  <td className="num">{formatNumber(p.lag)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </ScrollBox>
       )}
     </section>
   )
@@ -60,22 +63,26 @@ export function Members({ mode, members, webhook }: { mode: string; members: Mem
             : 'No member has pulled within the session timeout.'}
         </p>
       ) : (
-        <table data-testid="members-table">
-          <thead>
-            <tr>
-              <th>Member</th>
-              <th>Partitions</th>
-            </tr>
-          </thead>
-          <tbody>
-            {members.map((m) => (
-              <tr key={m.member}>
-                <td className="mono">{m.member}</td>
-                <td>{m.partitions.map((p) => `${p.topic}/${p.partition}`).join(', ') || 'none (standby)'}</td>
+        <ScrollBox as="div" className="table-scroll">
+          <table data-testid="members-table">
+            <thead>
+              <tr>
+                <th>Member</th>
+                <th>Partitions</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {members.map((m) => (
+                <tr key={m.member}>
+                  <td className="mono">{m.member}</td>
+                  <td>
+                    {m.partitions.map((p) => `${p.topic}/${p.partition}`).join(', ') || 'none (standby)'}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </ScrollBox>
       )}
     </section>
   )

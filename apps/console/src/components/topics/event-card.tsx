@@ -1,6 +1,7 @@
 import type { Envelope } from '@questlog/protocol'
 import { useState } from 'react'
-import { formatTime } from '@/lib/format'
+import { ScrollBox } from '@/components/scroll-box'
+import { Time } from '@/components/time'
 import { hexView, payloadBytes, payloadText } from './payload'
 
 /** One event whole: its fields, headers and payload, as text or as bytes. */
@@ -29,7 +30,9 @@ export function EventCard({ event }: { event: Envelope }) {
         <span>
           key <b>{event.key ?? '—'}</b>
         </span>
-        <span>{formatTime(event.time)}</span>
+        <span>
+          <Time value={event.time} />
+        </span>
         <span className="mono">{event.id}</span>
         <button type="button" className="link" aria-pressed={hex} onClick={() => setHex(!hex)}>
           Hex
@@ -44,7 +47,7 @@ export function EventCard({ event }: { event: Envelope }) {
           ))}
         </div>
       )}
-      <pre data-testid="event-payload">{hex ? hexView(payloadBytes(event)) : payloadText(event)}</pre>
+      <ScrollBox testId="event-payload">{hex ? hexView(payloadBytes(event)) : payloadText(event)}</ScrollBox>
     </article>
   )
 }

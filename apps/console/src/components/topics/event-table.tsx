@@ -1,6 +1,8 @@
 import type { Envelope } from '@questlog/protocol'
 import { Fragment, useState } from 'react'
-import { formatBytes, formatTime } from '@/lib/format'
+import { ScrollBox } from '@/components/scroll-box'
+import { Time } from '@/components/time'
+import { formatBytes } from '@/lib/format'
 import { EventCard } from './event-card'
 import { payloadBytes, payloadPreview } from './payload'
 
@@ -14,7 +16,7 @@ export function EventTable({ events }: { events: Envelope[] }) {
     setOpen(next)
   }
   return (
-    <div className="table-scroll">
+    <ScrollBox as="div" className="table-scroll">
       <table className="event-table" data-testid="event-table">
         <thead>
           <tr>
@@ -48,7 +50,9 @@ export function EventTable({ events }: { events: Envelope[] }) {
                       {expanded ? '▾' : '▸'}
                     </button>
                   </td>
-                  <td className="nowrap">{formatTime(e.time)}</td>
+                  <td className="nowrap">
+                    <Time value={e.time} />
+                  </td>
                   <td className="num">{e.partition}</td>
                   <td className="num">{e.offset}</td>
                   <td className="mono">{e.key ?? '—'}</td>
@@ -68,6 +72,6 @@ export function EventTable({ events }: { events: Envelope[] }) {
           })}
         </tbody>
       </table>
-    </div>
+    </ScrollBox>
   )
 }

@@ -1,8 +1,8 @@
 'use client'
 
-import type { Envelope } from '@questlog/protocol'
 import { type FormEvent, useState } from 'react'
 import { ErrorNote, Loading } from '@/components/states'
+import { downloadJsonLines } from '@/lib/json-lines'
 import { EventCard } from './event-card'
 import { EventTable } from './event-table'
 import { type FeedQuery, type Start, useMessageFeed } from './use-message-feed'
@@ -56,18 +56,6 @@ function toQuery(at: StartAt, d: Draft): FeedQuery {
   if (d.contains.trim()) q.contains = d.contains.trim()
   if (d.path.trim()) q.field = { path: d.path.trim(), equals: d.equals }
   return q
-}
-
-function exportLines(events: Envelope[], topic: string): void {
-  const blob = new Blob([events.map((e) => JSON.stringify(e)).join('\n') + '\n'], {
-    type: 'application/x-ndjson',
-  })
-  const url = URL.createObjectURL(blob)
-  const a = document.createElement('a')
-  a.href = url
-  a.download = `${topic}.jsonl`
-  a.click()
-  setTimeout(() => URL.revokeObjectURL(url), 1000)
 }
 
 /**
@@ -213,7 +201,7 @@ export function MessageBrowser({ topic, partitions }: { topic: string; partition
         <button
           type="button"
           disabled={feed.events.length === 0}
-          onClick={() => exportLines(feed.events, topic)}
+          onClick={() => downloadJsonLines(feed.events, `${topic}.jsonl`)}
         >
           Export JSON lines
         </button>

@@ -5,9 +5,11 @@ import Link from 'next/link'
 import { useRouter } from 'next/navigation'
 import { useState } from 'react'
 import { Pager, SortHeader, type Sorting, useSettled } from '@/components/lists/list-controls'
+import { ScrollBox } from '@/components/scroll-box'
 import { ErrorNote, Loading, PageHeader } from '@/components/states'
 import { formatBytes, formatDuration, formatNumber, formatRate } from '@/lib/format'
 import { trpc } from '@/lib/trpc'
+import { useEscape } from '@/lib/use-escape'
 import { TopicForm } from './topic-form'
 import { checkCreate, EMPTY_TOPIC } from './topic-values'
 
@@ -21,6 +23,7 @@ const LIMIT = 50
  */
 export function TopicList() {
   const [creating, setCreating] = useState(false)
+  const opener = useEscape(creating, () => setCreating(false))
   const [search, setSearch] = useState('')
   const [kind, setKind] = useState<Kind>('all')
   const [sorting, setSorting] = useState<Sorting<TopicSort>>({ sort: 'name', desc: false })
@@ -45,7 +48,7 @@ export function TopicList() {
     <>
       <PageHeader title="Topics">
         {!creating && (
-          <button type="button" className="primary" onClick={() => setCreating(true)}>
+          <button type="button" className="primary" ref={opener} onClick={() => setCreating(true)}>
             New topic
           </button>
         )}
@@ -108,7 +111,7 @@ export function TopicList() {
       )}
       {data && (data.total > 0 || settled !== '' || kind !== 'all') && (
         <>
-          <div className="table-scroll">
+          <ScrollBox as="div" className="table-scroll">
             <table data-testid="topics-table">
               <thead>
                 <tr>
@@ -165,7 +168,7 @@ export function TopicList() {
                 })}
               </tbody>
             </table>
-          </div>
+          </ScrollBox>
           <Pager
             offset={data.offset}
             limit={LIMIT}

@@ -8,6 +8,7 @@ import { ErrorNote, Loading, PageHeader } from '@/components/states'
 import { describeError, questlogError } from '@/lib/errors'
 import { formatBytes, formatDuration, formatNumber } from '@/lib/format'
 import { trpc } from '@/lib/trpc'
+import { useEscape } from '@/lib/use-escape'
 import { MessageBrowser } from './message-browser'
 import { ProduceForm } from './produce-form'
 import { TopicForm } from './topic-form'
@@ -16,6 +17,10 @@ import { checkUpdate, valuesOf } from './topic-values'
 export function TopicPage({ name }: { name: string }) {
   const [editing, setEditing] = useState(false)
   const [producing, setProducing] = useState(false)
+  useEscape(editing || producing, () => {
+    setEditing(false)
+    setProducing(false)
+  })
   const qc = useQueryClient()
   const router = useRouter()
   const topic = useQuery({

@@ -39,7 +39,13 @@ export function TimeChart<P extends { t: number }>({ id, title, unit, points, se
   const first = series[0]
   const now = first && latest ? latest[first.key] : undefined
   return (
-    <figure className="chart panel" data-testid={`chart-${id}`} data-points={points.length} {...attrs}>
+    <figure
+      className="chart panel"
+      data-testid={`chart-${id}`}
+      data-points={points.length}
+      data-last-t={points.at(-1)?.t ?? ''}
+      {...attrs}
+    >
       <figcaption>
         <span>{title}</span>
         <span className="now">{typeof now === 'number' ? `now ${now} ${unit}` : 'idle'}</span>

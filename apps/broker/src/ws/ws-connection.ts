@@ -4,6 +4,7 @@ import { once } from 'node:events'
 import {
   BadRequestError,
   BROKER_FEATURES,
+  ConflictError,
   type ClientFrame,
   clientFrameSchema,
   type ErrorCode,
@@ -615,6 +616,12 @@ export class WsConnection {
   /** Joins a named subscription as one member; its deliveries come with tokens. */
   private async consume(f: SubscribeFrame, name: string): Promise<void> {
     const sub = await usableSubscription(this.principal, this.s.delivery.subs, name, 'subscribe')
+    if (f.ordering !== undefined && f.ordering !== sub.ordering) {
+      throw new ConflictError(
+        `subscription '${name}' has ordering '${sub.ordering}', not '${f.ordering}' (set when it is created)`,
+        { subscription: name, ordering: sub.ordering },
+      )
+    }
     if (this.ws.readyState !== this.ws.OPEN || this.named.has(f.sid) || this.subs.has(f.sid)) return
     const consumer = new WsNamedSubscription(
       this.s,

@@ -68,7 +68,11 @@ export async function windowRoom(
   return KEY_ORDER_WINDOW - (from - Number(r.oldest))
 }
 
-/** Of `keys`, those with an event pending on this partition; their rows stay locked until the caller commits. */
+/**
+ * Of `keys`, those with an event pending on this partition; their heads stay locked until the
+ * caller commits. Only a head is ever deleted (only heads go out), so holding it keeps the key busy;
+ * a head deleted while this waited for its lock hands the key to its next row, which is looked up again.
+ */
 export async function busyKeys(
   tx: TransactionSql,
   subscriptionId: number,
@@ -76,13 +80,28 @@ export async function busyKeys(
   partition: number,
   keys: string[],
 ): Promise<Set<string>> {
-  if (keys.length === 0) return new Set()
-  const rows = await tx`
-    SELECT key FROM ql_pending
-    WHERE subscription_id = ${subscriptionId} AND topic_id = ${topicId} AND partition = ${partition}
-      AND key = ANY(${keys}::text[])
-    ORDER BY "offset" FOR KEY SHARE`
-  return new Set(rows.map((r) => r.key as string))
+  const busy = new Set<string>()
+  let open = keys
+  while (open.length > 0) {
+    // one index probe per key for its head, then the heads locked by primary key, in offset order
+    const heads = await tx`
+      SELECT u.k, x.o FROM unnest(${open}::text[]) AS u(k)
+      CROSS JOIN LATERAL (
+        SELECT q."offset" AS o FROM ql_pending q
+        WHERE q.subscription_id = ${subscriptionId} AND q.topic_id = ${topicId} AND q.partition = ${partition}
+          AND q.key = u.k
+        ORDER BY q."offset" LIMIT 1
+      ) x`
+    if (heads.length === 0) break
+    const locked = await tx`
+      SELECT key FROM ql_pending
+      WHERE subscription_id = ${subscriptionId} AND topic_id = ${topicId} AND partition = ${partition}
+        AND "offset" = ANY(${heads.map((h) => Number(h.o))}::bigint[])
+      ORDER BY "offset" FOR KEY SHARE`
+    for (const r of locked) busy.add(r.key as string)
+    open = heads.map((h) => h.k as string).filter((k) => !busy.has(k))
+  }
+  return busy
 }
 
 /** After the heads of these keys were deleted: the next pending event of each may go out now. */
@@ -93,19 +112,22 @@ export async function releaseNext(
 ): Promise<void> {
   const keyed = settled.filter((k) => k.key !== null)
   if (keyed.length === 0) return
+  // one index probe per key, and the update by primary key alone: a table grown since its last
+  // ANALYZE must not lead the planner to walk every waiting row
   await tx`
-    UPDATE ql_pending p SET deliver_after = now()
-    FROM (
-      SELECT DISTINCT ON (q.topic_id, q.partition, q.key) q.topic_id, q.partition, q."offset"
-      FROM ql_pending q
-      JOIN unnest(${keyed.map((k) => k.topicId)}::int[], ${keyed.map((k) => k.partition)}::int[],
+    WITH n AS MATERIALIZED (
+      SELECT u.t, u.pa, x.o
+      FROM unnest(${keyed.map((k) => k.topicId)}::int[], ${keyed.map((k) => k.partition)}::int[],
                   ${keyed.map((k) => k.key as string)}::text[]) AS u(t, pa, k)
-        ON q.topic_id = u.t AND q.partition = u.pa AND q.key = u.k
-      WHERE q.subscription_id = ${subscriptionId}
-      ORDER BY q.topic_id, q.partition, q.key, q."offset"
-    ) n
-    WHERE p.subscription_id = ${subscriptionId} AND p.topic_id = n.topic_id AND p.partition = n.partition
-      AND p."offset" = n."offset" AND p.deliver_after = 'infinity'`
+      CROSS JOIN LATERAL (
+        SELECT q."offset" AS o, q.deliver_after AS w FROM ql_pending q
+        WHERE q.subscription_id = ${subscriptionId} AND q.topic_id = u.t AND q.partition = u.pa AND q.key = u.k
+        ORDER BY q."offset" LIMIT 1
+      ) x
+      WHERE x.w = 'infinity'
+    )
+    UPDATE ql_pending p SET deliver_after = now() FROM n
+    WHERE p.subscription_id = ${subscriptionId} AND p.topic_id = n.t AND p.partition = n.pa AND p."offset" = n.o`
 }
 
 /**
@@ -123,8 +145,8 @@ export async function park(
   await tx`
     INSERT INTO ql_pending (subscription_id, topic_id, partition, "offset", deliveries, key, deliver_after)
     SELECT ${subscriptionId}, ${topicId}, ${partition}, u.o, 0, u.k,
-           CASE WHEN u.r THEN now() ELSE 'infinity'::timestamptz END
+           CASE WHEN u.r = 1 THEN now() ELSE 'infinity'::timestamptz END
     FROM unnest(${events.map((e) => e.offset)}::bigint[], ${events.map((e) => e.key)}::text[],
-                ${events.map((e) => e.ready)}::boolean[]) AS u(o, k, r)
+                ${events.map((e) => (e.ready ? 1 : 0))}::int[]) AS u(o, k, r)
     ON CONFLICT (subscription_id, topic_id, partition, "offset") DO NOTHING`
 }

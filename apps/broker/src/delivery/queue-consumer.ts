@@ -135,13 +135,19 @@ export class QueueConsumer {
     budget: Budget,
   ) {
     // with the stored sizes, so a pull takes no more than its budget; the rest stays due
+    // the rows first, then the sizes of those taken: many due rows cost no join
     const due = await tx`
-      SELECT p.topic_id, p.partition, p."offset", p.deliveries, p.key, coalesce(octet_length(e.data), 0) AS size
-      FROM ql_pending p
-      LEFT JOIN ql_events e ON e.topic_id = p.topic_id AND e.partition = p.partition AND e."offset" = p."offset"
-      WHERE p.subscription_id = ${sub.id} AND p.deliver_after <= now()
-      ORDER BY p.deliver_after, p.topic_id, p.partition, p."offset" LIMIT ${max}
-      FOR UPDATE OF p SKIP LOCKED`
+      WITH d AS (
+        SELECT p.topic_id, p.partition, p."offset", p.deliveries, p.key, p.deliver_after
+        FROM ql_pending p
+        WHERE p.subscription_id = ${sub.id} AND p.deliver_after <= now()
+        ORDER BY p.deliver_after, p.topic_id, p.partition, p."offset" LIMIT ${max}
+        FOR UPDATE OF p SKIP LOCKED
+      )
+      SELECT d.topic_id, d.partition, d."offset", d.deliveries, d.key, coalesce(octet_length(e.data), 0) AS size
+      FROM d
+      LEFT JOIN ql_events e ON e.topic_id = d.topic_id AND e.partition = d.partition AND e."offset" = d."offset"
+      ORDER BY d.deliver_after, d.topic_id, d.partition, d."offset"`
     const dead: Array<{
       topicId: number
       partition: number

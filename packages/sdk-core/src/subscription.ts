@@ -120,7 +120,13 @@ export class Subscription<T = unknown> implements EventSubscription<T>, SessionS
     if (this.o.subscription !== undefined) {
       const credits = this.o.credits ?? 1000
       const ordering = this.o.ordering === undefined ? {} : { ordering: this.o.ordering }
-      session.send({ op: 'subscribe', sid: this.sid, subscription: this.o.subscription, credits, ...ordering })
+      session.send({
+        op: 'subscribe',
+        sid: this.sid,
+        subscription: this.o.subscription,
+        credits,
+        ...ordering,
+      })
       return
     }
     const f: SubscribeFrame = { op: 'subscribe', sid: this.sid, topic: this.topic }

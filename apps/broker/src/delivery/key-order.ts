@@ -7,11 +7,11 @@ import type { TransactionSql } from '../storage/db'
  * head (ack, term, dead-lettering, the event gone from the log) releases the next in the same
  * transaction, so the order lives in PostgreSQL and holds for every broker, across restarts.
  *
- * A pull that reads new events locks the key's rows (`FOR KEY SHARE`) before it decides whether an
+ * A pull that reads new events locks each key's head (`FOR KEY SHARE`) before it decides whether an
  * event goes out or waits: a settlement of the head either committed before (the event goes out)
  * or waits for the pull (and then releases the row the pull parked). Pulls take these locks before
- * any other row lock of theirs, and in (topic, partition, offset) order as settlements do, so the
- * two never wait on each other in a cycle.
+ * any other row lock of theirs, a partition at a time; an ack of several tokens at once may still
+ * meet a pull in the opposite order, and the one PostgreSQL aborts runs again (queue-consumer.ts).
  */
 
 /** Offsets a partition may run ahead of its oldest pending event: bounds the rows a stuck key parks. */

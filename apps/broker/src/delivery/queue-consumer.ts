@@ -13,6 +13,21 @@ interface Budget {
   bytes: number
 }
 
+/**
+ * Runs a transaction again when PostgreSQL broke a deadlock by aborting it (40P01): a pull's key
+ * locks and an ack of several tokens may meet in opposite orders (key-order.ts); rolled back, the
+ * attempt changed nothing.
+ */
+async function retryDeadlock<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run()
+    } catch (e) {
+      if ((e as { code?: string }).code !== '40P01' || attempt >= 3) throw e
+    }
+  }
+}
+
 function keyRef(r: Record<string, unknown>): KeyRef {
   return {
     topicId: Number(r.topic_id),
@@ -67,27 +82,32 @@ export class QueueConsumer {
     const topicNames = new Map(positions.map((p) => [p.topic.id, p.topic.name]))
     const handouts: Handout[] = []
     const budget: Budget = { bytes: maxBytes }
-    const deadIds = await this.sql.begin(async (tx) => {
-      if (sub.ordering === 'key') {
-        // new events first: their key locks come before any other row lock of this pull (key-order.ts)
-        await this.freshKeyed(tx, sub, member, max, handouts, topicNames, budget)
-        if (handouts.length >= max || budget.bytes <= 0) return []
-        const dead = await this.redeliveries(
-          tx,
-          sub,
-          member,
-          max - handouts.length,
-          handouts,
-          topicNames,
-          budget,
-        )
+    const deadIds = await retryDeadlock(() =>
+      this.sql.begin(async (tx) => {
+        // a deadlock rolled this attempt back: start over with nothing handed out
+        handouts.length = 0
+        budget.bytes = maxBytes
+        if (sub.ordering === 'key') {
+          // new events first: their key locks come before any other row lock of this pull (key-order.ts)
+          await this.freshKeyed(tx, sub, member, max, handouts, topicNames, budget)
+          if (handouts.length >= max || budget.bytes <= 0) return []
+          const dead = await this.redeliveries(
+            tx,
+            sub,
+            member,
+            max - handouts.length,
+            handouts,
+            topicNames,
+            budget,
+          )
+          return this.deadLetters.record(tx, sub, dead)
+        }
+        const dead = await this.redeliveries(tx, sub, member, max, handouts, topicNames, budget)
+        if (handouts.length < max && budget.bytes > 0)
+          await this.fresh(tx, sub, member, max - handouts.length, handouts, topicNames, budget)
         return this.deadLetters.record(tx, sub, dead)
-      }
-      const dead = await this.redeliveries(tx, sub, member, max, handouts, topicNames, budget)
-      if (handouts.length < max && budget.bytes > 0)
-        await this.fresh(tx, sub, member, max - handouts.length, handouts, topicNames, budget)
-      return this.deadLetters.record(tx, sub, dead)
-    })
+      }),
+    )
     await this.deadLetters.publishCopies(sub, deadIds)
     // payloads of redeliveries come from the log, grouped per partition
     const missing = handouts.filter((h) => !h.event)
@@ -390,23 +410,25 @@ export class QueueConsumer {
 
   async ack(sub: Subscription, tokens: string[]): Promise<number> {
     const decoded = tokens.map((t, i) => decodeToken(t, `tokens.${i}`))
-    return this.sql.begin(async (tx) => {
-      const live = await this.lockLive(tx, sub, decoded)
-      const acked = await tx`
+    return retryDeadlock(() =>
+      this.sql.begin(async (tx) => {
+        const live = await this.lockLive(tx, sub, decoded)
+        const acked = await tx`
         DELETE FROM ql_pending p USING unnest(${decoded.map((t) => t.topicId)}::int[], ${decoded.map((t) => t.partition)}::int[],
                                               ${decoded.map((t) => t.offset)}::bigint[]) AS u(t, pa, o)
         WHERE p.subscription_id = ${sub.id} AND p.topic_id = u.t AND p.partition = u.pa AND p."offset" = u.o
         RETURNING p.topic_id, p.partition, p.key`
-      await releaseNext(tx, sub.id, acked.map(keyRef))
-      await this.recordSettled(
-        tx,
-        sub,
-        live
-          .filter((l) => l.deliveries > 1)
-          .map((l) => ({ ...l.token, attempt: l.token.attempt as string | null })),
-      )
-      return decoded.length
-    })
+        await releaseNext(tx, sub.id, acked.map(keyRef))
+        await this.recordSettled(
+          tx,
+          sub,
+          live
+            .filter((l) => l.deliveries > 1)
+            .map((l) => ({ ...l.token, attempt: l.token.attempt as string | null })),
+        )
+        return decoded.length
+      }),
+    )
   }
 
   /** The attempts that settled these events, for those that were redelivered and are settled (null: none did). */

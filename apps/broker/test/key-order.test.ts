@@ -91,10 +91,11 @@ function member(bus: QuestlogClient, runs: Run[]) {
   }
 }
 
-async function publishAll(url: string, from: number, to: number): Promise<void> {
+/** Every event of keys `from` to `to` (exclusive). */
+async function publishKeys(url: string, from: number, to: number): Promise<void> {
   // a key's events one after the other: a queue without key order would run them side by side
-  const events = Array.from({ length: KEYS }, (_, k) =>
-    Array.from({ length: to - from }, (_, i) => ({ key: `k${k}`, data: { seq: from + i } })),
+  const events = Array.from({ length: to - from }, (_, k) =>
+    Array.from({ length: PER_KEY }, (_, seq) => ({ key: `k${from + k}`, data: { seq } })),
   ).flat()
   for (let i = 0; i < events.length; i += 500) {
     const res = await api(url, 'POST', '/v1/topics/orders/events', { events: events.slice(i, i + 500) })
@@ -183,14 +184,14 @@ describe('key-ordered queue subscriptions', () => {
     const broker = await startBroker()
     brokers.push(broker)
     await createWorkers(broker.url)
-    await publishAll(broker.url, 0, 1)
+    await publishKeys(broker.url, 0, KEYS / 2)
     const runs: Run[] = []
     const members = Array.from({ length: MEMBERS }, () => {
       const bus = client([broker.url])
       return { bus, m: member(bus, runs) }
     })
     // more arrive while the members work
-    await publishAll(broker.url, 1, PER_KEY)
+    await publishKeys(broker.url, KEYS / 2, KEYS)
     await waitFor('a third of the events acked', 60_000, async () =>
       acked(runs) >= (KEYS * PER_KEY) / 3 ? true : undefined,
     )
@@ -233,7 +234,7 @@ describe('key-ordered queue subscriptions over two broker processes', () => {
     const { brokers: pair } = await procs.cluster(2, { QUESTLOG_AUTH: 'off' })
     const [a, b] = pair as [(typeof pair)[0], (typeof pair)[0]]
     await createWorkers(a.url)
-    await publishAll(a.url, 0, PER_KEY)
+    await publishKeys(a.url, 0, KEYS)
     const runs: Run[] = []
     // half the members on each broker; those on b move to a when b dies, holding what they had
     const members = Array.from({ length: MEMBERS }, (_, i) =>

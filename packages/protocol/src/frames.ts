@@ -117,6 +117,11 @@ export const subscribeFrameSchema = z.strictObject({
    */
   subscription: subscriptionNameSchema.optional(),
   /**
+   * With `subscription`: the ordering the consumer relies on; the subscribe fails with `conflict`
+   * when the named subscription was created with another (`key`: one event of a key at a time).
+   */
+  ordering: z.enum(['none', 'key']).optional(),
+  /**
    * Consumer group: the topic's partitions are divided among the group's live members, on any
    * broker; acked positions are stored and a member taking a partition over resumes there.
    */

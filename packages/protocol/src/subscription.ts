@@ -116,6 +116,12 @@ export const createSubscriptionSchema = z.strictObject({
   /** Only events whose type matches this subject pattern. */
   typeFilter: pattern('typeFilter').optional(),
   from: startPositionSchema.default('latest'),
+  /**
+   * Queue mode: `key` hands out the events of one key (per topic partition) one at a time, in offset
+   * order, the next only once the one before is acked, dead-lettered or gone from the log; different
+   * keys go to all members in parallel. Events without a key are ordered with nothing. `none`: any order.
+   */
+  ordering: z.enum(['none', 'key']).default('none'),
   /** Queue mode: how long a delivery waits for its ack before it is redelivered. */
   ackWaitMs: z.number().int().min(100).max(3_600_000).default(SUBSCRIPTION_DEFAULTS.ackWaitMs),
   /** Queue mode: deliveries before an event goes to the dead letters. */

@@ -19,6 +19,13 @@ export interface SubscribeOptions {
    */
   subscription?: string
   /**
+   * With `subscription`: the ordering this consumer relies on. `key` (a key-ordered queue): the broker
+   * hands out one event of a key at a time, the next once this one is acked, dead-lettered or its
+   * ack wait ran out; the subscribe fails with `conflict` if the subscription was created otherwise.
+   * Events held across a lost connection stay this member's: settle them, and they are settled.
+   */
+  ordering?: 'none' | 'key'
+  /**
    * Consumer group: subscriptions with the same group divide the topic's partitions among them,
    * whichever broker each is on, and move a member's partitions to the others when it leaves or
    * falls silent. Acked positions are kept by the broker; a member taking a partition over gets
@@ -112,7 +119,14 @@ export class Subscription<T = unknown> implements EventSubscription<T>, SessionS
   onOpen(session: Session): void {
     if (this.o.subscription !== undefined) {
       const credits = this.o.credits ?? 1000
-      session.send({ op: 'subscribe', sid: this.sid, subscription: this.o.subscription, credits })
+      const ordering = this.o.ordering === undefined ? {} : { ordering: this.o.ordering }
+      session.send({
+        op: 'subscribe',
+        sid: this.sid,
+        subscription: this.o.subscription,
+        credits,
+        ...ordering,
+      })
       return
     }
     const f: SubscribeFrame = { op: 'subscribe', sid: this.sid, topic: this.topic }
@@ -133,7 +147,9 @@ export class Subscription<T = unknown> implements EventSubscription<T>, SessionS
   }
 
   onLost(): void {
-    // the broker redelivers a group's unacked events; drop the local copies so they are not doubled
+    // the broker redelivers a group's unacked events; drop the local copies so they are not doubled.
+    // A key-ordered queue keeps them: they are still this member's, and its tokens settle on any broker
+    if (this.o.ordering === 'key') return
     if (this.o.group !== undefined || this.o.subscription !== undefined) this.queue.length = 0
     this.acks = []
   }

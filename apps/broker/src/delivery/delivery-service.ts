@@ -65,6 +65,15 @@ export class DeliveryService {
         },
       ])
     }
+    if (input.ordering === 'key' && input.mode !== 'queue') {
+      throw new ValidationError([
+        {
+          path: 'ordering',
+          message:
+            "key ordering is for queue subscriptions (mode 'queue'); a stream is ordered per partition",
+        },
+      ])
+    }
     // checked again at every connection; this one tells the caller now rather than in the attempt log
     const refused = input.webhook ? await this.outbound.check(input.webhook.url) : null
     if (refused) throw new ValidationError([{ path: 'webhook.url', message: refused }])

@@ -4,12 +4,36 @@ import type { Sql, TransactionSql } from '../storage/db'
 import { highWatermarks, readAt, readEventPage, type StoredEvent } from '../storage/event-store'
 import type { DeadLetters } from './dead-letters'
 import type { Delivery } from './delivery'
+import { busyKeys, KEY_READ_AHEAD, type KeyRef, park, readNew, releaseNext, windowRoom } from './key-order'
 import type { Subscription, SubscriptionService } from './subscriptions'
 import { type DeliveryToken, decodeToken, encodeToken, newAttempt } from './tokens'
 
 /** Payload bytes a pull may still hand out; only its first event may go past. */
 interface Budget {
   bytes: number
+}
+
+/**
+ * Runs a transaction again when PostgreSQL broke a deadlock by aborting it (40P01): a pull's key
+ * locks and an ack of several tokens may meet in opposite orders (key-order.ts); rolled back, the
+ * attempt changed nothing.
+ */
+async function retryDeadlock<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run()
+    } catch (e) {
+      if ((e as { code?: string }).code !== '40P01' || attempt >= 3) throw e
+    }
+  }
+}
+
+function keyRef(r: Record<string, unknown>): KeyRef {
+  return {
+    topicId: Number(r.topic_id),
+    partition: Number(r.partition),
+    key: (r.key as string | null) ?? null,
+  }
 }
 
 /** How many of `sizes` (in order) a pull takes: all that fit the budget, and the first in any case if nothing was taken yet. */
@@ -27,6 +51,8 @@ interface Handout {
   offset: number
   deliveries: number
   attempt: string
+  /** The event's key on a key-ordered subscription (null otherwise, or keyless). */
+  key: string | null
   event?: StoredEvent
 }
 
@@ -35,6 +61,7 @@ interface Handout {
  * its ack, then is redelivered; a nak redelivers after the backoff; after
  * `maxDeliveries` the event is dead-lettered. Members pulling at once lock
  * different rows (SKIP LOCKED), so an event is never handed to two at a time.
+ * With `ordering: "key"`, a key's events go out one at a time (see key-order.ts).
  */
 export class QueueConsumer {
   constructor(
@@ -55,12 +82,32 @@ export class QueueConsumer {
     const topicNames = new Map(positions.map((p) => [p.topic.id, p.topic.name]))
     const handouts: Handout[] = []
     const budget: Budget = { bytes: maxBytes }
-    const deadIds = await this.sql.begin(async (tx) => {
-      const dead = await this.redeliveries(tx, sub, member, max, handouts, topicNames, budget)
-      if (handouts.length < max && budget.bytes > 0)
-        await this.fresh(tx, sub, member, max - handouts.length, handouts, topicNames, budget)
-      return this.deadLetters.record(tx, sub, dead)
-    })
+    const deadIds = await retryDeadlock(() =>
+      this.sql.begin(async (tx) => {
+        // a deadlock rolled this attempt back: start over with nothing handed out
+        handouts.length = 0
+        budget.bytes = maxBytes
+        if (sub.ordering === 'key') {
+          // new events first: their key locks come before any other row lock of this pull (key-order.ts)
+          await this.freshKeyed(tx, sub, member, max, handouts, topicNames, budget)
+          if (handouts.length >= max || budget.bytes <= 0) return []
+          const dead = await this.redeliveries(
+            tx,
+            sub,
+            member,
+            max - handouts.length,
+            handouts,
+            topicNames,
+            budget,
+          )
+          return this.deadLetters.record(tx, sub, dead)
+        }
+        const dead = await this.redeliveries(tx, sub, member, max, handouts, topicNames, budget)
+        if (handouts.length < max && budget.bytes > 0)
+          await this.fresh(tx, sub, member, max - handouts.length, handouts, topicNames, budget)
+        return this.deadLetters.record(tx, sub, dead)
+      }),
+    )
     await this.deadLetters.publishCopies(sub, deadIds)
     // payloads of redeliveries come from the log, grouped per partition
     const missing = handouts.filter((h) => !h.event)
@@ -77,6 +124,9 @@ export class QueueConsumer {
       const byOffset = new Map(events.map((e) => [e.offset, e]))
       for (const h of list) h.event = byOffset.get(h.offset)
     }
+    // gone from the log (retention, compaction): nothing to deliver, and its key must not wait on it
+    const gone = handouts.filter((h) => !h.event)
+    if (sub.ordering === 'key' && gone.length > 0) await this.settleGone(sub, gone)
     return handouts
       .filter((h) => h.event)
       .map((h) => ({
@@ -105,25 +155,39 @@ export class QueueConsumer {
     budget: Budget,
   ) {
     // with the stored sizes, so a pull takes no more than its budget; the rest stays due
+    // the rows first, then the sizes of those taken: many due rows cost no join
     const due = await tx`
-      SELECT p.topic_id, p.partition, p."offset", p.deliveries, coalesce(octet_length(e.data), 0) AS size
-      FROM ql_pending p
-      LEFT JOIN ql_events e ON e.topic_id = p.topic_id AND e.partition = p.partition AND e."offset" = p."offset"
-      WHERE p.subscription_id = ${sub.id} AND p.deliver_after <= now()
-      ORDER BY p.deliver_after, p.topic_id, p.partition, p."offset" LIMIT ${max}
-      FOR UPDATE OF p SKIP LOCKED`
+      WITH d AS (
+        SELECT p.topic_id, p.partition, p."offset", p.deliveries, p.key, p.deliver_after
+        FROM ql_pending p
+        WHERE p.subscription_id = ${sub.id} AND p.deliver_after <= now()
+        ORDER BY p.deliver_after, p.topic_id, p.partition, p."offset" LIMIT ${max}
+        FOR UPDATE OF p SKIP LOCKED
+      )
+      SELECT d.topic_id, d.partition, d."offset", d.deliveries, d.key, coalesce(octet_length(e.data), 0) AS size
+      FROM d
+      LEFT JOIN ql_events e ON e.topic_id = d.topic_id AND e.partition = d.partition AND e."offset" = d."offset"
+      ORDER BY d.deliver_after, d.topic_id, d.partition, d."offset"`
     const dead: Array<{
       topicId: number
       partition: number
       offset: number
       deliveries: number
       reason: string
+      key: string | null
     }> = []
+    const start = out.length
     for (const r of due) {
       const key = { topicId: Number(r.topic_id), partition: Number(r.partition), offset: Number(r.offset) }
       const deliveries = Number(r.deliveries)
+      const eventKey = (r.key as string | null) ?? null
       if (deliveries >= sub.maxDeliveries) {
-        dead.push({ ...key, deliveries, reason: `not acked after ${deliveries} deliveries (maxDeliveries)` })
+        dead.push({
+          ...key,
+          deliveries,
+          reason: `not acked after ${deliveries} deliveries (maxDeliveries)`,
+          key: eventKey,
+        })
         continue
       }
       if (fitting([Number(r.size)], budget, out.length) === 0) continue
@@ -132,6 +196,7 @@ export class QueueConsumer {
         topic: topicNames.get(key.topicId) ?? '',
         deliveries: deliveries + 1,
         attempt: newAttempt(),
+        key: eventKey,
       })
     }
     if (dead.length > 0) {
@@ -145,8 +210,9 @@ export class QueueConsumer {
         DELETE FROM ql_pending p USING unnest(${dead.map((d) => d.topicId)}::int[], ${dead.map((d) => d.partition)}::int[],
                                               ${dead.map((d) => d.offset)}::bigint[]) AS u(t, pa, o)
         WHERE p.subscription_id = ${sub.id} AND p.topic_id = u.t AND p.partition = u.pa AND p."offset" = u.o`
+      await releaseNext(tx, sub.id, dead)
     }
-    if (out.length > 0) await this.hold(tx, sub, member, out)
+    if (out.length > start) await this.hold(tx, sub, member, out.slice(start))
     return dead
   }
 
@@ -196,6 +262,7 @@ export class QueueConsumer {
         offset: event.offset,
         deliveries: 1,
         attempt: newAttempt(),
+        key: null,
         event,
       }))
       if (handed.length > 0) await this.hold(tx, sub, member, handed)
@@ -205,14 +272,91 @@ export class QueueConsumer {
     }
   }
 
+  /**
+   * Key ordering: reads up to KEY_READ_AHEAD new events of each partition it can lock (within the
+   * window behind the oldest pending one), hands out first events of free keys up to `want`, and
+   * stores the rest as pending rows, due at once or waiting behind their key (key-order.ts).
+   * Payloads are read after the transaction, as for redeliveries.
+   */
+  private async freshKeyed(
+    tx: TransactionSql,
+    sub: Subscription,
+    member: string,
+    want: number,
+    out: Handout[],
+    topicNames: Map<number, string>,
+    budget: Budget,
+  ) {
+    const rows = await tx`
+      SELECT topic_id, partition, next_offset FROM ql_sub_positions
+      WHERE subscription_id = ${sub.id} ORDER BY topic_id, partition FOR UPDATE SKIP LOCKED`
+    const typeRegex = sub.typeFilter === null ? undefined : subjectPatternToRegex(sub.typeFilter)
+    const highs = new Map<number, Map<number, number>>()
+    const start = out.length
+    for (const r of rows) {
+      const topicId = Number(r.topic_id)
+      const partition = Number(r.partition)
+      const from = Number(r.next_offset)
+      if (!highs.has(topicId)) highs.set(topicId, await highWatermarks(this.sql, topicId))
+      const high = highs.get(topicId)!.get(partition) ?? 0
+      if (from >= high) continue
+      const room = Math.min(KEY_READ_AHEAD, await windowRoom(tx, sub.id, topicId, partition, from))
+      if (room <= 0) continue
+      const events = await readNew(tx, topicId, partition, from, high, room, typeRegex)
+      const keys = [...new Set(events.flatMap((e) => (e.key === null ? [] : [e.key])))]
+      const busy = await busyKeys(tx, sub.id, topicId, partition, keys)
+      const handed: Handout[] = []
+      const parked: Array<{ offset: number; key: string | null; ready: boolean }> = []
+      for (const e of events) {
+        const free = e.key === null || !busy.has(e.key)
+        if (e.key !== null) busy.add(e.key)
+        const taken = out.length - start + handed.length
+        if (
+          free &&
+          taken < want &&
+          budget.bytes > 0 &&
+          fitting([e.size], budget, out.length + handed.length) === 1
+        )
+          handed.push({
+            topicId,
+            topic: topicNames.get(topicId) ?? '',
+            partition,
+            offset: e.offset,
+            deliveries: 1,
+            attempt: newAttempt(),
+            key: e.key,
+          })
+        else parked.push({ offset: e.offset, key: e.key, ready: free })
+      }
+      if (handed.length > 0) await this.hold(tx, sub, member, handed)
+      await park(tx, sub.id, topicId, partition, parked)
+      const next = events.length < room ? high : events[events.length - 1]!.offset + 1
+      await tx`UPDATE ql_sub_positions SET next_offset = ${next}
+               WHERE subscription_id = ${sub.id} AND topic_id = ${topicId} AND partition = ${partition}`
+      out.push(...handed)
+    }
+  }
+
+  /** Settles handouts whose events left the log, releasing the next event of their keys. */
+  private async settleGone(sub: Subscription, gone: Handout[]): Promise<void> {
+    await this.sql.begin(async (tx) => {
+      const rows = await tx`
+        DELETE FROM ql_pending p USING unnest(${gone.map((h) => h.topicId)}::int[], ${gone.map((h) => h.partition)}::int[],
+                                              ${gone.map((h) => h.offset)}::bigint[], ${gone.map((h) => h.attempt)}::text[]) AS u(t, pa, o, a)
+        WHERE p.subscription_id = ${sub.id} AND p.topic_id = u.t AND p.partition = u.pa AND p."offset" = u.o AND p.attempt = u.a
+        RETURNING p.topic_id, p.partition, p.key`
+      await releaseNext(tx, sub.id, rows.map(keyRef))
+    })
+  }
+
   /** Marks handouts as delivered to `member`, waiting `ackWaitMs` for their ack. */
   private async hold(tx: TransactionSql, sub: Subscription, member: string, list: Handout[]) {
     await tx`
-      INSERT INTO ql_pending (subscription_id, topic_id, partition, "offset", deliveries, attempt, member, deliver_after)
-      SELECT ${sub.id}, u.t, u.p, u.o, u.d, u.a, ${member}, now() + make_interval(secs => ${sub.ackWaitMs / 1000})
+      INSERT INTO ql_pending (subscription_id, topic_id, partition, "offset", deliveries, attempt, member, key, deliver_after)
+      SELECT ${sub.id}, u.t, u.p, u.o, u.d, u.a, ${member}, u.k, now() + make_interval(secs => ${sub.ackWaitMs / 1000})
       FROM unnest(${list.map((h) => h.topicId)}::int[], ${list.map((h) => h.partition)}::int[],
                   ${list.map((h) => h.offset)}::bigint[], ${list.map((h) => h.deliveries)}::int[],
-                  ${list.map((h) => h.attempt)}::text[]) AS u(t, p, o, d, a)
+                  ${list.map((h) => h.attempt)}::text[], ${list.map((h) => h.key)}::text[]) AS u(t, p, o, d, a, k)
       ON CONFLICT (subscription_id, topic_id, partition, "offset")
       DO UPDATE SET deliveries = excluded.deliveries, attempt = excluded.attempt, member = excluded.member,
                     deliver_after = excluded.deliver_after`
@@ -230,6 +374,7 @@ export class QueueConsumer {
                   ${tokens.map((t) => t.offset)}::bigint[]) AS u(t, pa, o)
         ON p.topic_id = u.t AND p.partition = u.pa AND p."offset" = u.o
       WHERE p.subscription_id = ${sub.id}
+      ORDER BY p.topic_id, p.partition, p."offset"
       FOR UPDATE OF p`
     const byKey = new Map(rows.map((r) => [`${r.topic_id}:${r.partition}:${r.offset}`, r]))
     const missing = tokens.filter(
@@ -265,21 +410,25 @@ export class QueueConsumer {
 
   async ack(sub: Subscription, tokens: string[]): Promise<number> {
     const decoded = tokens.map((t, i) => decodeToken(t, `tokens.${i}`))
-    return this.sql.begin(async (tx) => {
-      const live = await this.lockLive(tx, sub, decoded)
-      await tx`
+    return retryDeadlock(() =>
+      this.sql.begin(async (tx) => {
+        const live = await this.lockLive(tx, sub, decoded)
+        const acked = await tx`
         DELETE FROM ql_pending p USING unnest(${decoded.map((t) => t.topicId)}::int[], ${decoded.map((t) => t.partition)}::int[],
                                               ${decoded.map((t) => t.offset)}::bigint[]) AS u(t, pa, o)
-        WHERE p.subscription_id = ${sub.id} AND p.topic_id = u.t AND p.partition = u.pa AND p."offset" = u.o`
-      await this.recordSettled(
-        tx,
-        sub,
-        live
-          .filter((l) => l.deliveries > 1)
-          .map((l) => ({ ...l.token, attempt: l.token.attempt as string | null })),
-      )
-      return decoded.length
-    })
+        WHERE p.subscription_id = ${sub.id} AND p.topic_id = u.t AND p.partition = u.pa AND p."offset" = u.o
+        RETURNING p.topic_id, p.partition, p.key`
+        await releaseNext(tx, sub.id, acked.map(keyRef))
+        await this.recordSettled(
+          tx,
+          sub,
+          live
+            .filter((l) => l.deliveries > 1)
+            .map((l) => ({ ...l.token, attempt: l.token.attempt as string | null })),
+        )
+        return decoded.length
+      }),
+    )
   }
 
   /** The attempts that settled these events, for those that were redelivered and are settled (null: none did). */
@@ -339,8 +488,10 @@ export class QueueConsumer {
     const t = decodeToken(token, 'token')
     const ids = await this.sql.begin(async (tx) => {
       const [live] = await this.lockLive(tx, sub, [t])
-      await tx`DELETE FROM ql_pending WHERE subscription_id = ${sub.id} AND topic_id = ${t.topicId}
-                 AND partition = ${t.partition} AND "offset" = ${t.offset}`
+      const termed =
+        await tx`DELETE FROM ql_pending WHERE subscription_id = ${sub.id} AND topic_id = ${t.topicId}
+                 AND partition = ${t.partition} AND "offset" = ${t.offset} RETURNING topic_id, partition, key`
+      await releaseNext(tx, sub.id, termed.map(keyRef))
       if (live!.deliveries > 1) await this.recordSettled(tx, sub, [t])
       return this.deadLetters.record(tx, sub, [
         {

@@ -117,6 +117,7 @@ export class ReplayJobs implements LeasedWork {
           name: spec.target.subscription,
           topic: topic.name,
           mode: 'queue',
+          ordering: 'none',
           from: 'latest',
           ackWaitMs: 30_000,
           maxDeliveries: 5,

@@ -19,6 +19,8 @@ export interface Subscription {
   topicPattern: string
   typeFilter: string | null
   mode: 'stream' | 'queue'
+  /** Queue mode: `key` hands out one event of a key at a time, in offset order. */
+  ordering: 'none' | 'key'
   start: StartPosition
   ackWaitMs: number
   maxDeliveries: number
@@ -38,6 +40,7 @@ function fromRow(r: Record<string, unknown>): Subscription {
     topicPattern: r.topic_pattern as string,
     typeFilter: (r.type_filter as string | null) ?? null,
     mode: r.mode as 'stream' | 'queue',
+    ordering: r.ordering === 'key' ? 'key' : 'none',
     start: JSON.parse(r.start_json as string) as StartPosition,
     ackWaitMs: Number(r.ack_wait_ms),
     maxDeliveries: Number(r.max_deliveries),
@@ -117,9 +120,10 @@ export class SubscriptionService {
           owner.check('subscriptions', Number(used!.n), 1)
         }
         const [created] = await tx`
-          INSERT INTO ql_subscriptions (name, topic_pattern, type_filter, mode, start, ack_wait_ms, max_deliveries,
+          INSERT INTO ql_subscriptions (name, topic_pattern, type_filter, mode, ordering, start, ack_wait_ms, max_deliveries,
                                         backoff_ms, session_timeout_ms, webhook, owner_key)
-          VALUES (${input.name}, ${input.topic}, ${input.typeFilter ?? null}, ${input.mode}, ${JSON.stringify(input.from)}::jsonb,
+          VALUES (${input.name}, ${input.topic}, ${input.typeFilter ?? null}, ${input.mode}, ${input.ordering},
+                  ${JSON.stringify(input.from)}::jsonb,
                   ${input.ackWaitMs}, ${input.maxDeliveries}, ${input.backoffMs}::int[], ${input.sessionTimeoutMs},
                   ${input.webhook ? JSON.stringify(input.webhook) : null}::jsonb, ${owner?.keyId ?? null})
           RETURNING *, start::text AS start_json, webhook::text AS webhook_json`

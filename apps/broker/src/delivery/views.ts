@@ -12,6 +12,7 @@ export function subscriptionView(s: Subscription) {
     name: s.name,
     topic: s.topicPattern,
     mode: s.mode,
+    ordering: s.ordering,
     typeFilter: s.typeFilter,
     from: s.start,
     ackWaitMs: s.ackWaitMs,

@@ -5,6 +5,7 @@ import {
   BadRequestError,
   BROKER_FEATURES,
   type ClientFrame,
+  ConflictError,
   clientFrameSchema,
   type ErrorCode,
   isAllowedPattern,
@@ -54,7 +55,7 @@ export class WsConnection {
   /** Subscriptions consuming a named subscription (queue or stream semantics), by sid. */
   private readonly named = new Map<string, WsNamedSubscription>()
   /** Subscriptions asked for and still being set up. */
-  private readonly opening = new Set<string>()
+  private readonly opening = new Map<string, Promise<void>>()
   private publishCredits: number = PUBLISH_CREDITS.initial
   /** Resolves once the publish received last waits in its partitions' queues: publishes get there in the order sent. */
   private publishTurn: Promise<void> = Promise.resolve()
@@ -355,6 +356,12 @@ export class WsConnection {
 
   /** ack, nak and term: by `[partition, offset]` on a topic subscription, by token on a named one. */
   private settle(frame: SettleFrame): void {
+    const opening = this.opening.get(frame.sid)
+    if (opening && !this.named.has(frame.sid) && !this.subs.has(frame.sid)) {
+      // a client resuming after a reconnect settles what it held as soon as its subscribe is sent
+      void opening.then(() => this.settle(frame))
+      return
+    }
     const named = this.named.get(frame.sid)
     let done = Promise.resolve()
     if (named) done = named.settle(frame)
@@ -517,13 +524,22 @@ export class WsConnection {
       throw new BadRequestError(`subscription '${f.sid}' already exists on this connection`)
     // counted from the moment it is asked for: subscribes arriving together cannot slip past the cap
     const limit = this.s.config.maxSubscriptionsPerConnection
-    const pending = [...this.opening].filter((sid) => !this.subs.has(sid) && !this.named.has(sid)).length
+    const pending = [...this.opening.keys()].filter(
+      (sid) => !this.subs.has(sid) && !this.named.has(sid),
+    ).length
     if (this.subs.size + this.named.size + pending >= limit) {
       throw new BadRequestError(`at most ${limit} subscriptions per connection; open another connection`)
     }
-    this.opening.add(f.sid)
+    const opened = this.openSubscription(f)
+    this.opening.set(
+      f.sid,
+      opened.then(
+        () => {},
+        () => {},
+      ),
+    )
     try {
-      await this.openSubscription(f)
+      await opened
     } finally {
       this.opening.delete(f.sid)
     }
@@ -615,6 +631,12 @@ export class WsConnection {
   /** Joins a named subscription as one member; its deliveries come with tokens. */
   private async consume(f: SubscribeFrame, name: string): Promise<void> {
     const sub = await usableSubscription(this.principal, this.s.delivery.subs, name, 'subscribe')
+    if (f.ordering !== undefined && f.ordering !== sub.ordering) {
+      throw new ConflictError(
+        `subscription '${name}' has ordering '${sub.ordering}', not '${f.ordering}' (set when it is created)`,
+        { subscription: name, ordering: sub.ordering },
+      )
+    }
     if (this.ws.readyState !== this.ws.OPEN || this.named.has(f.sid) || this.subs.has(f.sid)) return
     const consumer = new WsNamedSubscription(
       this.s,

@@ -63,7 +63,12 @@ export class WsNamedSubscription {
     // a pull in progress would hand out more, or heartbeat the member back in
     await this.running
     const name = this.o.subscription.name
-    if (this.o.subscription.mode === 'queue') {
+    if (this.o.subscription.ordering === 'key') {
+      // the client may still be processing what it holds (a dropped connection, not a stop of the
+      // consumer): handing it to another member now would run two events of a key at once. It stays
+      // the client's until settled, over any connection, or until its ack wait runs out.
+      this.outstanding.clear()
+    } else if (this.o.subscription.mode === 'queue') {
       const held = [...this.outstanding.keys()]
       this.outstanding.clear()
       await Promise.all(held.map((t) => this.s.delivery.nak(name, t, 0).catch(() => {})))

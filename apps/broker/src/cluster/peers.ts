@@ -2,10 +2,14 @@ import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
 import { type WebSocket, WebSocketServer } from 'ws'
+import type { Presence, PresenceChange } from '../presence/presence'
 import type { RpcRouter } from '../rpc/rpc-router'
 import type { PeerFrame } from './peer-frames'
 import { acceptPeer, dialPeer, Inbox, PeerLink } from './peer-link'
 import type { BrokerRegistry } from './registry'
+
+/** Presence changes per peer frame: a broker with many members tells a new link of them in pages. */
+const PRESENCE_PAGE = 2000
 
 /** Handshakes under way at once: a flood of strangers on the peer endpoint costs no more. */
 const MAX_HANDSHAKES = 32
@@ -16,6 +20,8 @@ export interface PeerLinksOptions {
   /** The secret the brokers of this database share (KeyStore.peerSecret). */
   secret: () => Buffer
   router: () => RpcRouter
+  /** Presence members: this broker's are told to every link, the links' are kept by their link. */
+  presence: Presence
   heartbeatMs: number
   deadAfterMs: number
   maxPayload: number
@@ -34,6 +40,7 @@ export class PeerLinks {
   private readonly wss: WebSocketServer
   private handshakes = 0
   private off: (() => void) | undefined
+  private offPresence: (() => void) | undefined
   private stopped = false
 
   constructor(private readonly o: PeerLinksOptions) {
@@ -44,6 +51,9 @@ export class PeerLinks {
   start(): void {
     this.off = this.o.router().onLocalChange((change) => {
       for (const link of this.links.values()) link.send(change)
+    })
+    this.offPresence = this.o.presence.onLocalChange((changes) => {
+      for (const link of this.links.values()) sendPresence(link, changes)
     })
   }
 
@@ -105,6 +115,7 @@ export class PeerLinks {
   async stop(): Promise<void> {
     this.stopped = true
     this.off?.()
+    this.offPresence?.()
     for (const link of this.links.values()) link.close()
     this.wss.close()
   }
@@ -124,10 +135,12 @@ export class PeerLinks {
       () => {
         if (this.links.get(id) === link) this.links.delete(id)
         router.disconnect(link.peer)
+        this.o.presence.dropOrigin(link)
       },
       { pingMs: this.o.heartbeatMs, deadMs: this.o.deadAfterMs },
     )
     link.send({ op: 'responders', list: router.localResponders().map((r) => [r.key, r.pattern]) })
+    sendPresence(link, this.o.presence.localMembers())
   }
 
   private onFrame(router: RpcRouter, link: PeerLink, f: PeerFrame): void {
@@ -165,6 +178,15 @@ export class PeerLinks {
       case 'gone':
         router.gone(peer, f.corr)
         return
+      case 'presence':
+        this.o.presence.apply(link, f.changes as PresenceChange[])
+        return
     }
+  }
+}
+
+function sendPresence(link: PeerLink, changes: PresenceChange[]): void {
+  for (let i = 0; i < changes.length; i += PRESENCE_PAGE) {
+    link.send({ op: 'presence', changes: changes.slice(i, i + PRESENCE_PAGE) as never })
   }
 }

@@ -65,7 +65,9 @@ async function converged(views: Array<() => Promise<Set<string>> | Set<string>>,
     for (const v of views) if (!sameSet(await v(), truth)) return undefined
     return true
   }).catch(async (e) => {
-    throw new Error(`${(e as Error).message}; views: ${(await Promise.all(views.map(async (v) => [...(await v())].slice(0, 10).join(',')))).join(' | ')}`)
+    throw new Error(
+      `${(e as Error).message}; views: ${(await Promise.all(views.map(async (v) => [...(await v())].slice(0, 10).join(',')))).join(' | ')}`,
+    )
   })
   return performance.now() - t0
 }
@@ -149,7 +151,8 @@ describe('presence across three broker processes', () => {
       await s.next(1)
       s.send({ op: 'presence', id: 1, action: 'enter', channel: CHANNEL, member, ttlMs })
       expect(await s.next(2)).toEqual({ op: 'ok', id: 1 })
-      if (!silent) timers.push(setInterval(() => s.ws.readyState === s.ws.OPEN && s.send({ op: 'ping' }), ttlMs / 4))
+      if (!silent)
+        timers.push(setInterval(() => s.ws.readyState === s.ws.OPEN && s.send({ op: 'ping' }), ttlMs / 4))
       return s
     }
     onTestFinished(() => {

@@ -89,9 +89,13 @@ describe('presence: ACLs, tokens, limits and the HTTP read', () => {
     })
     expect(other.status).toBe(403)
     // an operator reads any channel
-    expect((await api(broker.url, 'GET', '/v1/presence/lobby.1', undefined, asAdmin)).body.members).toHaveLength(1)
+    expect(
+      (await api(broker.url, 'GET', '/v1/presence/lobby.1', undefined, asAdmin)).body.members,
+    ).toHaveLength(1)
     await lobby.leave()
-    expect((await api(broker.url, 'GET', '/v1/presence/lobby.1', undefined, asAdmin)).body.members).toEqual([])
+    expect((await api(broker.url, 'GET', '/v1/presence/lobby.1', undefined, asAdmin)).body.members).toEqual(
+      [],
+    )
   })
 
   it('`subscribe` on a channel is not `presence`: such a key may neither enter nor watch', async () => {
@@ -108,9 +112,21 @@ describe('presence: ACLs, tokens, limits and the HTTP read', () => {
 
   it('caps a channel, a member info and bad input with clear errors naming the field', async () => {
     const s = await socket(lobbyKey)
-    s.send({ op: 'presence', id: 1, action: 'enter', channel: 'lobby.full', member: 'a', info: { bio: 'x'.repeat(100) } })
+    s.send({
+      op: 'presence',
+      id: 1,
+      action: 'enter',
+      channel: 'lobby.full',
+      member: 'a',
+      info: { bio: 'x'.repeat(100) },
+    })
     const tooBig = await s.next(2)
-    expect(tooBig).toMatchObject({ op: 'error', id: 1, code: 'payload_too_large', details: { path: 'info', limit: 64 } })
+    expect(tooBig).toMatchObject({
+      op: 'error',
+      id: 1,
+      code: 'payload_too_large',
+      details: { path: 'info', limit: 64 },
+    })
     expect(tooBig.message).toContain('QUESTLOG_PRESENCE_MAX_INFO_BYTES')
     for (const [i, m] of ['a', 'b', 'c'].entries()) {
       s.send({ op: 'presence', id: 10 + i, action: 'enter', channel: 'lobby.full', member: m })
@@ -120,7 +136,14 @@ describe('presence: ACLs, tokens, limits and the HTTP read', () => {
     const full = await s.next(6)
     expect(full).toMatchObject({ op: 'error', id: 20, code: 'quota_exceeded', details: { maxMembers: 3 } })
     // one already in may still update
-    s.send({ op: 'presence', id: 21, action: 'update', channel: 'lobby.full', member: 'a', info: { ready: true } })
+    s.send({
+      op: 'presence',
+      id: 21,
+      action: 'update',
+      channel: 'lobby.full',
+      member: 'a',
+      info: { ready: true },
+    })
     expect(await s.next(7)).toEqual({ op: 'ok', id: 21 })
     s.send({ op: 'presence', id: 22, action: 'update', channel: 'lobby.full', member: 'zz', info: {} })
     expect(await s.next(8)).toMatchObject({ op: 'error', id: 22, code: 'bad_request' })

@@ -118,7 +118,10 @@ export class PresenceChannel<Info = unknown> implements SessionPresence, AsyncIt
     return [...this.view.values()].map((m) => toMember<Info>(m))
   }
 
-  /** Changes of the members after the snapshot, coalesced while the loop is busy. */
+  /**
+   * Changes of the members after the first snapshot (which `members()` answers), coalesced while
+   * the loop is busy; after a reconnect, what differs from the view before it.
+   */
   [Symbol.asyncIterator](): AsyncIterator<PresenceChange<Info>> {
     this.watch()
     const q = new ChangeQueue<Info>(() => this.queues.delete(q))
@@ -148,14 +151,19 @@ export class PresenceChannel<Info = unknown> implements SessionPresence, AsyncIt
     if (!f.done) return
     const next = this.incoming
     this.incoming = undefined
+    if (this.settleSynced) {
+      // the first snapshot is what members() answers; changes are what comes after it
+      for (const [key, m] of next) this.view.set(key, m)
+      this.settleSynced.resolve()
+      this.settleSynced = undefined
+      return
+    }
     // after a reconnect: only the difference is news
     for (const key of this.view.keys()) if (!next.has(key)) this.change(key, null)
     for (const [key, m] of next) {
       const before = this.view.get(key)
       if (!before || !sameInfo(before, m)) this.change(key, m)
     }
-    this.settleSynced?.resolve()
-    this.settleSynced = undefined
   }
 
   onDelta(f: PresenceDeltaFrame): void {

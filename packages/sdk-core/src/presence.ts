@@ -1,8 +1,9 @@
-import type {
-  PresenceDeltaFrame,
-  PresenceMember,
-  PresenceSnapshotFrame,
-  QuestlogError,
+import {
+  isQuestlogError,
+  type PresenceDeltaFrame,
+  type PresenceMember,
+  type PresenceSnapshotFrame,
+  type QuestlogError,
 } from '@questlog/protocol'
 import { randomId } from './dedupe'
 import { ClientClosedError } from './errors'
@@ -85,7 +86,7 @@ export class PresenceChannel<Info = unknown> implements SessionPresence, AsyncIt
     this.usable()
     this.entered = { info }
     this.startBeat()
-    await this.session.request((id) => this.enterFrame(id, 'enter'))
+    await this.untilDone('enter')
   }
 
   /** Changes what others see of this member. */
@@ -93,7 +94,7 @@ export class PresenceChannel<Info = unknown> implements SessionPresence, AsyncIt
     this.usable()
     if (!this.entered) return this.enter(info)
     this.entered = { info }
-    await this.session.request((id) => this.enterFrame(id, 'update'))
+    await this.untilDone('update')
   }
 
   /** Leaves the channel (watching goes on). */
@@ -102,13 +103,18 @@ export class PresenceChannel<Info = unknown> implements SessionPresence, AsyncIt
     this.entered = undefined
     this.stopBeat()
     if (!this.session.isOpen) return // the broker dropped the member with the connection
-    await this.session.request((id) => ({
-      op: 'presence',
-      id,
-      action: 'leave',
-      channel: this.channel,
-      member: this.member,
-    }))
+    try {
+      await this.session.request((id) => ({
+        op: 'presence',
+        id,
+        action: 'leave',
+        channel: this.channel,
+        member: this.member,
+      }))
+    } catch (e) {
+      // a lost connection took the member with it
+      if (!isQuestlogError(e) || e.code !== 'unavailable') throw e
+    }
   }
 
   /** The channel's members: starts watching, and resolves once the snapshot is in. */
@@ -202,6 +208,22 @@ export class PresenceChannel<Info = unknown> implements SessionPresence, AsyncIt
     }
     const info = this.entered?.info
     return info === undefined ? frame : { ...frame, info: info as never }
+  }
+
+  /**
+   * Sends an enter or update until the broker has it: a connection lost meanwhile (a move to
+   * another broker) is no failure, the next connection carries it.
+   */
+  private async untilDone(action: 'enter' | 'update'): Promise<void> {
+    // a retry is an enter: on a new connection the member is entered again anyway (onOpen)
+    for (let first = true; ; first = false) {
+      try {
+        await this.session.request((id) => this.enterFrame(id, first ? action : 'enter'))
+        return
+      } catch (e) {
+        if (!isQuestlogError(e) || e.code !== 'unavailable' || !this.entered || this.ended) throw e
+      }
+    }
   }
 
   /** Keeps the connection heard from while a member is on it, whatever else is quiet. */

@@ -10,6 +10,8 @@ import type { BrokerRegistry } from './registry'
 
 /** Presence changes per peer frame: a broker with many members tells a new link of them in pages. */
 const PRESENCE_PAGE = 2000
+/** …and about this many bytes, well under a link's largest message (QUESTLOG_MAX_BODY_BYTES, 16 MiB by default). */
+const PRESENCE_PAGE_BYTES = 1024 * 1024
 
 /** Handshakes under way at once: a flood of strangers on the peer endpoint costs no more. */
 const MAX_HANDSHAKES = 32
@@ -185,8 +187,19 @@ export class PeerLinks {
   }
 }
 
+/** Sends `changes` in frames of at most PRESENCE_PAGE changes and about PRESENCE_PAGE_BYTES. */
 function sendPresence(link: PeerLink, changes: PresenceChange[]): void {
-  for (let i = 0; i < changes.length; i += PRESENCE_PAGE) {
-    link.send({ op: 'presence', changes: changes.slice(i, i + PRESENCE_PAGE) as never })
+  let page: PresenceChange[] = []
+  let bytes = 0
+  for (const c of changes) {
+    const size = 300 + (c.info === undefined ? 0 : JSON.stringify(c.info).length)
+    if (page.length > 0 && (page.length >= PRESENCE_PAGE || bytes + size > PRESENCE_PAGE_BYTES)) {
+      link.send({ op: 'presence', changes: page as never })
+      page = []
+      bytes = 0
+    }
+    page.push(c)
+    bytes += size
   }
+  if (page.length > 0) link.send({ op: 'presence', changes: page as never })
 }

@@ -2,6 +2,8 @@ import type { PresenceMember, PresenceMemberRef } from '@questlog/protocol'
 
 /** Members per `presence_snapshot` frame. */
 const SNAPSHOT_PAGE = 500
+/** Most members per `presence` (delta) frame. */
+const DELTA_PAGE = 500
 
 export interface WatcherOptions {
   sid: string
@@ -70,15 +72,23 @@ export class PresenceWatcher {
       this.schedule()
       return
     }
-    const joins: PresenceMember[] = []
-    const updates: PresenceMember[] = []
-    const leaves: PresenceMemberRef[] = []
+    let joins: PresenceMember[] = []
+    let updates: PresenceMember[] = []
+    let leaves: PresenceMemberRef[] = []
+    const send = () => {
+      if (joins.length + updates.length + leaves.length === 0) return
+      this.o.send({ op: 'presence', sid: this.o.sid, joins, updates, leaves })
+      joins = []
+      updates = []
+      leaves = []
+    }
     for (const [, p] of this.pending) {
       if (p.member) (p.had ? updates : joins).push(p.member)
       else if (p.had) leaves.push(p.ref)
+      // a frame stays a page, whatever gathered meanwhile
+      if (joins.length + updates.length + leaves.length >= DELTA_PAGE) send()
     }
     this.pending = new Map()
-    if (joins.length + updates.length + leaves.length === 0) return
-    this.o.send({ op: 'presence', sid: this.o.sid, joins, updates, leaves })
+    send()
   }
 }

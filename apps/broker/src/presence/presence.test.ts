@@ -63,6 +63,14 @@ describe('presence watchers', () => {
     expect(w.frames.map((f) => f.op)).toEqual(['presence_snapshot', 'presence'])
   })
 
+  it('pages large deltas as it pages the snapshot', () => {
+    const p = new Presence({ maxMembers: 10_000 })
+    const w = watcherOf(p, 'big')
+    for (let i = 0; i < 1200; i++) p.set(LOCAL, 'big', m(`p${i}`))
+    w.flush()
+    expect(w.frames.slice(1).map((f) => f.joins.length)).toEqual([500, 500, 200])
+  })
+
   it('pages a large snapshot', () => {
     const p = new Presence({ maxMembers: 10_000 })
     for (let i = 0; i < 1200; i++) p.set(LOCAL, 'big', m(`p${i}`))

@@ -9,6 +9,7 @@ import { describeError, questlogError } from '@/lib/errors'
 import { formatBytes, formatDuration, formatNumber } from '@/lib/format'
 import { trpc } from '@/lib/trpc'
 import { MessageBrowser } from './message-browser'
+import { PresencePanel } from './presence-panel'
 import { ProduceForm } from './produce-form'
 import { TopicForm } from './topic-form'
 import { checkUpdate, valuesOf } from './topic-values'
@@ -123,6 +124,7 @@ export function TopicPage({ name }: { name: string }) {
           </tbody>
         </table>
       </section>
+      <PresencePanel channel={t.name} />
       <MessageBrowser topic={t.name} partitions={t.partitions} />
     </>
   )

@@ -9,6 +9,7 @@ const m = (id: string, info?: unknown, connection = 'c1'): PresenceMember =>
 
 /** A watcher whose frames are kept; `flush` sends what it gathered (its timer would, after flushMs). */
 function watcherOf(presence: Presence, channel: string) {
+  // biome-ignore lint/suspicious/noExplicitAny: frames are checked field by field below
   const frames: any[] = []
   const w = new PresenceWatcher({
     sid: 'w',

@@ -101,6 +101,13 @@ export class WsConnection {
       principal: () => this.principal,
       send: (frame) => this.send(frame),
       congested: () => this.congested(),
+      lapsed: () => {
+        this.shutdown(
+          'going_away',
+          "silent for longer than a presence member's TTL; reconnect and enter again",
+        )
+        setTimeout(() => this.ws.terminate(), 1000).unref()
+      },
     })
     this.frameTokens = s.config.maxFramesPerSecond
     this.sendWatch = new SlowConsumerWatch(

@@ -18,6 +18,8 @@ export interface WsPresenceOptions {
   principal: () => Principal
   send: (frame: object) => void
   congested: () => boolean
+  /** Members lapsed because the connection went silent: the client should reconnect (and enter again). */
+  lapsed: () => void
 }
 
 interface Held {
@@ -121,12 +123,16 @@ export class WsPresence implements PresenceHolder {
 
   expire(now: number): void {
     const silent = now - this.heardAt
+    let lapsed = false
     for (const [key, h] of this.held) {
       if (silent <= h.ttlMs) continue
       this.held.delete(key)
       this.o.presence.remove(LOCAL, h.channel, this.connection, h.id)
+      lapsed = true
     }
     if (this.held.size === 0) this.o.presence.untrack(this)
+    // a client that was only frozen would think itself present: it is let go, and enters again
+    if (lapsed) this.o.lapsed()
   }
 
   /** The connection closed: its members leave and its watches end. */

@@ -1,7 +1,8 @@
 import { createClient, isQuestlogError, type QuestlogClient } from '@questlog/sdk-node'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { Broker } from '../src/broker'
-import { api, rawSocket, startBroker } from './helpers'
+import { webSocketConnections } from '../src/ws/ws-route'
+import { api, rawSocket, startBroker, waitFor } from './helpers'
 
 const ADMIN = `ql_presenceadm1_${'p'.repeat(43)}`
 const asAdmin = { authorization: `Bearer ${ADMIN}` }
@@ -162,5 +163,52 @@ describe('presence: ACLs, tokens, limits and the HTTP read', () => {
     expect(await s.next(10)).toEqual({ op: 'ok', id: 24 })
     s.send({ op: 'presence', id: 25, action: 'enter', channel: 'lobby.full', member: 'd' })
     expect(await s.next(11)).toEqual({ op: 'ok', id: 25 })
+  })
+
+  it('an SDK member enters again after its connection is cut, its watcher follows, and an iterator ends quietly when its client closes', async () => {
+    const a = client(lobbyKey)
+    const w = client(lobbyKey)
+    const pa = a.presence<{ v: number }>('lobby.cut', { member: 'a' })
+    await pa.enter({ v: 1 })
+    const pw = w.presence<{ v: number }>('lobby.cut', { member: 'w' })
+    await pw.enter()
+    const ids = async () =>
+      (await pw.members())
+        .map((m) => m.id)
+        .sort()
+        .join(',')
+    expect(await waitFor(ids, (v) => v === 'a,w')).toBe('a,w')
+    // the iterator's own view: the snapshot, then every change it reports
+    const seen = new Map((await pw.members()).map((m) => [m.id, m.info]))
+    const loop = (async () => {
+      for await (const c of pw) {
+        if (c.type === 'leave') seen.delete(c.member.id)
+        else seen.set(c.member.id, c.member.info)
+      }
+      return 'ended'
+    })()
+    for (const conn of webSocketConnections(broker.services)) conn.terminate()
+    const back = await waitFor(
+      async () =>
+        (await api(broker.url, 'GET', '/v1/presence/lobby.cut', undefined, asAdmin)).body.members
+          .map((m: { id: string }) => m.id)
+          .sort()
+          .join(','),
+      (v) => v === 'a,w',
+    )
+    expect(back).toBe('a,w')
+    await pa.update({ v: 2 })
+    const followed = await waitFor(
+      async () =>
+        [...seen]
+          .sort()
+          .map(([id, info]) => `${id}=${JSON.stringify(info)}`)
+          .join(' '),
+      (v) => v === 'a={"v":2} w=undefined',
+    )
+    expect(followed).toBe('a={"v":2} w=undefined')
+    expect(await ids()).toBe('a,w')
+    await w.close()
+    expect(await loop).toBe('ended')
   })
 })

@@ -63,6 +63,7 @@ export class PresenceChannel<Info = unknown> implements SessionPresence, AsyncIt
   private readonly queues = new Set<ChangeQueue<Info>>()
   private beat: ReturnType<typeof setInterval> | undefined
   private ended: Error | undefined
+  private quiet = false
   private closed = false
 
   constructor(
@@ -77,7 +78,8 @@ export class PresenceChannel<Info = unknown> implements SessionPresence, AsyncIt
       this.settleSynced = { resolve, reject }
     })
     this.synced.catch(() => {})
-    void session.status.closed().then((e) => this.end(e ?? new ClientClosedError()))
+    // a client closed on purpose ends the iterators quietly; a fatal error ends them with it
+    void session.status.closed().then((e) => this.end(e ?? new ClientClosedError(), e === undefined))
     session.addPresence(sid, this)
   }
 
@@ -131,7 +133,7 @@ export class PresenceChannel<Info = unknown> implements SessionPresence, AsyncIt
   [Symbol.asyncIterator](): AsyncIterator<PresenceChange<Info>> {
     this.watch()
     const q = new ChangeQueue<Info>(() => this.queues.delete(q))
-    if (this.ended) q.end(this.closed ? undefined : this.ended)
+    if (this.ended) q.end(this.quiet ? undefined : this.ended)
     else this.queues.add(q)
     return q
   }
@@ -143,7 +145,7 @@ export class PresenceChannel<Info = unknown> implements SessionPresence, AsyncIt
     if (this.watching) this.session.send({ op: 'unsubscribe', sid: this.sid })
     this.closed = true
     this.session.removePresence(this.sid)
-    this.end(new ClientClosedError('the presence channel was closed'))
+    this.end(new ClientClosedError('the presence channel was closed'), true)
   }
 
   onOpen(session: Session): void {
@@ -245,13 +247,15 @@ export class PresenceChannel<Info = unknown> implements SessionPresence, AsyncIt
     if (this.closed || this.ended) throw this.ended ?? new ClientClosedError()
   }
 
-  private end(error: Error): void {
+  /** Ends the channel: `quiet` (closed on purpose) finishes the iterators, else they throw `error`. */
+  private end(error: Error, quiet = false): void {
     if (this.ended) return
     this.ended = error
+    this.quiet = quiet
     this.stopBeat()
     this.settleSynced?.reject(error)
     this.settleSynced = undefined
-    for (const q of this.queues) q.end(this.closed ? undefined : error)
+    for (const q of this.queues) q.end(quiet ? undefined : error)
     this.queues.clear()
   }
 }

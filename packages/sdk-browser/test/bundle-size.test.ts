@@ -7,8 +7,9 @@ import { measureBundles } from './bundle-size'
  * 25 KiB, which needs the SDK's path off zod's classic API (see the package README).
  */
 const BUDGET_GZIP_BYTES = {
-  'publish + subscribe': 112 * 1024,
-  'publish only': 112 * 1024,
+  // presence (a method of the client, so in every bundle) took it 2 bytes past 112 KiB
+  'publish + subscribe': 113 * 1024,
+  'publish only': 113 * 1024,
 }
 
 describe('browser bundle size', () => {

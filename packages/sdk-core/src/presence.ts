@@ -6,7 +6,7 @@ import {
   type QuestlogError,
 } from '@questlog/protocol'
 import { randomId } from './dedupe'
-import { ClientClosedError } from './errors'
+import { ClientClosedError, ConnectionLostError } from './errors'
 import type { Session, SessionPresence } from './session'
 
 export interface PresenceOptions {
@@ -114,7 +114,7 @@ export class PresenceChannel<Info = unknown> implements SessionPresence, AsyncIt
         member: this.member,
       }))
     } catch (e) {
-      // a lost connection took the member with it
+      // a lost connection (or a closed client) took the member with it
       if (!isQuestlogError(e) || e.code !== 'unavailable') throw e
     }
   }
@@ -223,9 +223,17 @@ export class PresenceChannel<Info = unknown> implements SessionPresence, AsyncIt
         await this.session.request((id) => this.enterFrame(id, first ? action : 'enter'))
         return
       } catch (e) {
-        if (!isQuestlogError(e) || e.code !== 'unavailable' || !this.entered || this.ended) throw e
+        if (!isQuestlogError(e) || e.name !== 'ConnectionLostError' || !this.entered || this.ended) throw e
+        if (!this.willReconnect())
+          throw new ConnectionLostError('presence needs a WebSocket connection, and this client has none', e)
       }
     }
+  }
+
+  /** Whether the session opens a connection again (not closed, and not fallen back to SSE). */
+  private willReconnect(): boolean {
+    const state = this.session.status.get().state
+    return state === 'connecting' || state === 'reconnecting' || (state === 'open' && this.session.isOpen)
   }
 
   /** Keeps the connection heard from while a member is on it, whatever else is quiet. */

@@ -51,6 +51,9 @@ async function rawWatcher(url: string, channel = CHANNEL) {
   await waitFor('the watch snapshot', 5000, async () => (synced ? true : undefined))
   return {
     ids: () => new Set([...members.keys()].map((k) => k.slice(k.indexOf('/') + 1))),
+    /** Each member as `id=info`: a view converged on these has every update too. */
+    entries: () =>
+      new Set([...members].map(([k, info]) => `${k.slice(k.indexOf('/') + 1)}=${JSON.stringify(info)}`)),
     infoOf: (id: string) => [...members].find(([k]) => k.endsWith(`/${id}`))?.[1],
     counts,
   }
@@ -85,23 +88,28 @@ describe('presence across three broker processes', () => {
     for (let i = 0; i < 1000; i++) {
       members.push(holders[i % holders.length]!.presence(CHANNEL, { member: `player-${i}`, ttlMs: 10_000 }))
     }
-    const truth = new Set<string>()
+    // the true set, member → info, and as `id=info` entries the views are compared with
+    const truth = new Map<string, unknown>()
+    const entries = () => new Set([...truth].map(([id, info]) => `${id}=${JSON.stringify(info)}`))
     const views = [
-      ...raw.map((r) => () => r.ids()),
-      ...sdkWatchers.map((w) => async () => new Set((await w.members()).map((m) => m.id))),
+      ...raw.map((r) => () => r.entries()),
+      ...sdkWatchers.map(
+        (w) => async () => new Set((await w.members()).map((m) => `${m.id}=${JSON.stringify(m.info)}`)),
+      ),
     ]
     let changes = 0
 
     await Promise.all(members.map((m, i) => m.enter({ n: i })))
-    for (const m of members) truth.add(m.member)
+    for (const [i, m] of members.entries()) truth.set(m.member, { n: i })
     changes += 1000
-    const enterMs = await converged(views, truth)
+    const enterMs = await converged(views, entries())
     expect(enterMs).toBeLessThan(2000)
 
     // half leave, a fifth of the rest update, a hundred more come and go again
     await Promise.all(members.slice(0, 500).map((m) => m.leave()))
     for (const m of members.slice(0, 500)) truth.delete(m.member)
     await Promise.all(members.slice(500, 700).map((m, i) => m.update({ n: 500 + i, ready: true })))
+    for (const [i, m] of members.slice(500, 700).entries()) truth.set(m.member, { n: 500 + i, ready: true })
     changes += 700
     const churn = Array.from({ length: 100 }, (_, i) =>
       holders[i % holders.length]!.presence(CHANNEL, { member: `guest-${i}` }),
@@ -109,7 +117,7 @@ describe('presence across three broker processes', () => {
     await Promise.all(churn.map((g) => g.enter()))
     await Promise.all(churn.map((g) => g.leave()))
     changes += 200
-    const churnMs = await converged(views, truth)
+    const churnMs = await converged(views, entries())
     expect(churnMs).toBeLessThan(2000)
     for (const r of raw) expect(r.infoOf('player-650')).toEqual({ n: 650, ready: true })
     const sdkMember = (await sdkWatchers[2]!.members()).find((m) => m.id === 'player-650')
@@ -125,13 +133,13 @@ describe('presence across three broker processes', () => {
     }
     // a watcher arriving now gets the 500 in its snapshot (one page of 500), nothing more
     const late = await rawWatcher(brokers[1]!.url)
-    expect(sameSet(late.ids(), truth)).toBe(true)
+    expect(sameSet(late.entries(), entries())).toBe(true)
     expect(late.counts.snapshotFrames).toBe(1)
     expect(late.counts.deltaFrames).toBe(0)
     // the same members over HTTP, from any broker
     const res = await fetch(`${brokers[0]!.url}/v1/presence/${CHANNEL}`)
     const body = (await res.json()) as { members: Array<{ id: string }> }
-    expect(sameSet(new Set(body.members.map((m) => m.id)), truth)).toBe(true)
+    expect(sameSet(new Set(body.members.map((m) => m.id)), new Set(truth.keys()))).toBe(true)
     console.log(
       `presence: 1,000 entered in view everywhere after ${enterMs.toFixed(0)} ms, churn after ${churnMs.toFixed(0)} ms; per watcher ${raw.map((r) => `${r.counts.deltaFrames} frames/${r.counts.deltaEntries} entries`).join(', ')} for ${changes} changes`,
     )

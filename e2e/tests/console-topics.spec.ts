@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import { brokerApi, stack } from '../stack-env'
+import { createClient } from '@questlog/sdk-node'
+import { ADMIN_KEY, brokerApi, stack } from '../stack-env'
 import { saveScreenshot } from './console-screenshots'
 import { expect, test } from './console-session'
 
@@ -126,4 +127,29 @@ test("settings grow a topic's partitions but never shrink them, and deleting the
   await expect(page).toHaveURL(/\/topics$/)
   await expect(page.locator(`tr[data-topic="${name}"]`)).toHaveCount(0)
   expect((await brokerApi('GET', `/v1/topics/${name}`)).status).toBe(404)
+})
+
+test("a topic's page shows who is on the presence channel of its name, and follows them", async ({
+  page,
+}) => {
+  const { consoleUrl, brokerUrl } = stack()
+  const name = `e2e.lobby-${randomBytes(3).toString('hex')}`
+  expect((await brokerApi('POST', '/v1/topics', { name })).status).toBe(201)
+  await page.goto(`${consoleUrl}/topics/${name}`)
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(name)
+  await expect(page.getByTestId('presence-panel')).toHaveCount(0)
+  const bus = createClient({ brokers: [brokerUrl], token: ADMIN_KEY })
+  try {
+    const ann = bus.presence(name, { member: 'ann' })
+    const bob = bus.presence(name, { member: 'bob' })
+    await ann.enter({ team: 'red' })
+    await bob.enter({ team: 'blue' })
+    const panel = page.getByTestId('presence-panel')
+    await expect(panel.getByRole('heading')).toHaveText('Presence: 2 members')
+    await expect(panel.locator('tbody tr')).toHaveText([/ann.*"team":"red"/, /bob.*"team":"blue"/])
+    await bob.leave()
+    await expect(panel.getByRole('heading')).toHaveText('Presence: 1 member')
+  } finally {
+    await bus.close()
+  }
 })

@@ -353,6 +353,66 @@ test('over WebSocket, a page answers requests from a game server and asks its ow
   }
 })
 
+/** The page's presence client, from the same bundle. */
+type PresenceWin = {
+  lobby: {
+    enter(info: unknown): Promise<void>
+    members(): Promise<Array<{ id: string; info: unknown }>>
+  }
+  seen: string[]
+}
+
+test('presence: a page with a browser token enters a lobby and watches it beside a Node game server; closing the tab leaves', async ({
+  browser,
+}) => {
+  const minted = await http<{ token: string }>('POST', '/v1/tokens', {
+    ttlSeconds: 600,
+    rules: [{ actions: ['presence'], topics: ['lobby.>'] }],
+  })
+  expect(minted.status).toBe(201)
+  const page = await (await browser.newContext()).newPage()
+  await openFixture(page, 'websocket')
+  await page.evaluate(
+    async ({ brokerUrl, token }) => {
+      const bundle = '/questlog.js'
+      const { createClient } = await import(bundle)
+      const bus = createClient({ brokers: [brokerUrl], token, transport: 'websocket' })
+      const lobby = bus.presence('lobby.browser', { member: 'page-player', ttlMs: 5000 })
+      const win = globalThis as unknown as PresenceWin
+      win.lobby = lobby
+      win.seen = []
+      await lobby.enter({ name: 'Page' })
+      void (async () => {
+        for await (const c of lobby) win.seen.push(`${c.type}:${c.member.id}`)
+      })()
+    },
+    { brokerUrl: broker.url, token: minted.body.token },
+  )
+  const server = createClient({ brokers: [broker.url], token: KEY })
+  try {
+    const lobby = server.presence<{ name: string }>('lobby.browser', { member: 'server-bot' })
+    const ids = async () => (await lobby.members()).map((m) => `${m.id}=${m.info?.name}`).sort()
+    await expect.poll(ids, { timeout: 5000 }).toEqual(['page-player=Page'])
+    await lobby.enter({ name: 'Bot' })
+    await expect
+      .poll(() =>
+        page.evaluate(async () =>
+          (await (globalThis as unknown as PresenceWin).lobby.members()).map((m) => m.id).sort(),
+        ),
+      )
+      .toEqual(['page-player', 'server-bot'])
+    await lobby.leave()
+    await expect
+      .poll(() => page.evaluate(() => (globalThis as unknown as PresenceWin).seen))
+      .toEqual(['join:server-bot', 'leave:server-bot'])
+    // the tab goes away without a word: its member leaves with its connection
+    await page.context().close()
+    await expect.poll(ids, { timeout: 5000 }).toEqual([])
+  } finally {
+    await server.close()
+  }
+})
+
 for (const transport of ['websocket', 'sse'] as const) {
   test(`over ${transport}, bus.table() in the page and in Node show the log's state after a broker restart, without gaps`, async ({
     page,

@@ -24,6 +24,7 @@ import { HealthMonitor } from './observability/health'
 import { createMetrics } from './observability/metrics'
 import { StatsSampler } from './observability/timeseries'
 import { OutboxRelay } from './outbox/outbox-relay'
+import { Presence } from './presence/presence'
 import { WriteLanes } from './publish/lanes'
 import { PublishPipeline } from './publish/pipeline'
 import { Publisher } from './publish/publisher'
@@ -255,12 +256,15 @@ export async function createBroker(
     log.info('created the bootstrap admin key (printed above)')
   }
 
-  // request/reply across brokers: a link to each live broker, over their advertised URLs
+  // presence members of every broker, told over the same links
+  const presence = new Presence({ maxMembers: config.presenceMaxMembers })
+  // request/reply and presence across brokers: a link to each live broker, over their advertised URLs
   const peers = new PeerLinks({
     selfId: brokerId,
     registry: cluster.registry,
     secret: () => keys.peerSecret(),
     router: () => rpcRouterOf(services),
+    presence,
     heartbeatMs: config.heartbeatMs,
     deadAfterMs: config.brokerDeadAfterMs,
     maxPayload: config.maxBodyBytes,
@@ -275,6 +279,7 @@ export async function createBroker(
     brokerId,
     cluster,
     peers,
+    presence,
     config,
     log,
     sql,

@@ -146,6 +146,16 @@ export const brokerConfigSchema = z.strictObject({
   maxFramesPerSecond: z.coerce.number().int().min(1).default(20_000),
   /** Subscriptions one WebSocket connection may hold. */
   maxSubscriptionsPerConnection: z.coerce.number().int().min(1).default(100),
+  /** A presence member leaves this long after its connection was last heard from, unless it enters with its own `ttlMs`. */
+  presenceTtlMs: z.coerce.number().int().min(1000).max(300_000).default(15_000),
+  /** Most members of one presence channel (across the cluster, as this broker sees it). */
+  presenceMaxMembers: z.coerce.number().int().min(1).default(20_000),
+  /** Most presence members one WebSocket connection may hold, over all channels. */
+  presenceMaxPerConnection: z.coerce.number().int().min(1).default(1000),
+  /** Most bytes of a presence member's info, as JSON. */
+  presenceMaxInfoBytes: z.coerce.number().int().min(2).max(65_536).default(2048),
+  /** Presence changes are gathered this long before they go to a watcher, coalesced, in one frame. */
+  presenceFlushMs: z.coerce.number().int().min(1).max(10_000).default(50),
   /** How often per-subscription gauges (lag, pending, dead letters) are refreshed. */
   statsIntervalMs: z.coerce.number().int().min(100).default(5000),
   /** Default quotas of a key (a key may be given its own; operators' keys have none): topics it created. */
@@ -214,6 +224,11 @@ export const ENV_NAMES: Record<keyof BrokerConfig, string> = {
   maxReadBytes: 'QUESTLOG_MAX_READ_BYTES',
   maxFramesPerSecond: 'QUESTLOG_MAX_FRAMES_PER_SECOND',
   maxSubscriptionsPerConnection: 'QUESTLOG_MAX_SUBSCRIPTIONS_PER_CONNECTION',
+  presenceTtlMs: 'QUESTLOG_PRESENCE_TTL_MS',
+  presenceMaxMembers: 'QUESTLOG_PRESENCE_MAX_MEMBERS',
+  presenceMaxPerConnection: 'QUESTLOG_PRESENCE_MAX_PER_CONNECTION',
+  presenceMaxInfoBytes: 'QUESTLOG_PRESENCE_MAX_INFO_BYTES',
+  presenceFlushMs: 'QUESTLOG_PRESENCE_FLUSH_MS',
   encryptionKeys: 'QUESTLOG_ENCRYPTION_KEYS',
   auth: 'QUESTLOG_AUTH',
   adminKey: 'QUESTLOG_ADMIN_KEY',

@@ -14,6 +14,7 @@ import type { Fanout } from './fanout/fanout'
 import type { HealthMonitor } from './observability/health'
 import type { Metrics } from './observability/metrics'
 import type { StatsSampler } from './observability/timeseries'
+import type { Presence } from './presence/presence'
 import type { PublishPipeline } from './publish/pipeline'
 import type { Publisher } from './publish/publisher'
 import type { Compactor } from './retention/compaction'
@@ -31,6 +32,8 @@ export interface Services {
   cluster: Cluster
   /** Links to the other brokers, for request/reply across them. */
   peers: PeerLinks
+  /** Who is on each presence channel, on every broker. */
+  presence: Presence
   config: BrokerConfig
   log: Logger
   sql: Sql

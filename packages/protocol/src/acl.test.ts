@@ -24,7 +24,7 @@ const patternArb = fc
   .tuple(fc.array(fc.oneof(token, fc.constant('*')), { minLength: 0, maxLength: 3 }), fc.boolean())
   .filter(([t, tail]) => t.length > 0 || tail)
   .map(([t, tail]) => (tail ? [...t, '>'] : t).join('.'))
-const actionArb = fc.constantFrom<Action>('publish', 'subscribe', 'admin')
+const actionArb = fc.constantFrom<Action>('publish', 'subscribe', 'admin', 'presence')
 const ruleArb: fc.Arbitrary<AclRule> = fc.record({
   effect: fc.constantFrom<'allow' | 'deny'>('allow', 'deny'),
   actions: fc.uniqueArray(actionArb, { minLength: 1, maxLength: 3 }),

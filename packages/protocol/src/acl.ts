@@ -1,7 +1,8 @@
 import { z } from 'zod'
 import { compileSubjectPattern, subjectPatternError } from './subject'
 
-export const ACTIONS = ['publish', 'subscribe', 'admin'] as const
+/** `presence`: enter and watch presence channels (see presence.ts); named like topics, matched by the same patterns. */
+export const ACTIONS = ['publish', 'subscribe', 'admin', 'presence'] as const
 export type Action = (typeof ACTIONS)[number]
 
 const topicPattern = z.string().superRefine((v, ctx) => {

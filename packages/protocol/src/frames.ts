@@ -2,6 +2,12 @@ import { z } from 'zod'
 import { brokerInfoSchema } from './brokers'
 import { envelopeSchema, offsetSchema } from './envelope'
 import { ERROR_CODES, type ErrorCode } from './errors'
+import {
+  presenceDeltaFrameSchema,
+  presenceFrameSchema,
+  presenceSnapshotFrameSchema,
+  presenceWatchFrameSchema,
+} from './presence'
 import { backpressureHintSchema, publishEventSchema, receiptSchema } from './publish'
 import { isValidSubject, subjectPatternError } from './subject'
 import { subscriptionNameSchema } from './subscription'
@@ -255,6 +261,8 @@ export const clientFrameSchema = z.discriminatedUnion('op', [
   respondFrameSchema,
   unrespondFrameSchema,
   replyFrameSchema,
+  presenceFrameSchema,
+  presenceWatchFrameSchema,
   pingFrameSchema,
   pongFrameSchema,
   closeFrameSchema,
@@ -388,6 +396,8 @@ export const serverFrameSchema = z.discriminatedUnion('op', [
   replyToRequesterFrameSchema,
   errorFrameSchema,
   brokersFrameSchema,
+  presenceSnapshotFrameSchema,
+  presenceDeltaFrameSchema,
   pingFrameSchema,
   pongFrameSchema,
   closeFrameSchema,

@@ -13,6 +13,7 @@ import type { Deadline } from './deadline'
 import { createDedupeKeys, createSequence } from './dedupe'
 import { ClientClosedError } from './errors'
 import { httpCall } from './http'
+import { PresenceChannel, type PresenceOptions } from './presence'
 import {
   type BatchOrder,
   type BatchResult,
@@ -136,6 +137,7 @@ export class QuestlogClient {
   private readonly sequence = createSequence()
   private subscriptions = 0
   private responders = 0
+  private presences = 0
   protected closing: Promise<void> | undefined
   private readonly inFlightLimit: number
   /** The connection the last publish went on. */
@@ -323,6 +325,15 @@ export class QuestlogClient {
     if (this.closing) return Promise.reject(new ClientClosedError())
     const r = new SessionResponderImpl(this.session, `r${++this.responders}`, subject, handler, options)
     return r.ready.then(() => r)
+  }
+
+  /**
+   * A presence channel: `enter(info)`, `update(info)`, `leave()`, `members()`, and its changes
+   * (`join`, `update`, `leave`) with `for await`. Needs the `presence` action on the channel.
+   */
+  presence<Info = unknown>(channel: string, options: PresenceOptions = {}): PresenceChannel<Info> {
+    if (this.closing) throw new ClientClosedError()
+    return new PresenceChannel<Info>(this.session, `p${++this.presences}`, channel, options)
   }
 
   /** Resolves when everything queued so far is stored (or failed). */

@@ -41,6 +41,12 @@ export { LocalEvent } from './local-event'
 export { type LocalSubscribeOptions, LocalSubscription } from './local-subscription'
 export { Pacer } from './pacer'
 export {
+  type PresenceChange,
+  PresenceChannel,
+  type PresenceMemberOf,
+  type PresenceOptions,
+} from './presence'
+export {
   type BatchOrder,
   type BatchResult,
   type EncodedBatch,
@@ -73,7 +79,7 @@ export {
   type RouteWhy,
 } from './router'
 export { defineRequest, type RequestDef, type RequestRef } from './rpc-def'
-export { Session, type SessionOptions, type TokenSource } from './session'
+export { Session, type SessionOptions, type SessionPresence, type TokenSource } from './session'
 export { sleep } from './sleep'
 export { type Status, StatusMachine, type StatusReason } from './status'
 export {

@@ -6,6 +6,8 @@ import {
   type IncomingRequestFrame,
   isQuestlogError,
   PROTOCOL_VERSION,
+  type PresenceDeltaFrame,
+  type PresenceSnapshotFrame,
   type QuestlogError,
   type ServerFrame,
   type SubscribedFrame,
@@ -34,6 +36,15 @@ export interface SessionResponder {
   /** A (re)opened connection: send the respond frame again. */
   onOpen(session: Session): void
   onRequest(frame: IncomingRequestFrame): void
+}
+
+/** What a presence channel needs from the connection: entering and watching again on each open, and its frames. */
+export interface SessionPresence {
+  /** A (re)opened connection: enter and watch again. */
+  onOpen(session: Session): void
+  onSnapshot(frame: PresenceSnapshotFrame): void
+  onDelta(frame: PresenceDeltaFrame): void
+  onError(error: QuestlogError): void
 }
 
 /** A credential, or a function returning a fresh one. */
@@ -79,6 +90,7 @@ export class Session {
   private readonly pending = new Map<number, Pending>()
   private readonly subscribers = new Map<string, SessionSubscriber>()
   private readonly responders = new Map<string, SessionResponder>()
+  private readonly presences = new Map<string, SessionPresence>()
   private readonly stop = new AbortController()
   private closing = false
   /** Why the session closed, for subscribers that come after. */
@@ -202,6 +214,15 @@ export class Session {
     if (this.responders.delete(rid)) this.send({ op: 'unrespond', rid })
   }
 
+  addPresence(sid: string, p: SessionPresence): void {
+    this.presences.set(sid, p)
+    if (this.isOpen) p.onOpen(this)
+  }
+
+  removePresence(sid: string): void {
+    this.presences.delete(sid)
+  }
+
   async whenOpen(signal?: AbortSignal): Promise<void> {
     if (this.isOpen) return
     if (!signal) return this.status.whenOpen()
@@ -252,7 +273,10 @@ export class Session {
     }
     this.failPending(new ClientClosedError('the client is closed', error))
     // iterators waiting for events learn why none will come
-    if (error && isQuestlogError(error)) for (const s of this.subscribers.values()) s.onError(error)
+    if (error && isQuestlogError(error)) {
+      for (const s of this.subscribers.values()) s.onError(error)
+      for (const p of this.presences.values()) p.onError(error)
+    }
     this.status.transition({ state: 'closed', reason: error ? 'fatal_error' : 'client_closed', error })
   }
 
@@ -291,6 +315,7 @@ export class Session {
         })
         for (const s of this.subscribers.values()) s.onOpen(this)
         for (const r of this.responders.values()) r.onOpen(this)
+        for (const p of this.presences.values()) p.onOpen(this)
         // the welcome's live set may already show a better broker than the one first tried
         this.reroute(this.router.observe(this.brokers))
         const watchdog = this.watch(conn)
@@ -434,6 +459,12 @@ export class Session {
       case 'credits':
         this.o.onPublishCredits?.(frame.publish)
         return
+      case 'presence_snapshot':
+        this.presences.get(frame.sid)?.onSnapshot(frame)
+        return
+      case 'presence':
+        this.presences.get(frame.sid)?.onDelta(frame)
+        return
       case 'brokers':
         this.brokers = frame.brokers
         this.reroute(this.router.observe(frame.brokers))
@@ -446,6 +477,7 @@ export class Session {
           p?.reject(error)
         } else if (frame.sid !== undefined) {
           this.subscribers.get(frame.sid)?.onError(error)
+          this.presences.get(frame.sid)?.onError(error)
         } else if (FATAL_CODES.has(error.code)) {
           // the broker closes the connection next; a renewable session then opens again
           if (this.renewable(error)) this.conn?.close(1000, 'renewing the credential')

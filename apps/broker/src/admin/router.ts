@@ -1,5 +1,6 @@
 import {
   createTopicSchema,
+  presenceChannelSchema,
   publishBatchSchema,
   readQuerySchema,
   topicNameSchema,
@@ -18,6 +19,8 @@ import { statsRouter } from './stats-router'
 import { procedure, router } from './trpc'
 
 const byName = z.object({ name: topicNameSchema })
+/** Members of a presence channel the console shows at once. */
+const PRESENCE_PAGE = 200
 
 /** Each broker's append-rate samples and topic figures, kept as long as its services are. */
 const listState = new WeakMap<Services, { rates: AppendRates; figures: TopicFigureCache }>()
@@ -95,6 +98,13 @@ export const adminRouter = router({
   health: procedure.query(({ ctx }) => ctx.s.health.report()),
   /** Every broker on this database seen within the last hour: live, stopped or dead, with its health. */
   brokers: procedure.query(({ ctx }) => ctx.s.cluster.registry.list()),
+  presence: router({
+    /** A presence channel's members on every broker: the first PRESENCE_PAGE, and how many there are. */
+    members: procedure.input(z.object({ channel: presenceChannelSchema })).query(({ ctx, input }) => {
+      const members = ctx.s.presence.members(input.channel)
+      return { channel: input.channel, total: members.length, members: members.slice(0, PRESENCE_PAGE) }
+    }),
+  }),
   stats: statsRouter,
   keys: keysRouter,
   audit: auditRouter,

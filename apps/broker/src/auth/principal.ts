@@ -26,7 +26,7 @@ export interface Principal {
 export const OPEN: Principal = {
   keyId: null,
   name: 'anyone (auth off)',
-  rules: [{ effect: 'allow', actions: ['publish', 'subscribe', 'admin'], topics: ['>'] }],
+  rules: [{ effect: 'allow', actions: ['publish', 'subscribe', 'admin', 'presence'], topics: ['>'] }],
   kind: 'open',
   rateEventsPerSec: null,
   rateBytesPerSec: null,
@@ -35,7 +35,7 @@ export const OPEN: Principal = {
 }
 
 export const ADMIN_RULES: AclRule[] = [
-  { effect: 'allow', actions: ['publish', 'subscribe', 'admin'], topics: ['>'] },
+  { effect: 'allow', actions: ['publish', 'subscribe', 'admin', 'presence'], topics: ['>'] },
 ]
 
 /**
@@ -75,6 +75,7 @@ export function requireSuperuser(p: Principal): void {
   if (!isSuperuser(p)) throw new ForbiddenError(`key '${p.name}' is not an administrator`)
 }
 
+// presence names channels, not topics: a presence right shows no topic
 const ANY: readonly Action[] = ['publish', 'subscribe', 'admin']
 
 /** Whether the caller may see a topic at all (any action). */

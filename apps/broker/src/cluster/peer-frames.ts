@@ -13,6 +13,15 @@ const errorCode = z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]
 const nonce = z.string().regex(/^[A-Za-z0-9_-]{43}$/)
 const proof = z.string().regex(/^[A-Za-z0-9_-]{43}$/)
 
+/** One presence member set (`present`) or removed on the sender's broker (see presence/presence.ts). */
+const presenceChange = z.strictObject({
+  channel: z.string().min(1).max(1000),
+  connection: z.string().min(1).max(100),
+  id: z.string().min(1).max(128),
+  present: z.boolean(),
+  info: z.json().optional(),
+})
+
 /** The handshake: challenge (acceptor), auth (dialer), ready (acceptor). */
 export const challengeFrame = z.strictObject({ op: z.literal('challenge'), id: z.string().max(100), nonce })
 export const authFrame = z.strictObject({ op: z.literal('auth'), id: z.string().max(100), nonce, proof })
@@ -41,6 +50,8 @@ export const peerFrameSchema = z.discriminatedUnion('op', [
     message: z.string().max(2000),
     details: z.record(z.string(), z.unknown()).optional(),
   }),
+  /** Presence members of the sender's own connections: all of them once the link is up, then each change. */
+  z.strictObject({ op: z.literal('presence'), changes: z.array(presenceChange).max(100_000) }),
   /** The responder the request went to is gone: the sender of the request picks another. */
   z.strictObject({ op: z.literal('gone'), corr }),
 ])

@@ -2,10 +2,16 @@ import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
 import { type WebSocket, WebSocketServer } from 'ws'
+import type { Presence, PresenceChange } from '../presence/presence'
 import type { RpcRouter } from '../rpc/rpc-router'
 import type { PeerFrame } from './peer-frames'
 import { acceptPeer, dialPeer, Inbox, PeerLink } from './peer-link'
 import type { BrokerRegistry } from './registry'
+
+/** Presence changes per peer frame: a broker with many members tells a new link of them in pages. */
+const PRESENCE_PAGE = 2000
+/** …and about this many bytes, well under a link's largest message (QUESTLOG_MAX_BODY_BYTES, 16 MiB by default). */
+const PRESENCE_PAGE_BYTES = 1024 * 1024
 
 /** Handshakes under way at once: a flood of strangers on the peer endpoint costs no more. */
 const MAX_HANDSHAKES = 32
@@ -16,6 +22,8 @@ export interface PeerLinksOptions {
   /** The secret the brokers of this database share (KeyStore.peerSecret). */
   secret: () => Buffer
   router: () => RpcRouter
+  /** Presence members: this broker's are told to every link, the links' are kept by their link. */
+  presence: Presence
   heartbeatMs: number
   deadAfterMs: number
   maxPayload: number
@@ -34,6 +42,7 @@ export class PeerLinks {
   private readonly wss: WebSocketServer
   private handshakes = 0
   private off: (() => void) | undefined
+  private offPresence: (() => void) | undefined
   private stopped = false
 
   constructor(private readonly o: PeerLinksOptions) {
@@ -44,6 +53,9 @@ export class PeerLinks {
   start(): void {
     this.off = this.o.router().onLocalChange((change) => {
       for (const link of this.links.values()) link.send(change)
+    })
+    this.offPresence = this.o.presence.onLocalChange((changes) => {
+      for (const link of this.links.values()) sendPresence(link, changes)
     })
   }
 
@@ -105,6 +117,7 @@ export class PeerLinks {
   async stop(): Promise<void> {
     this.stopped = true
     this.off?.()
+    this.offPresence?.()
     for (const link of this.links.values()) link.close()
     this.wss.close()
   }
@@ -124,10 +137,12 @@ export class PeerLinks {
       () => {
         if (this.links.get(id) === link) this.links.delete(id)
         router.disconnect(link.peer)
+        this.o.presence.dropOrigin(link)
       },
       { pingMs: this.o.heartbeatMs, deadMs: this.o.deadAfterMs },
     )
     link.send({ op: 'responders', list: router.localResponders().map((r) => [r.key, r.pattern]) })
+    sendPresence(link, this.o.presence.localMembers())
   }
 
   private onFrame(router: RpcRouter, link: PeerLink, f: PeerFrame): void {
@@ -165,6 +180,26 @@ export class PeerLinks {
       case 'gone':
         router.gone(peer, f.corr)
         return
+      case 'presence':
+        this.o.presence.apply(link, f.changes as PresenceChange[])
+        return
     }
   }
+}
+
+/** Sends `changes` in frames of at most PRESENCE_PAGE changes and about PRESENCE_PAGE_BYTES. */
+function sendPresence(link: PeerLink, changes: PresenceChange[]): void {
+  let page: PresenceChange[] = []
+  let bytes = 0
+  for (const c of changes) {
+    const size = 300 + (c.info === undefined ? 0 : JSON.stringify(c.info).length)
+    if (page.length > 0 && (page.length >= PRESENCE_PAGE || bytes + size > PRESENCE_PAGE_BYTES)) {
+      link.send({ op: 'presence', changes: page as never })
+      page = []
+      bytes = 0
+    }
+    page.push(c)
+    bytes += size
+  }
+  if (page.length > 0) link.send({ op: 'presence', changes: page as never })
 }

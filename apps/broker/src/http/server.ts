@@ -24,6 +24,7 @@ import { cloudEventsRoute } from './cloudevents-route'
 import { eventsRoutes } from './events-routes'
 import { healthRoutes } from './health-routes'
 import { keysRoutes } from './keys-routes'
+import { presenceRoutes } from './presence-routes'
 import { replaysRoutes } from './replays-routes'
 import { scheduledRoutes } from './scheduled-routes'
 import { schemasRoutes } from './schemas-routes'
@@ -102,6 +103,7 @@ export async function createHttpServer(s: Services): Promise<FastifyInstance> {
   healthRoutes(app, s)
   apiDocsRoutes(app)
   brokersRoutes(app, s)
+  presenceRoutes(app, s)
   subscriptionsRoutes(app, s)
   eventStatusRoute(app, s)
   replaysRoutes(app, s)

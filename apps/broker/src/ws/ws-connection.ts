@@ -34,6 +34,7 @@ import { type RpcPeer, type RpcRouter, rpcRouterOf } from '../rpc/rpc-router'
 import type { Services } from '../services'
 import { SlowConsumerWatch } from './slow-consumer-watch'
 import { type SettleFrame, WsNamedSubscription } from './ws-named-subscription'
+import { WsPresence } from './ws-presence'
 import { WsSubscription } from './ws-subscription'
 
 const HELLO_TIMEOUT_MS = 10_000
@@ -75,6 +76,8 @@ export class WsConnection {
   private releaseConnection: () => void = () => {}
   private readonly sendWatch: SlowConsumerWatch
   private readonly rpc: RpcRouter
+  /** The members this connection entered and the channels it watches. */
+  private readonly presence: WsPresence
   /** This connection as request/reply sees it. */
   /** Frames this connection may send past its rate: one per request the broker routed to it (for the reply). */
   private replyCredits = 0
@@ -93,6 +96,20 @@ export class WsConnection {
     private readonly upgradeCredential: () => string | undefined = () => undefined,
   ) {
     this.rpc = rpcRouterOf(s)
+    this.presence = new WsPresence({
+      presence: s.presence,
+      config: s.config,
+      principal: () => this.principal,
+      send: (frame) => this.send(frame),
+      congested: () => this.congested(),
+      lapsed: () => {
+        this.shutdown(
+          'going_away',
+          "silent for longer than a presence member's TTL; reconnect and enter again",
+        )
+        setTimeout(() => this.ws.terminate(), 1000).unref()
+      },
+    })
     this.frameTokens = s.config.maxFramesPerSecond
     this.sendWatch = new SlowConsumerWatch(
       () => this.ws.bufferedAmount > SEND_HIGH_WATER,
@@ -101,7 +118,10 @@ export class WsConnection {
     )
     ws.on('message', (data, isBinary) => {
       // a connection being closed (its session ended, say) takes no more frames
-      if (this.ws.readyState !== this.ws.OPEN || !this.admitFrame()) return
+      if (this.ws.readyState !== this.ws.OPEN) return
+      // any frame keeps the connection's presence members alive, even one refused for the rate
+      this.presence.heard()
+      if (!this.admitFrame()) return
       if (isBinary) this.onBinary(data as Buffer)
       else this.onMessage(data.toString())
     })
@@ -327,6 +347,16 @@ export class WsConnection {
         this.subs.delete(frame.sid)
         void this.named.get(frame.sid)?.stop()
         this.named.delete(frame.sid)
+        this.presence.unwatch(frame.sid)
+        return
+      case 'presence':
+      case 'presence_watch':
+        try {
+          if (frame.op === 'presence') this.presence.handle(frame)
+          else this.presence.watch(frame)
+        } catch (e) {
+          this.fail(this.coded(e), frame.op === 'presence' ? { id: frame.id } : { sid: frame.sid })
+        }
         return
       case 'ack':
       case 'nak':
@@ -676,6 +706,7 @@ export class WsConnection {
     this.unwatchSession?.()
     this.sendWatch.stop()
     this.rpc.disconnect(this.peer)
+    this.presence.close()
     for (const sub of this.subs.values()) void sub.stop()
     this.subs.clear()
     for (const sub of this.named.values()) void sub.stop()

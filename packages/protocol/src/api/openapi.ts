@@ -6,6 +6,7 @@ import { createKeySchema, createTokenSchema } from '../acl'
 import { CLOUDEVENT_MEDIA_TYPE, CLOUDEVENTS_BATCH_MEDIA_TYPE, cloudEventSchema } from '../cloudevents'
 import { envelopeSchema } from '../envelope'
 import { ERROR_CODES } from '../errors'
+import { presenceMembersSchema } from '../presence'
 import {
   publishBatchResponseSchema,
   publishBatchSchema,
@@ -64,6 +65,7 @@ export const API_SCHEMAS = {
   CreateTopic: [createTopicSchema, 'input'],
   UpdateTopic: [updateTopicSchema, 'input'],
   TopicInfo: [topicInfoSchema, 'output'],
+  PresenceMembers: [presenceMembersSchema, 'output'],
   RegisterSchema: [registerSchemaSchema, 'input'],
   SchedulePublish: [schedulePublishSchema, 'input'],
   CreateSubscription: [createSubscriptionSchema, 'input'],
@@ -328,6 +330,13 @@ const ROUTES: Record<string, Partial<Record<'get' | 'post' | 'patch' | 'delete',
     post: { summary: 'mint a short-lived browser token', body: ref('CreateToken'), ok: [201, anyObject] },
   },
   '/v1/brokers': { get: { summary: "the cluster's live brokers", ok: [200, anyObject] } },
+  '/v1/presence/{channel}': {
+    get: {
+      summary: "a presence channel's members now, on every broker (the `presence` or `admin` action)",
+      ok: [200, ref('PresenceMembers')],
+      fails: [400, 401, 403],
+    },
+  },
   '/v1/audit': { get: { summary: 'the audit log', ok: [200, anyObject] } },
   '/health': { get: { summary: 'health', ok: [200, anyObject], fails: [503] } },
   '/health/live': { get: { summary: 'liveness probe', ok: [200, anyObject], fails: [] } },

@@ -10,6 +10,7 @@ import { formatBytes, formatDuration, formatNumber } from '@/lib/format'
 import { trpc } from '@/lib/trpc'
 import { useEscape } from '@/lib/use-escape'
 import { MessageBrowser } from './message-browser'
+import { PresencePanel } from './presence-panel'
 import { ProduceForm } from './produce-form'
 import { TopicForm } from './topic-form'
 import { checkUpdate, valuesOf } from './topic-values'
@@ -128,6 +129,7 @@ export function TopicPage({ name }: { name: string }) {
           </tbody>
         </table>
       </section>
+      <PresencePanel channel={t.name} />
       <MessageBrowser topic={t.name} partitions={t.partitions} />
     </>
   )

@@ -34,6 +34,9 @@ test('on a busy topic the browser shows the newest events, an event published no
   const topic = `e2e.busy-${randomBytes(3).toString('hex')}`
   expect((await brokerApi('POST', '/v1/topics', { name: topic, partitions: 4 })).status).toBe(201)
   await fill(topic, STORED)
+  // the stored history's end in each partition (keys spread the events over them unevenly)
+  const described = await brokerApi<{ partitionInfo: Array<{ next: string }> }>('GET', `/v1/topics/${topic}`)
+  const historyEnd = Math.min(...described.body.partitionInfo.map((p) => Number(p.next)))
 
   // 2,000 events a second for as long as the test looks (200 every 100 ms), bounded in time
   let published = STORED
@@ -51,8 +54,8 @@ test('on a busy topic the browser shows the newest events, an event published no
     await page.goto(`${stack().consoleUrl}/topics/${topic}`)
     const events = page.getByTestId('event')
     await expect(events.first()).toBeVisible()
-    // newest first: the first card is far past the stored history
-    expect(Number(await events.first().getAttribute('data-offset'))).toBeGreaterThan(STORED / 4 - 1000)
+    // newest first: the first card is at the end of its partition's history or past it, not at its start
+    expect(Number(await events.first().getAttribute('data-offset'))).toBeGreaterThanOrEqual(historyEnd - 1)
 
     // following from the newest, the view reaches an event published now within seconds...
     const marker = `marker-${randomBytes(3).toString('hex')}`

@@ -8,7 +8,12 @@ test.use({ timezoneId: 'America/New_York' })
 test('times say their zone, and "Times in UTC" shows them in UTC until turned off, across reloads', async ({
   page,
 }) => {
-  const { consoleUrl } = stack()
+  const { brokerUrl, consoleUrl } = stack()
+  // an entry of its own, whatever ran before: a refused request is audited
+  const bad = `ql_t${randomBytes(3).toString('hex')}00000_${'t'.repeat(43)}`
+  expect(
+    (await fetch(`${brokerUrl}/v1/topics`, { headers: { authorization: `Bearer ${bad}` } })).status,
+  ).toBe(401)
   await page.goto(`${consoleUrl}/audit`)
   const when = page.getByTestId('audit-entry').first().locator('time')
   await expect(when).toHaveText(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3} (GMT-5|GMT-4|EST|EDT)$/)

@@ -1,7 +1,7 @@
 'use client'
 
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts'
-import { formatClock, zoneLabel } from '@/lib/format'
+import { formatAxis, formatClock, zoneLabel } from '@/lib/format'
 import { useTimeZoneChoice } from '@/lib/time-zone'
 
 export interface Series<P> {
@@ -65,6 +65,7 @@ export function TimeChart<P extends { t: number }>({ id, title, unit, points, se
           />
           <YAxis
             tick={{ fontSize: 11, fill: 'var(--muted)' }}
+            tickFormatter={formatAxis}
             stroke="var(--line)"
             width={52}
             allowDecimals
@@ -89,7 +90,9 @@ export function TimeChart<P extends { t: number }>({ id, title, unit, points, se
           ))}
         </LineChart>
       </ResponsiveContainer>
-      <p className="chart-zone muted">times in {zoneName}</p>
+      <p className="chart-zone muted">
+        {unit} against time, times in {zoneName}
+      </p>
     </figure>
   )
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { formatClock, formatTime } from './format'
+import { formatAxis, formatClock, formatTime } from './format'
 
 describe('formatTime', () => {
   it('shows UTC with its date, milliseconds and label', () => {
@@ -19,5 +19,15 @@ describe('formatTime', () => {
 describe('formatClock', () => {
   it('reads the UTC clock when asked', () => {
     expect(formatClock(Date.parse('2026-12-06T23:59:58Z'), 'utc')).toBe('23:59:58')
+  })
+})
+
+describe('formatAxis', () => {
+  it('keeps large ticks short enough for the axis, whole', () => {
+    expect(formatAxis(950)).toBe('950')
+    expect(formatAxis(1200)).toBe('1.2K')
+    expect(formatAxis(120_000)).toBe('120K')
+    expect(formatAxis(3_400_000)).toBe('3.4M')
+    expect(formatAxis(0.5)).toBe('0.5')
   })
 })

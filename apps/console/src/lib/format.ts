@@ -59,6 +59,13 @@ export function formatClock(t: number, zone: 'local' | 'utc' = 'local'): string 
   })
 }
 
+const AXIS = new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 1 })
+
+/** A chart axis tick that fits its narrow axis: 950, 1.2K, 120K, 3.4M. */
+export function formatAxis(n: number): string {
+  return AXIS.format(n)
+}
+
 /** Events a second: "—" until there are two samples to tell it from. */
 export function formatRate(perSecond: number | null | undefined): string {
   if (perSecond === null || perSecond === undefined) return '—'

@@ -155,3 +155,29 @@ test('a subscription is paused, resumed, reset to the earliest event and deleted
   await expect(page.locator(`tr[data-subscription="${name}"]`)).toHaveCount(0)
   expect((await brokerApi('GET', `/v1/subscriptions/${name}`)).status).toBe(404)
 })
+
+test('a queue subscription with key ordering is created through the form and shows its ordering', async ({
+  page,
+}) => {
+  const { consoleUrl } = stack()
+  const id = randomBytes(3).toString('hex')
+  const topic = `e2e.actions-${id}`
+  const name = `e2e-ordered-${id}`
+  expect((await brokerApi('POST', '/v1/topics', { name: topic, partitions: 2 })).status).toBe(201)
+
+  await page.goto(`${consoleUrl}/subscriptions`)
+  await page.getByRole('button', { name: 'New subscription' }).click()
+  const form = page.getByRole('form', { name: 'New subscription' })
+  // a stream keeps its partitions' order: the choice is only offered to queues
+  await expect(form.getByLabel('Ordering')).toHaveCount(0)
+  await form.getByLabel('Name').fill(name)
+  await form.getByLabel('Topic or pattern').fill(topic)
+  await form.getByLabel('Mode').selectOption('queue')
+  await form.getByLabel('Ordering').selectOption('key')
+  await page.getByRole('button', { name: 'Create subscription' }).click()
+
+  await expect(page).toHaveURL(new RegExp(`/subscriptions/${name}$`))
+  const described = await brokerApi<{ mode: string; ordering: string }>('GET', `/v1/subscriptions/${name}`)
+  expect(described.body).toMatchObject({ mode: 'queue', ordering: 'key' })
+  await expect(page.getByTestId('sub-ordering')).toContainText('key')
+})

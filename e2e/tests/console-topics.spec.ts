@@ -153,3 +153,25 @@ test("a topic's page shows who is on the presence channel of its name, and follo
     await bus.close()
   }
 })
+
+test('a compacted topic is created through the form with its delete retention', async ({ page }) => {
+  const { consoleUrl } = stack()
+  const name = `e2e.profiles-${randomBytes(3).toString('hex')}`
+
+  await page.goto(`${consoleUrl}/topics`)
+  await page.getByRole('button', { name: 'New topic' }).click()
+  await page.getByLabel('Name').fill(name)
+  // the delete retention only applies to a compacted topic, so it appears with compaction
+  await expect(page.getByLabel('Delete retention (ms)')).toHaveCount(0)
+  await page.getByLabel('Cleanup').selectOption('compact')
+  await page.getByLabel('Delete retention (ms)').fill('60000')
+  await page.getByRole('button', { name: 'Create topic' }).click()
+
+  await expect(page).toHaveURL(new RegExp(`/topics/${name.replace('.', '\\.')}$`))
+  const described = await brokerApi<{ cleanup: string; deleteRetentionMs: number }>(
+    'GET',
+    `/v1/topics/${name}`,
+  )
+  expect(described.body).toMatchObject({ cleanup: 'compact', deleteRetentionMs: 60_000 })
+  await expect(page.getByTestId('topic-cleanup')).toContainText('compact')
+})

@@ -86,6 +86,24 @@ export function SubscriptionForm({ onCreate, onCancel }: Props) {
           ? 'Naks and missed acks are redelivered, then dead-lettered'
           : 'Partitions are shared among members',
       )}
+      {queue &&
+        field(
+          'ordering',
+          'Ordering',
+          <select
+            id="sub-ordering"
+            value={v.ordering}
+            aria-invalid={errors.ordering ? true : undefined}
+            aria-describedby="sub-ordering-msg"
+            onChange={(e) => set({ ordering: e.target.value as 'none' | 'key' })}
+          >
+            <option value="none">none: any order, all members at once</option>
+            <option value="key">key: one key's events one at a time, in order</option>
+          </select>,
+          v.ordering === 'key'
+            ? 'The next event of a key waits for the ack of the one before; keys run in parallel'
+            : 'Events may be processed in any order',
+        )}
       {field(
         'typeFilter',
         'Type filter',

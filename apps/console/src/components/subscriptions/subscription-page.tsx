@@ -98,6 +98,13 @@ export function SubscriptionPage({ name }: { name: string }) {
       <div className="cards">
         <Card label="State" value={s.paused ? 'paused' : 'active'} testId="sub-state" />
         <Card label="Mode" value={s.mode} />
+        {s.mode === 'queue' && (
+          <Card
+            label="Ordering"
+            value={s.ordering === 'key' ? 'key: in order per key' : 'none'}
+            testId="sub-ordering"
+          />
+        )}
         <Card label="Topic" value={s.topic + (s.typeFilter ? ` · ${s.typeFilter}` : '')} />
         <Card label="Lag" value={formatNumber(s.lag)} testId="sub-lag" />
         <Card label="Pending" value={formatNumber(s.pending)} testId="sub-pending" />

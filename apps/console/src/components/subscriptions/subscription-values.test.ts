@@ -15,8 +15,24 @@ describe('checkSubscription', () => {
     })
     expect(checked).toEqual({
       ok: true,
-      input: { name: 'analytics', topic: 'game.*', mode: 'queue', from: { offset: 42 }, maxDeliveries: 3 },
+      input: {
+        name: 'analytics',
+        topic: 'game.*',
+        mode: 'queue',
+        ordering: 'none',
+        from: { offset: 42 },
+        maxDeliveries: 3,
+      },
     })
+  })
+
+  it('sends key ordering for a queue, and no ordering for a stream', () => {
+    const values = { ...EMPTY_SUBSCRIPTION, name: 'rewards', topic: 'game.kills', ordering: 'key' as const }
+    const queue = checkSubscription({ ...values, mode: 'queue' })
+    expect(queue.ok && queue.input.ordering).toBe('key')
+    const stream = checkSubscription({ ...values, mode: 'stream' })
+    expect(stream.ok && 'ordering' in stream.input).toBe(false)
+    expect(formField('ordering')).toBe('ordering')
   })
 
   it('puts each problem beside its field', () => {

@@ -6,6 +6,8 @@ export interface SubscriptionFormValues {
   name: string
   topic: string
   mode: 'stream' | 'queue'
+  /** Queue mode only: `key` delivers the events of one key one at a time, in order. */
+  ordering: 'none' | 'key'
   typeFilter: string
   from: PositionKind
   fromValue: string
@@ -19,6 +21,7 @@ export const EMPTY_SUBSCRIPTION: SubscriptionFormValues = {
   name: '',
   topic: '',
   mode: 'stream',
+  ordering: 'none',
   typeFilter: '',
   from: 'latest',
   fromValue: '',
@@ -35,6 +38,7 @@ export function formField(path: string): keyof SubscriptionErrors {
     'name',
     'topic',
     'mode',
+    'ordering',
     'typeFilter',
     'ackWaitMs',
     'maxDeliveries',
@@ -46,6 +50,8 @@ export function formField(path: string): keyof SubscriptionErrors {
 export function checkSubscription(v: SubscriptionFormValues) {
   const errors: SubscriptionErrors = {}
   const input: Record<string, unknown> = { name: v.name.trim(), topic: v.topic.trim(), mode: v.mode }
+  // a stream subscription keeps its partitions' order; the broker refuses `ordering: 'key'` there
+  if (v.mode === 'queue') input.ordering = v.ordering
   if (v.typeFilter.trim()) input.typeFilter = v.typeFilter.trim()
   const from = parsePosition(v.from, v.fromValue)
   if (from.ok) input.from = from.value

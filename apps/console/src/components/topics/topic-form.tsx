@@ -1,5 +1,6 @@
 'use client'
 
+import { type CleanupPolicy, isCompacted } from '@questlog/protocol'
 import { type FormEvent, useState } from 'react'
 import { fieldIssues, questlogError } from '@/lib/errors'
 import { formatBytes, formatDuration } from '@/lib/format'
@@ -14,7 +15,7 @@ interface Props {
 }
 
 interface FieldSpec {
-  name: keyof TopicFormValues
+  name: Exclude<keyof TopicFormValues, 'cleanup'>
   label: string
   hint: (v: string) => string
   placeholder?: string
@@ -51,6 +52,23 @@ const FIELDS: FieldSpec[] = [
   },
 ]
 
+/** Shown when the topic compacts. */
+const DELETE_RETENTION: FieldSpec = {
+  name: 'deleteRetentionMs',
+  label: 'Delete retention (ms)',
+  placeholder: '86400000',
+  hint: (v) =>
+    num(v) === null
+      ? 'Default: 1 day; a tombstone (data: null) stays readable this long'
+      : `= ${formatDuration(num(v))}, then the tombstoned key is removed`,
+}
+
+const CLEANUP_LABELS: Record<CleanupPolicy, string> = {
+  delete: 'delete: drop old segments past the retention',
+  compact: 'compact: keep the latest event of each key',
+  'compact,delete': 'compact,delete: compact, and drop past the retention',
+}
+
 /** Create or edit a topic; errors appear beside the field they concern. */
 export function TopicForm({ initial, mode, onSubmit, onCancel }: Props) {
   const [values, setValues] = useState(initial)
@@ -72,6 +90,36 @@ export function TopicForm({ initial, mode, onSubmit, onCancel }: Props) {
     }
   }
 
+  const input = (f: FieldSpec) => {
+    const id = `topic-${f.name}`
+    const error = errors[f.name]
+    return (
+      <div className="field" key={f.name}>
+        <label htmlFor={id}>{f.label}</label>
+        <input
+          id={id}
+          name={f.name}
+          value={values[f.name]}
+          placeholder={f.placeholder}
+          disabled={mode === 'edit' && f.name === 'name'}
+          inputMode={f.name === 'name' ? 'text' : 'numeric'}
+          aria-invalid={error ? true : undefined}
+          aria-describedby={`${id}-msg`}
+          onChange={(e) => setValues({ ...values, [f.name]: e.target.value })}
+        />
+        {error ? (
+          <span className="field-error" id={`${id}-msg`} data-testid={`error-${f.name}`}>
+            {error}
+          </span>
+        ) : (
+          <span className="hint" id={`${id}-msg`}>
+            {f.hint(values[f.name])}
+          </span>
+        )}
+      </div>
+    )
+  }
+
   return (
     <form
       className="form"
@@ -79,35 +127,35 @@ export function TopicForm({ initial, mode, onSubmit, onCancel }: Props) {
       noValidate
       aria-label={mode === 'create' ? 'New topic' : 'Topic settings'}
     >
-      {FIELDS.map((f) => {
-        const id = `topic-${f.name}`
-        const error = errors[f.name]
-        return (
-          <div className="field" key={f.name}>
-            <label htmlFor={id}>{f.label}</label>
-            <input
-              id={id}
-              name={f.name}
-              value={values[f.name]}
-              placeholder={f.placeholder}
-              disabled={mode === 'edit' && f.name === 'name'}
-              inputMode={f.name === 'name' ? 'text' : 'numeric'}
-              aria-invalid={error ? true : undefined}
-              aria-describedby={`${id}-msg`}
-              onChange={(e) => setValues({ ...values, [f.name]: e.target.value })}
-            />
-            {error ? (
-              <span className="field-error" id={`${id}-msg`} data-testid={`error-${f.name}`}>
-                {error}
-              </span>
-            ) : (
-              <span className="hint" id={`${id}-msg`}>
-                {f.hint(values[f.name])}
-              </span>
-            )}
-          </div>
-        )
-      })}
+      {FIELDS.map(input)}
+      <div className="field">
+        <label htmlFor="topic-cleanup">Cleanup</label>
+        <select
+          id="topic-cleanup"
+          name="cleanup"
+          value={values.cleanup}
+          disabled={mode === 'edit'}
+          aria-invalid={errors.cleanup ? true : undefined}
+          aria-describedby="topic-cleanup-msg"
+          onChange={(e) => setValues({ ...values, cleanup: e.target.value as CleanupPolicy })}
+        >
+          {(Object.keys(CLEANUP_LABELS) as CleanupPolicy[]).map((c) => (
+            <option key={c} value={c}>
+              {CLEANUP_LABELS[c]}
+            </option>
+          ))}
+        </select>
+        {errors.cleanup ? (
+          <span className="field-error" id="topic-cleanup-msg" data-testid="error-cleanup">
+            {errors.cleanup}
+          </span>
+        ) : (
+          <span className="hint" id="topic-cleanup-msg">
+            {mode === 'edit' ? 'Fixed at creation' : 'Compacted topics serve the latest value of each key'}
+          </span>
+        )}
+      </div>
+      {isCompacted(values.cleanup) && input(DELETE_RETENTION)}
       {errors.form && (
         <div className="error-note form-actions" role="alert">
           {errors.form}

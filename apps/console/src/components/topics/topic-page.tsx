@@ -81,6 +81,15 @@ export function TopicPage({ name }: { name: string }) {
         />
         <Card label="Dedupe window" value={formatDuration(t.dedupeWindowMs)} />
         <Card label="Largest event" value={formatBytes(t.maxEventBytes)} />
+        <Card
+          label="Cleanup"
+          value={
+            t.cleanup === 'delete'
+              ? 'delete'
+              : `${t.cleanup} · tombstones kept ${formatDuration(t.deleteRetentionMs)}`
+          }
+          testId="topic-cleanup"
+        />
       </div>
       {editing && (
         <section className="panel">

@@ -11,6 +11,8 @@ const topic = {
   dedupeWindowMs: 120_000,
   maxEventBytes: 1_048_576,
   segmentMs: 3_600_000,
+  cleanup: 'delete',
+  deleteRetentionMs: 86_400_000,
   createdAt: '2026-11-26T14:00:00.000Z',
 } as TopicInfo
 
@@ -37,6 +39,44 @@ describe('checkCreate', () => {
       partitions: 'a topic has at least 1 partition',
       dedupeWindowMs: 'enter a number',
     })
+  })
+})
+
+describe('cleanup', () => {
+  it('creates a delete topic by default, without a delete retention', () => {
+    const r = checkCreate({ ...EMPTY_TOPIC, name: 'game.events', deleteRetentionMs: 'ignored' })
+    expect(r.ok && r.input.cleanup).toBe('delete')
+  })
+
+  it('sends the cleanup policy and the delete retention of a compacted topic', () => {
+    const r = checkCreate({
+      ...EMPTY_TOPIC,
+      name: 'player.profiles',
+      cleanup: 'compact',
+      deleteRetentionMs: '60000',
+    })
+    expect(r.ok && r.input).toMatchObject({ cleanup: 'compact', deleteRetentionMs: 60_000 })
+    const empty = checkCreate({ ...EMPTY_TOPIC, name: 'player.profiles', cleanup: 'compact,delete' })
+    expect(empty.ok && empty.input).toMatchObject({
+      cleanup: 'compact,delete',
+      deleteRetentionMs: 86_400_000,
+    })
+  })
+
+  it('puts a bad delete retention beside its field', () => {
+    const r = checkCreate({
+      ...EMPTY_TOPIC,
+      name: 'player.profiles',
+      cleanup: 'compact',
+      deleteRetentionMs: '-1',
+    })
+    expect(r.ok ? {} : r.errors).toEqual({ deleteRetentionMs: 'must be 0 or more' })
+  })
+
+  it('patches the delete retention of a compacted topic when it changed', () => {
+    const compacted = { ...topic, cleanup: 'compact' } as TopicInfo
+    const r = checkUpdate({ ...valuesOf(compacted), deleteRetentionMs: '1000' }, compacted)
+    expect(r).toEqual({ ok: true, patch: { deleteRetentionMs: 1000 } })
   })
 })
 

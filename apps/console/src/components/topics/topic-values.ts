@@ -1,4 +1,10 @@
-import { createTopicSchema, type TopicInfo, updateTopicSchema } from '@questlog/protocol'
+import {
+  type CleanupPolicy,
+  createTopicSchema,
+  isCompacted,
+  type TopicInfo,
+  updateTopicSchema,
+} from '@questlog/protocol'
 
 /** The topic form's fields as typed: every value is text until it is checked. */
 export interface TopicFormValues {
@@ -8,6 +14,10 @@ export interface TopicFormValues {
   retentionBytes: string
   dedupeWindowMs: string
   maxEventBytes: string
+  /** Fixed at creation: `delete`, `compact` or `compact,delete`. */
+  cleanup: CleanupPolicy
+  /** Compacted topics: how long a tombstone stays readable before its key is removed. */
+  deleteRetentionMs: string
 }
 
 export type FieldErrors = Partial<Record<keyof TopicFormValues | 'form', string>>
@@ -19,6 +29,8 @@ export const EMPTY_TOPIC: TopicFormValues = {
   retentionBytes: '',
   dedupeWindowMs: '',
   maxEventBytes: '',
+  cleanup: 'delete',
+  deleteRetentionMs: '',
 }
 
 export function valuesOf(t: TopicInfo): TopicFormValues {
@@ -29,10 +41,19 @@ export function valuesOf(t: TopicInfo): TopicFormValues {
     retentionBytes: t.retentionBytes === null ? '' : String(t.retentionBytes),
     dedupeWindowMs: String(t.dedupeWindowMs),
     maxEventBytes: String(t.maxEventBytes),
+    cleanup: t.cleanup,
+    deleteRetentionMs: String(t.deleteRetentionMs),
   }
 }
 
-const NUMERIC = ['partitions', 'retentionMs', 'retentionBytes', 'dedupeWindowMs', 'maxEventBytes'] as const
+const NUMERIC = [
+  'partitions',
+  'retentionMs',
+  'retentionBytes',
+  'dedupeWindowMs',
+  'maxEventBytes',
+  'deleteRetentionMs',
+] as const
 
 /** Text → numbers: empty means "not set"; anything that is not a number is an error of its own. */
 function numbers(v: TopicFormValues, errors: FieldErrors): Record<string, number | null | undefined> {
@@ -62,8 +83,15 @@ function collect(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>
 export function checkCreate(v: TopicFormValues) {
   const errors: FieldErrors = {}
   const n = numbers(v, errors)
+  // the delete retention only matters to a compacted topic; the form hides it otherwise
+  if (!isCompacted(v.cleanup)) {
+    n.deleteRetentionMs = undefined
+    delete errors.deleteRetentionMs
+  }
   const input = Object.fromEntries(
-    Object.entries({ name: v.name.trim(), ...n }).filter(([, value]) => value !== undefined),
+    Object.entries({ name: v.name.trim(), ...n, cleanup: v.cleanup }).filter(
+      ([, value]) => value !== undefined,
+    ),
   )
   const parsed = createTopicSchema.safeParse(input)
   if (!parsed.success) collect(parsed.error.issues, errors)

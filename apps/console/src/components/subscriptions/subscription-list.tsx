@@ -80,9 +80,9 @@ export function SubscriptionList() {
           />
         </div>
         <div className="field">
-          <label htmlFor="sub-mode">Mode</label>
+          <label htmlFor="subs-filter-mode">Mode</label>
           <select
-            id="sub-mode"
+            id="subs-filter-mode"
             value={mode}
             onChange={(e) => {
               setMode(e.target.value as Mode)

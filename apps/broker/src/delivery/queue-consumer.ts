@@ -226,19 +226,10 @@ export class QueueConsumer {
     topicNames: Map<number, string>,
     budget: Budget,
   ) {
-    const rows = await tx`
-      SELECT topic_id, partition, next_offset FROM ql_sub_positions
-      WHERE subscription_id = ${sub.id} ORDER BY topic_id, partition FOR UPDATE SKIP LOCKED`
-    const highs = new Map<number, Map<number, number>>()
     const start = out.length
-    for (const r of rows) {
-      if (out.length - start >= want || budget.bytes <= 0) break
-      const topicId = Number(r.topic_id)
-      const partition = Number(r.partition)
-      const from = Number(r.next_offset)
-      if (!highs.has(topicId)) highs.set(topicId, await highWatermarks(this.sql, topicId))
-      const high = highs.get(topicId)!
-      if (from >= (high.get(partition) ?? 0)) continue
+    const full = () => out.length - start >= want || budget.bytes <= 0
+    if (full()) return
+    for await (const { topicId, partition, from, highs: high } of this.unreadPositions(tx, sub)) {
       const limit = want - (out.length - start)
       const page = await readEventPage(this.sql, topicId, {
         positions: new Map([[partition, from]]),
@@ -266,9 +257,9 @@ export class QueueConsumer {
         event,
       }))
       if (handed.length > 0) await this.hold(tx, sub, member, handed)
-      await tx`UPDATE ql_sub_positions SET next_offset = ${next}
-               WHERE subscription_id = ${sub.id} AND topic_id = ${topicId} AND partition = ${partition}`
+      await movePosition(tx, sub.id, topicId, partition, next)
       out.push(...handed)
+      if (full()) break
     }
   }
 
@@ -287,19 +278,9 @@ export class QueueConsumer {
     topicNames: Map<number, string>,
     budget: Budget,
   ) {
-    const rows = await tx`
-      SELECT topic_id, partition, next_offset FROM ql_sub_positions
-      WHERE subscription_id = ${sub.id} ORDER BY topic_id, partition FOR UPDATE SKIP LOCKED`
     const typeRegex = sub.typeFilter === null ? undefined : subjectPatternToRegex(sub.typeFilter)
-    const highs = new Map<number, Map<number, number>>()
     const start = out.length
-    for (const r of rows) {
-      const topicId = Number(r.topic_id)
-      const partition = Number(r.partition)
-      const from = Number(r.next_offset)
-      if (!highs.has(topicId)) highs.set(topicId, await highWatermarks(this.sql, topicId))
-      const high = highs.get(topicId)!.get(partition) ?? 0
-      if (from >= high) continue
+    for await (const { topicId, partition, from, high } of this.unreadPositions(tx, sub)) {
       const room = Math.min(KEY_READ_AHEAD, await windowRoom(tx, sub.id, topicId, partition, from))
       if (room <= 0) continue
       const events = await readNew(tx, topicId, partition, from, high, room, typeRegex)
@@ -331,9 +312,28 @@ export class QueueConsumer {
       if (handed.length > 0) await this.hold(tx, sub, member, handed)
       await park(tx, sub.id, topicId, partition, parked)
       const next = events.length < room ? high : events[events.length - 1]!.offset + 1
-      await tx`UPDATE ql_sub_positions SET next_offset = ${next}
-               WHERE subscription_id = ${sub.id} AND topic_id = ${topicId} AND partition = ${partition}`
+      await movePosition(tx, sub.id, topicId, partition, next)
       out.push(...handed)
+    }
+  }
+
+  /**
+   * The subscription's positions this pull could lock (another member's pull holds the rest) that
+   * have events past them, with their partition's high watermark and the topic's (read once a topic).
+   */
+  private async *unreadPositions(tx: TransactionSql, sub: Subscription) {
+    const rows = await tx`
+      SELECT topic_id, partition, next_offset FROM ql_sub_positions
+      WHERE subscription_id = ${sub.id} ORDER BY topic_id, partition FOR UPDATE SKIP LOCKED`
+    const byTopic = new Map<number, Map<number, number>>()
+    for (const r of rows) {
+      const topicId = Number(r.topic_id)
+      const partition = Number(r.partition)
+      const from = Number(r.next_offset)
+      if (!byTopic.has(topicId)) byTopic.set(topicId, await highWatermarks(this.sql, topicId))
+      const highs = byTopic.get(topicId)!
+      const high = highs.get(partition) ?? 0
+      if (from < high) yield { topicId, partition, from, high, highs }
     }
   }
 
@@ -512,4 +512,16 @@ export class QueueConsumer {
       FROM ql_pending WHERE subscription_id = ${sub.id}`
     return { pending: Number(r!.pending), redelivered: Number(r!.redelivered) }
   }
+}
+
+/** Where the subscription reads on in a partition, inside the pull's transaction. */
+async function movePosition(
+  tx: TransactionSql,
+  subscriptionId: number,
+  topicId: number,
+  partition: number,
+  next: number,
+): Promise<void> {
+  await tx`UPDATE ql_sub_positions SET next_offset = ${next}
+           WHERE subscription_id = ${subscriptionId} AND topic_id = ${topicId} AND partition = ${partition}`
 }
